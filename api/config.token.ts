@@ -1,0 +1,2 @@
+/** Injection token of the typed Config object. */
+export const CONFIG = Symbol('CONFIG');

@@ -1,0 +1,40 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Client, Connection } from '@temporalio/client';
+import { CONFIG } from '../config.token';
+import type { Config } from '../../config';
+
+/** The API's one Temporal client, connected lazily so the API starts even while Temporal is down. */
+@Injectable()
+export class TemporalService implements OnModuleDestroy {
+  private connection: Promise<Connection> | undefined;
+
+  constructor(@Inject(CONFIG) private readonly config: Config) {}
+
+  get address(): string {
+    return this.config.TEMPORAL_ADDRESS;
+  }
+
+  async client(): Promise<Client> {
+    return new Client({ connection: await this.connect(), namespace: this.config.TEMPORAL_NAMESPACE });
+  }
+
+  async ping(): Promise<void> {
+    const connection = await this.connect();
+    await connection.workflowService.getSystemInfo({});
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection) await (await connection.catch(() => undefined))?.close();
+  }
+
+  private connect(): Promise<Connection> {
+    this.connection ??= Connection.connect({ address: this.config.TEMPORAL_ADDRESS, connectTimeout: 5000 });
+    const pending = this.connection;
+    pending.catch(() => {
+      if (this.connection === pending) this.connection = undefined; // retry on the next call
+    });
+    return pending;
+  }
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+/**
+ * The one typed configuration of Retrainer, parsed once from the environment and passed into
+ * factories. Every name here is the single name used by the worker, the API, docker-compose.yml and
+ * the docs. Defaults describe the local stack (`npm run demo`).
+ */
+export const configSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('retrainer'),
+  /** Base URL of the Temporal Web UI, used for links printed by the demo and returned by the API. */
+  TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
+  BIGQUERY_PROJECT: z.string().min(1).default('retrainer-local'),
+  /** Empty means real BigQuery; the local stack sets the emulator's URL. */
+  BIGQUERY_API_ENDPOINT: z.union([z.url(), z.literal('')]).default(''),
+  BIGQUERY_LOCATION: z.string().min(1).default('US'),
+  VM_PROVIDER: z.enum(['local', 'gce']).default('local'),
+  GCE_PROJECT: z.string().default(''),
+  GCE_ZONE: z.string().default('europe-west1-b'),
+  /** Root of local state: Temporal's SQLite file, logs, local VMs, the model registry. */
+  DATA_DIR: z.string().min(1).default('.data'),
+  API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Comma-separated bearer tokens accepted by the API. */
+  API_TOKENS: z.string().default(''),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** The environment variable names Retrainer reads (docker-compose.yml is checked against this list). */
+export const configKeys = Object.keys(configSchema.shape) as (keyof Config)[];
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses and validates the configuration; a bad value fails with every offending variable named. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const picked = Object.fromEntries(configKeys.map((key) => [key, env[key] === '' ? undefined : env[key]]));
+  const parsed = configSchema.safeParse(picked);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,55 @@
+// Lint rules that catch what bites Temporal code: floating promises, value imports of types
+// (which would pull activity code into the workflow bundle), import cycles, and Node built-ins or
+// non-deterministic modules inside workflow code.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+
+export default tseslint.config(
+  { ignores: ['node_modules/', '.venv/', '.data/', 'dist/', 'coverage/', 'models/**/*.py'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts', '**/*.mts'],
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver': { typescript: true, node: true } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'separate-type-imports' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'import-x/no-cycle': 'error',
+    },
+  },
+  {
+    // Workflow code is replayed: no Node built-ins, no I/O libraries, no clocks or randomness of its own.
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'import-x/no-nodejs-modules': 'error',
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity'],
+              message: 'workflow code may import only @temporalio/workflow and @temporalio/common',
+            },
+            { group: ['ssh2', '@google-cloud/*', 'node:*'], message: 'side effects belong in activities/' },
+            {
+              group: ['../activities/*', '../activities/**'],
+              allowTypeImports: true,
+              message: 'import activities as types only',
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

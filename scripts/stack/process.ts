@@ -1,0 +1,118 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** A background server of the local stack, with its log file. */
+export interface ManagedProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly logFile: string;
+  /** Stops the process (SIGTERM, then SIGKILL after `graceMs`) and resolves when it has exited. */
+  stop(graceMs?: number): Promise<void>;
+  /** Resolves with the exit code when the process ends by itself or is stopped. */
+  readonly exited: Promise<number | null>;
+}
+
+export class StackError extends Error {
+  override readonly name = 'StackError';
+}
+
+/** Asks the kernel for a free loopback TCP port. */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new StackError('no port')),
+      );
+    });
+  });
+}
+
+export interface StartOptions {
+  name: string;
+  command: string;
+  args: string[];
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Detached processes outlive this Node process (the demo's stack); attached ones die with it. */
+  detached?: boolean;
+}
+
+/** Starts a server with stdout and stderr appended to its log file. */
+export function startProcess(options: StartOptions): ManagedProcess {
+  mkdirSync(dirname(options.logFile), { recursive: true });
+  const log = createWriteStream(options.logFile, { flags: 'a' });
+  const child: ChildProcess = spawn(options.command, options.args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  if (child.pid === undefined) {
+    throw new StackError(`${options.name} could not be started (${options.command}); see ${options.logFile}`);
+  }
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(null));
+  });
+  void exited.then(() => log.end());
+  const pid = child.pid;
+  return {
+    name: options.name,
+    pid,
+    logFile: options.logFile,
+    exited,
+    async stop(graceMs = 5000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const outcome = await Promise.race([
+        exited.then(() => 'exited' as const),
+        sleep(graceMs).then(() => 'timeout' as const),
+      ]);
+      if (outcome === 'timeout') {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+/**
+ * Polls `probe` until it resolves true. Fails with an error naming the piece when the process exits
+ * first or the timeout passes, pointing at its log.
+ */
+export async function waitUntilReady(
+  proc: Pick<ManagedProcess, 'name' | 'logFile' | 'exited'> | undefined,
+  name: string,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void proc?.exited.then((code) => (exitCode = code));
+  let lastError = '';
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) {
+      throw new StackError(`${name} exited (code ${exitCode}) before it was ready; see ${proc?.logFile}`);
+    }
+    try {
+      if (await probe()) return;
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+    await sleep(200);
+  }
+  const where = proc ? `; see ${proc.logFile}` : '';
+  throw new StackError(
+    `${name} did not come up within ${timeoutMs / 1000}s${lastError ? ` (${lastError})` : ''}${where}`,
+  );
+}

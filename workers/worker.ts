@@ -1,0 +1,56 @@
+import type { BigQuery } from '@google-cloud/bigquery';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createStackCheckActivities } from '../activities/stack-check';
+import type { SshTarget } from '../activities/remote/ssh';
+import type { Config } from '../config';
+
+export interface WorkerDeps {
+  config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'>;
+  bigquery: BigQuery;
+  /** The VM used by `stackCheck`'s SSH round trip (the demo's local VM). */
+  vm?: () => SshTarget;
+  connection?: NativeConnection;
+}
+
+/** Every activity the worker serves, built once from the worker's clients. */
+export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm'>) {
+  return { ...createStackCheckActivities({ bigquery: deps.bigquery, vm: deps.vm }) };
+}
+
+/** The workflows entry (`workflows/index.ts`, or `.js` when compiled). */
+export const workflowsPath = (): string => {
+  const base = resolve(__dirname, '..', 'workflows', 'index');
+  return existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`;
+};
+
+/**
+ * Workflow code source: a prebuilt bundle in production (`WORKFLOW_BUNDLE`, made by
+ * `scripts/build-workflow-bundle.ts`), the TypeScript sources in development.
+ */
+export function workflowSource(): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> {
+  const bundle = process.env.WORKFLOW_BUNDLE;
+  if (bundle) {
+    const codePath = resolve(bundle);
+    if (!existsSync(codePath)) throw new Error(`WORKFLOW_BUNDLE ${codePath} does not exist`);
+    return { workflowBundle: { codePath } };
+  }
+  return { workflowsPath: workflowsPath() };
+}
+
+/** Creates the Retrainer worker on the configured task queue. */
+export async function createWorker(
+  deps: WorkerDeps,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const connection =
+    deps.connection ?? (await NativeConnection.connect({ address: deps.config.TEMPORAL_ADDRESS }));
+  const worker = await Worker.create({
+    connection,
+    namespace: deps.config.TEMPORAL_NAMESPACE,
+    taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+    ...workflowSource(),
+    activities: createActivities(deps),
+  });
+  return { worker, connection };
+}

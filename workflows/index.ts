@@ -1,0 +1,2 @@
+// The worker's workflowsPath: every workflow Retrainer runs is exported here.
+export { stackCheck } from './stack-check';

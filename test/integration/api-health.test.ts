@@ -1,0 +1,49 @@
+import type { INestApplication } from '@nestjs/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app';
+import { loadConfig } from '../../config';
+import { freePort } from '../../scripts/stack/process';
+import { createDevServerEnv } from '../harness/temporal';
+
+async function listen(app: INestApplication): Promise<string> {
+  await app.listen(0, '127.0.0.1');
+  return await app.getUrl();
+}
+
+describe('API /health against a real Temporal dev server', () => {
+  let env: TestWorkflowEnvironment;
+  let app: INestApplication;
+  let down: INestApplication;
+  beforeAll(async () => {
+    env = await createDevServerEnv();
+    app = await createApp(loadConfig({ TEMPORAL_ADDRESS: env.address }));
+    // Nothing listens on this port: the API must start anyway and report Temporal as down.
+    down = await createApp(loadConfig({ TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` }));
+  });
+  afterAll(async () => {
+    await Promise.all([app?.close(), down?.close()]);
+    await env?.teardown();
+  });
+
+  it('is 200 when Temporal answers', async () => {
+    const response = await fetch(`${await listen(app)}/health`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok', temporal: env.address });
+  });
+
+  it('is 503 naming Temporal when it does not answer', async () => {
+    const response = await fetch(`${await listen(down)}/health`);
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { message: string }).message).toMatch(
+      /Temporal at 127\.0\.0\.1:\d+ is unreachable/,
+    );
+  });
+
+  it('serves its OpenAPI document', async () => {
+    const document = (await (await fetch(`${await app.getUrl()}/docs-json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
+    expect(Object.keys(document.paths)).toContain('/health');
+  });
+});

@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { configKeys, loadConfig } from '../../config';
+import { customSearchAttributes } from '../../config/search-attributes';
+
+const root = join(__dirname, '..', '..');
+
+interface Service {
+  image?: string;
+  build?: string;
+  command?: string[];
+  environment?: Record<string, string | number>;
+  ports?: string[];
+  depends_on?: Record<string, unknown> | string[];
+}
+
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+};
+
+/** Substitutes `${NAME:-default}` the way docker compose does, with no variables set. */
+const withDefaults = (value: string | number): string =>
+  String(value).replace(
+    /\$\{[A-Z_]+(?::-([^}]*))?(?::\?[^}]*)?\}/g,
+    (_match, fallback: string | undefined) => fallback ?? 'set',
+  );
+
+describe('docker-compose.yml (the production path)', () => {
+  it('has Temporal on PostgreSQL, the Web UI, the worker and the API', () => {
+    expect(Object.keys(compose.services)).toEqual(
+      expect.arrayContaining([
+        'postgresql',
+        'temporal',
+        'temporal-ui',
+        'temporal-search-attributes',
+        'worker',
+        'api',
+      ]),
+    );
+    expect(compose.services.temporal?.environment).toMatchObject({
+      DB: 'postgres12',
+      POSTGRES_SEEDS: 'postgresql',
+    });
+    expect(compose.services['temporal-ui']?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
+  });
+
+  it('configures the worker and the API only with variables the code reads, and valid values', () => {
+    for (const name of ['worker', 'api'] as const) {
+      const env = compose.services[name]?.environment ?? {};
+      const ours = Object.keys(env).filter((key) => key !== 'GOOGLE_APPLICATION_CREDENTIALS');
+      expect(ours.filter((key) => !configKeys.includes(key as never))).toEqual([]);
+      const resolved = Object.fromEntries(
+        Object.entries(env).map(([key, value]) => [key, withDefaults(value)]),
+      );
+      expect(() => loadConfig(resolved)).not.toThrow();
+      expect(loadConfig(resolved).TEMPORAL_ADDRESS).toBe('temporal:7233');
+    }
+  });
+
+  it('publishes the API on the port it listens on, and runs the compiled entry points', () => {
+    const api = compose.services.api!;
+    const port = loadConfig({ API_PORT: String(api.environment?.API_PORT) }).API_PORT;
+    expect(api.ports).toContain(`${port}:${port}`);
+    expect(api.command).toEqual(['node', 'dist/api/main.js']);
+    expect(compose.services.worker?.command).toEqual(['node', 'dist/workers/main.js']);
+    const tsBuild = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as {
+      include: string[];
+    };
+    expect(tsBuild.include).toEqual(expect.arrayContaining(['workers', 'api']));
+  });
+
+  it('registers exactly the custom search attributes the workflows use', () => {
+    const command = compose.services['temporal-search-attributes']?.command?.join(' ') ?? '';
+    const names = /for name in ([A-Za-z ]+); do/.exec(command)?.[1]?.trim().split(/\s+/);
+    expect(names).toEqual(customSearchAttributes.map((key) => key.name));
+  });
+});

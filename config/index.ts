@@ -18,6 +18,17 @@ export const configSchema = z.object({
   VM_PROVIDER: z.enum(['local', 'gce']).default('local'),
   GCE_PROJECT: z.string().default(''),
   GCE_ZONE: z.string().default('europe-west1-b'),
+  /** Empty means the real Compute Engine API; a URL (`http://127.0.0.1:PORT`) points the client elsewhere. */
+  GCE_API_ENDPOINT: z.union([z.url(), z.literal('')]).default(''),
+  /** Login user and private key file for SSH into Compute Engine VMs (the key is in the project's metadata). */
+  GCE_SSH_USER: z.string().default('retrainer'),
+  GCE_SSH_PRIVATE_KEY_FILE: z.string().default(''),
+  /** Which address of the VM the worker dials: `internal` (same VPC) or `external` (NAT IP). */
+  GCE_SSH_ADDRESS: z.enum(['internal', 'external']).default('internal'),
+  /** Folder of the `local` provider's instances; empty means `<DATA_DIR>/vms`. */
+  LOCAL_VM_ROOT: z.string().default(''),
+  /** Folder of the `local` provider's machine images (one sub-folder per image, with `image.json`). */
+  LOCAL_MACHINE_IMAGES_DIR: z.string().min(1).default('machine-images'),
   /** Root of local state: Temporal's SQLite file, logs, local VMs, the model registry. */
   DATA_DIR: z.string().min(1).default('.data'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),

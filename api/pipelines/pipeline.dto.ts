@@ -1,0 +1,75 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+export class ParameterDto {
+  @ApiProperty({ enum: ['string', 'number', 'boolean', 'date'] })
+  type!: string;
+
+  @ApiPropertyOptional({
+    description: 'Absent: the parameter is required',
+    oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }],
+  })
+  default?: string | number | boolean | null;
+
+  @ApiPropertyOptional()
+  description?: string;
+
+  @ApiPropertyOptional({ type: 'array', items: {} })
+  choices?: (string | number | boolean | null)[];
+}
+
+export class PipelineStepDto {
+  @ApiProperty({ example: 'quality.train' })
+  id!: string;
+
+  @ApiProperty({ type: [String] })
+  after!: string[];
+
+  @ApiProperty({ example: 'train' })
+  kind!: string;
+
+  @ApiProperty()
+  version!: string;
+
+  @ApiProperty()
+  cache!: boolean;
+
+  @ApiProperty({
+    description: 'true, false, or a `{{param}}` template decided at run time',
+    oneOf: [{ type: 'boolean' }, { type: 'string' }],
+  })
+  approval!: boolean | string;
+
+  @ApiProperty({ enum: ['fail', 'wait'] })
+  onFailure!: string;
+
+  @ApiProperty({ type: [String] })
+  outputs!: string[];
+
+  @ApiPropertyOptional()
+  description?: string;
+}
+
+export class PipelineSummaryDto {
+  @ApiProperty({ example: 'visits-scaling' })
+  name!: string;
+
+  @ApiPropertyOptional()
+  description?: string;
+
+  @ApiProperty()
+  steps!: number;
+}
+
+export class PipelineDto {
+  @ApiProperty()
+  name!: string;
+
+  @ApiPropertyOptional()
+  description?: string;
+
+  @ApiProperty({ type: 'object', additionalProperties: { $ref: '#/components/schemas/ParameterDto' } })
+  parameters!: Record<string, ParameterDto>;
+
+  @ApiProperty({ type: [PipelineStepDto], description: 'The DAG: each step with the steps it runs after' })
+  steps!: PipelineStepDto[];
+}

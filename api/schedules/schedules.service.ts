@@ -1,0 +1,195 @@
+import {
+  BadRequestException,
+  ConflictException,
+  Inject,
+  Injectable,
+  NotFoundException,
+} from '@nestjs/common';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type ScheduleDescription,
+  type ScheduleHandle,
+} from '@temporalio/client';
+import type { Config } from '../../config';
+import { resolveParameters, ParameterError, type PipelineRegistry } from '../../pipelines';
+import type { RunPipelineInput } from '../../workflows/definitions';
+import { RUN_PIPELINE_WORKFLOW } from '../runs/run-pipeline.ref';
+import { CONFIG, PIPELINES } from '../config.token';
+import { TemporalService } from '../temporal/temporal.service';
+import type { BackfillDto, CreateScheduleDto, ScheduleDto, UpdateScheduleDto } from './schedule.dto';
+
+type Overlap = NonNullable<CreateScheduleDto['overlap']>;
+
+/** The cron text as the user wrote it rides along in the runs' memo (Temporal keeps only calendars). */
+interface ScheduleMemo {
+  scheduleCron: string[];
+  scheduleTimezone?: string;
+}
+
+/**
+ * Temporal Schedules that start runPipeline. A scheduled run's workflow id is
+ * `<pipeline>/<schedule id>-<nominal time>` and its cutoff comes from its nominal time.
+ */
+@Injectable()
+export class SchedulesService {
+  constructor(
+    private readonly temporal: TemporalService,
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(PIPELINES) private readonly pipelines: PipelineRegistry,
+  ) {}
+
+  async list(): Promise<ScheduleDto[]> {
+    const client = await this.temporal.client();
+    const ids: string[] = [];
+    for await (const summary of client.schedule.list()) ids.push(summary.scheduleId);
+    const described = await Promise.all(ids.map((id) => this.describe(id).catch(() => undefined)));
+    return described.filter((schedule): schedule is ScheduleDto => schedule !== undefined);
+  }
+
+  async get(id: string): Promise<ScheduleDto> {
+    return await this.describe(id);
+  }
+
+  async create(dto: CreateScheduleDto): Promise<ScheduleDto> {
+    const input = this.runInput(dto.pipeline, dto.params);
+    const client = await this.temporal.client();
+    try {
+      await client.schedule.create({
+        scheduleId: dto.id,
+        spec: { cronExpressions: dto.cron, timezone: dto.timezone },
+        action: this.action(input, dto.id, { scheduleCron: dto.cron, scheduleTimezone: dto.timezone }),
+        policies: { overlap: ScheduleOverlapPolicy[dto.overlap ?? 'SKIP'], catchupWindow: '1 day' },
+        state: { paused: dto.paused ?? false, note: dto.note },
+      });
+    } catch (error) {
+      throw this.translate(error, dto.id);
+    }
+    return await this.describe(dto.id);
+  }
+
+  async update(id: string, dto: UpdateScheduleDto): Promise<ScheduleDto> {
+    const current = await this.describe(id);
+    const input = this.runInput(current.pipeline, dto.params ?? (current.params as Record<string, string>));
+    const cron = dto.cron ?? current.cron;
+    const timezone = dto.timezone ?? current.timezone;
+    try {
+      await (
+        await this.handle(id)
+      ).update((previous) => ({
+        ...previous,
+        spec: { cronExpressions: cron, timezone },
+        action: this.action(input, id, { scheduleCron: cron, scheduleTimezone: timezone }),
+        policies: dto.overlap
+          ? { ...previous.policies, overlap: ScheduleOverlapPolicy[dto.overlap] }
+          : previous.policies,
+      }));
+    } catch (error) {
+      throw this.translate(error, id);
+    }
+    return await this.describe(id);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.call(id, (handle) => handle.delete());
+  }
+
+  async trigger(id: string): Promise<void> {
+    await this.call(id, (handle) => handle.trigger(ScheduleOverlapPolicy.ALLOW_ALL));
+  }
+
+  async pause(id: string, note?: string): Promise<ScheduleDto> {
+    await this.call(id, (handle) => handle.pause(note ?? 'paused through the API'));
+    return await this.describe(id);
+  }
+
+  async unpause(id: string, note?: string): Promise<ScheduleDto> {
+    await this.call(id, (handle) => handle.unpause(note ?? 'unpaused through the API'));
+    return await this.describe(id);
+  }
+
+  /** Starts the runs the schedule would have started in [start, end), each with its own nominal time. */
+  async backfill(id: string, dto: BackfillDto): Promise<void> {
+    const start = new Date(dto.start);
+    const end = new Date(dto.end);
+    if (!(start < end)) throw new BadRequestException('start must be before end');
+    const overlap: Overlap = dto.overlap ?? 'ALLOW_ALL';
+    await this.call(id, (handle) => handle.backfill({ start, end, overlap: ScheduleOverlapPolicy[overlap] }));
+  }
+
+  private runInput(pipeline: string, params: Record<string, unknown> | undefined): RunPipelineInput {
+    const definition = this.pipelines.get(pipeline);
+    if (!definition) {
+      throw new BadRequestException(
+        `pipeline: unknown pipeline ${pipeline}; known: ${[...this.pipelines.keys()].join(', ')}`,
+      );
+    }
+    try {
+      resolveParameters(definition, params ?? {});
+    } catch (error) {
+      if (error instanceof ParameterError) throw new BadRequestException(`params: ${error.message}`);
+      throw error;
+    }
+    // Defaults are resolved by each run's plan, so a changed default applies to later runs.
+    return { pipeline, params: (params ?? {}) as RunPipelineInput['params'] };
+  }
+
+  private action(input: RunPipelineInput, scheduleId: string, memo: ScheduleMemo) {
+    return {
+      type: 'startWorkflow' as const,
+      workflowType: RUN_PIPELINE_WORKFLOW,
+      workflowId: `${input.pipeline}/${scheduleId}`,
+      taskQueue: this.config.TEMPORAL_TASK_QUEUE,
+      args: [input],
+      memo: { ...memo },
+    };
+  }
+
+  private async handle(id: string): Promise<ScheduleHandle> {
+    return (await this.temporal.client()).schedule.getHandle(id);
+  }
+
+  private async call(id: string, action: (handle: ScheduleHandle) => Promise<void>): Promise<void> {
+    try {
+      await action(await this.handle(id));
+    } catch (error) {
+      throw this.translate(error, id);
+    }
+  }
+
+  private async describe(id: string): Promise<ScheduleDto> {
+    let description: ScheduleDescription;
+    try {
+      description = await (await this.handle(id)).describe();
+    } catch (error) {
+      throw this.translate(error, id);
+    }
+    const action = description.action;
+    const input = (action.type === 'startWorkflow' ? action.args?.[0] : undefined) as
+      RunPipelineInput | undefined;
+    const memo = (action.type === 'startWorkflow' ? action.memo : undefined) as
+      Partial<ScheduleMemo> | undefined;
+    return {
+      id,
+      pipeline: input?.pipeline ?? '',
+      cron: memo?.scheduleCron ?? [],
+      timezone: memo?.scheduleTimezone,
+      params: input?.params ?? {},
+      paused: description.state.paused,
+      note: description.state.note,
+      nextRuns: description.info.nextActionTimes.map((time) => time.toISOString()),
+      recentRuns: description.info.recentActions.map((result) => result.action.workflow.workflowId),
+    };
+  }
+
+  private translate(error: unknown, id: string): Error {
+    if (error instanceof ScheduleNotFoundError) return new NotFoundException(`unknown schedule ${id}`);
+    if (error instanceof ScheduleAlreadyRunning)
+      return new ConflictException(`schedule ${id} already exists`);
+    const message = error instanceof Error ? error.message : String(error);
+    // The server validates cron text and time zones; its word is the clearest one.
+    if (/cron|calendar|time ?zone|invalid/i.test(message)) return new BadRequestException(`cron: ${message}`);
+    return error instanceof Error ? error : new Error(message);
+  }
+}

@@ -22,6 +22,8 @@ export interface VmInfo {
   name: string;
   status: VmStatus;
   labels: Record<string, string>;
+  /** A persistent instance is only ever stopped (the reaper stops it instead of deleting it). */
+  persistent?: boolean;
 }
 
 /**

@@ -6,6 +6,8 @@ import { BearerAuthGuard } from './auth/bearer-auth.guard';
 import { CONFIG, PIPELINES } from './config.token';
 import { HealthController } from './health/health.controller';
 import { PipelinesController } from './pipelines/pipelines.controller';
+import { RunsController } from './runs/runs.controller';
+import { RunsService } from './runs/runs.service';
 import { SchedulesController } from './schedules/schedules.controller';
 import { SchedulesService } from './schedules/schedules.service';
 import { TemporalService } from './temporal/temporal.service';
@@ -20,13 +22,14 @@ export class AppModule {
   static forConfig(config: Config, options: AppOptions = {}): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, PipelinesController, SchedulesController],
+      controllers: [HealthController, PipelinesController, RunsController, SchedulesController],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: PIPELINES, useValue: options.pipelines ?? defaultPipelines },
         { provide: APP_GUARD, useClass: BearerAuthGuard },
         TemporalService,
         SchedulesService,
+        RunsService,
       ],
     };
   }

@@ -1,0 +1,140 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiExtraModels,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+  ApiUnauthorizedResponse,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import type { ServerResponse } from 'node:http';
+import type { RunStatus } from '../../workflows/definitions';
+import {
+  ApproveDto,
+  CreateRunDto,
+  ListRunsQuery,
+  PlanDto,
+  ReasonDto,
+  RunDto,
+  RunListItemDto,
+  StartedRunDto,
+} from './run.dto';
+import { RunsService } from './runs.service';
+
+const RUN_ID = {
+  name: 'id',
+  description: 'Workflow id `<pipeline>/<runKey>`, URL-encoded (`visits-scaling%2F2026q4`)',
+};
+const STEP = { name: 'step', example: 'quality.train' };
+const STATUS_SCHEMA = {
+  type: 'object',
+  additionalProperties: true,
+  description: 'The run status after the action',
+} as const;
+
+@ApiTags('runs')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'Missing or invalid bearer token' })
+@ApiExtraModels(StartedRunDto, PlanDto)
+@Controller('runs')
+export class RunsController {
+  constructor(private readonly runs: RunsService) {}
+
+  @Post()
+  @ApiOperation({
+    summary: 'Start a run (or return the existing one with the same key), or plan it (dryRun)',
+  })
+  @ApiCreatedResponse({ description: 'Started', schema: { $ref: getSchemaPath(StartedRunDto) } })
+  @ApiOkResponse({
+    description: 'The existing run, or the plan of a dry run',
+    schema: { oneOf: [{ $ref: getSchemaPath(StartedRunDto) }, { $ref: getSchemaPath(PlanDto) }] },
+  })
+  @ApiBadRequestResponse({ description: 'Invalid body, unknown pipeline or step, bad params' })
+  async start(
+    @Body() dto: CreateRunDto,
+    @Res({ passthrough: true }) response: ServerResponse,
+  ): Promise<StartedRunDto | PlanDto> {
+    const result = await this.runs.start(dto);
+    response.statusCode = 'existing' in result && !result.existing ? 201 : 200;
+    return result;
+  }
+
+  @Get()
+  @ApiOkResponse({ type: [RunListItemDto] })
+  list(@Query() query: ListRunsQuery): Promise<RunListItemDto[]> {
+    return this.runs.list(query);
+  }
+
+  @Get(':id')
+  @ApiParam(RUN_ID)
+  @ApiOkResponse({ type: RunDto })
+  @ApiNotFoundResponse()
+  get(@Param('id') id: string): Promise<RunDto> {
+    return this.runs.get(id);
+  }
+
+  @Post(':id/steps/:step/mark-succeeded')
+  @HttpCode(200)
+  @ApiParam(RUN_ID)
+  @ApiParam(STEP)
+  @ApiOkResponse({ schema: STATUS_SCHEMA })
+  @ApiNotFoundResponse({ description: 'Unknown run or step' })
+  @ApiConflictResponse({ description: 'The step is not in a state this action fits' })
+  markSucceeded(
+    @Param('id') id: string,
+    @Param('step') step: string,
+    @Body() dto: ReasonDto,
+  ): Promise<RunStatus> {
+    return this.runs.act(id, 'markSucceeded', step, dto.reason);
+  }
+
+  @Post(':id/steps/:step/retry')
+  @HttpCode(200)
+  @ApiParam(RUN_ID)
+  @ApiParam(STEP)
+  @ApiOkResponse({ schema: STATUS_SCHEMA })
+  @ApiNotFoundResponse({ description: 'Unknown run or step' })
+  @ApiConflictResponse({ description: 'The step is not failed or waiting' })
+  retry(@Param('id') id: string, @Param('step') step: string): Promise<RunStatus> {
+    return this.runs.act(id, 'retryStep', step);
+  }
+
+  @Post(':id/steps/:step/rerun')
+  @HttpCode(200)
+  @ApiParam(RUN_ID)
+  @ApiParam(STEP)
+  @ApiOkResponse({ schema: STATUS_SCHEMA })
+  @ApiNotFoundResponse({ description: 'Unknown run or step' })
+  @ApiConflictResponse({ description: 'The step has not run yet, or the run is finished' })
+  rerun(@Param('id') id: string, @Param('step') step: string): Promise<RunStatus> {
+    return this.runs.act(id, 'rerunFrom', step);
+  }
+
+  @Post(':id/approve')
+  @HttpCode(200)
+  @ApiParam(RUN_ID)
+  @ApiOperation({ summary: 'Approve the step waiting for approval (name it when several wait)' })
+  @ApiOkResponse({ schema: STATUS_SCHEMA })
+  @ApiBadRequestResponse({ description: 'Several steps wait for approval and none was named' })
+  @ApiNotFoundResponse({ description: 'Unknown run or step' })
+  @ApiConflictResponse({ description: 'No such step is waiting for approval' })
+  approve(@Param('id') id: string, @Body() dto: ApproveDto): Promise<RunStatus> {
+    return this.runs.approve(id, dto.step);
+  }
+
+  @Post(':id/abort')
+  @HttpCode(200)
+  @ApiParam(RUN_ID)
+  @ApiOkResponse({ schema: STATUS_SCHEMA })
+  @ApiNotFoundResponse()
+  @ApiConflictResponse({ description: 'The run is already finished' })
+  abort(@Param('id') id: string, @Body() dto: ReasonDto): Promise<RunStatus> {
+    return this.runs.abort(id, dto.reason);
+  }
+}

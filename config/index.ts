@@ -31,6 +31,14 @@ export const configSchema = z.object({
   LOCAL_MACHINE_IMAGES_DIR: z.string().min(1).default('machine-images'),
   /** Root of local state: Temporal's SQLite file, logs, local VMs, the model registry. */
   DATA_DIR: z.string().min(1).default('.data'),
+  /** Scratch datasets are `<prefix><pipeline>`; every run's intermediate tables live there. */
+  SCRATCH_DATASET_PREFIX: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('smc_'),
+  /** Default table expiration of scratch datasets, a safety net behind the run's own cleanup. */
+  SCRATCH_EXPIRATION_DAYS: z.coerce.number().int().min(1).default(30),
+  /** Model registry root; empty means `<DATA_DIR>/registry`. */
+  REGISTRY_DIR: z.string().default(''),
+  /** Versions kept per model by the registry's retention (the `production` one is always kept). */
+  REGISTRY_KEEP_VERSIONS: z.coerce.number().int().min(1).default(5),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Comma-separated bearer tokens accepted by the API. */
   API_TOKENS: z.string().default(''),

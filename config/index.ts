@@ -43,6 +43,13 @@ export const configSchema = z.object({
   /** Comma-separated bearer tokens accepted by the API. */
   API_TOKENS: z.string().default(''),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Webhook (Slack-compatible JSON POST) for run notifications; empty means none. */
+  NOTIFY_WEBHOOK_URL: z.union([z.url(), z.literal('')]).default(''),
+  /** SMTP server for notification emails, `smtp://user:pass@host:port`; empty means no email. */
+  SMTP_URL: z.string().default(''),
+  /** Comma-separated recipients of notification emails. */
+  NOTIFY_EMAIL_TO: z.string().default(''),
+  NOTIFY_EMAIL_FROM: z.string().default('retrainer@localhost'),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,299 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { customSearchAttributes } from '../config/search-attributes';
+import type { PipelineRegistry } from '../pipelines';
+import { downstreamOf, topologicalOrder } from '../pipelines/graph';
+import { ParameterError, resolveParameters } from '../pipelines/params';
+import { fillTemplates, parseStepReference } from '../pipelines/templates';
+import type {
+  CutoffSource,
+  JsonObject,
+  JsonValue,
+  PipelineDefinition,
+  Plan,
+  PlannedStep,
+  StepDefinition,
+} from '../pipelines/types';
+import { validatePipeline } from '../pipelines/validate';
+import {
+  DONE_STATES,
+  RUN_SUMMARY_MEMO,
+  RunnerErrorType,
+  type RunPipelineInput,
+  type RunSummary,
+} from '../workflows/definitions';
+
+/** What the workflow knows when it asks for its plan. */
+export interface PlanRequest extends RunPipelineInput {
+  workflowId: string;
+  /** ISO time the run started (workflow time). */
+  startTime: string;
+  /** ISO nominal time of a scheduled run (`TemporalScheduledStartTime`). */
+  scheduledStartTime?: string;
+}
+
+export interface PlanDeps {
+  pipelines: PipelineRegistry;
+  /** The summary (memo) of an earlier run; defaults to describing it through the worker's client. */
+  fetchRunSummary?: (workflowId: string) => Promise<RunSummary | undefined>;
+  /** Whether the namespace knows our search attributes; defaults to asking the worker's client. */
+  searchAttributesAvailable?: () => Promise<boolean>;
+}
+
+const execFileAsync = promisify(execFile);
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** Scratch datasets are named `smc_<pipeline>`, tables `<step>[_<output>]_<key8>`. */
+export const SCRATCH_PREFIX = 'smc_';
+
+const fail = (type: RunnerErrorType, message: string): never => {
+  throw ApplicationFailure.create({ type, message, nonRetryable: true });
+};
+
+/**
+ * Resolves a definition for one run: parameters, cutoff, pinned commits, cache keys, output names,
+ * reused outputs. Pure apart from `git ls-remote` and reading an earlier run, so the API's dry run
+ * calls it directly and the workflow calls it through the `planRun` activity.
+ */
+export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise<Plan> {
+  const definition = deps.pipelines.get(request.pipeline);
+  if (!definition) {
+    return fail(
+      RunnerErrorType.UnknownPipeline,
+      `unknown pipeline ${request.pipeline} (known: ${[...deps.pipelines.keys()].join(', ')})`,
+    );
+  }
+  const issues = validatePipeline(definition);
+  if (issues.length > 0) {
+    fail(RunnerErrorType.InvalidPipeline, issues.map((issue) => issue.message).join('; '));
+  }
+  let params: Plan['params'];
+  try {
+    params = resolveParameters(definition, request.params);
+  } catch (error) {
+    if (error instanceof ParameterError) return fail(RunnerErrorType.InvalidParameters, error.message);
+    throw error;
+  }
+  const { cutoff, cutoffSource } = resolveCutoff(request);
+  const builtins: Record<string, JsonValue> = { ...params, cutoff, pipeline: definition.name };
+  const lookup = (name: string) => builtins[name];
+
+  const reused = await reusedOutputs(deps, definition, request);
+  const steps: PlannedStep[] = [];
+  const keys = new Map<string, string>();
+  const outputsOf = new Map<string, Record<string, string>>();
+  for (const step of topologicalOrder(definition.steps)) {
+    const spec = fillTemplates(step.spec, lookup);
+    const repo = step.repo && {
+      url: fillTemplates(step.repo.url, lookup),
+      ref: fillTemplates(step.repo.ref, lookup),
+    };
+    const commit = repo ? await pinCommit(step.id, repo.url, repo.ref) : undefined;
+    const cacheKey = hash({
+      id: step.id,
+      kind: step.kind,
+      version: step.version,
+      spec,
+      commit: commit ?? null,
+      upstream: [...step.after].sort().map((id) => [id, keys.get(id) ?? '']),
+    });
+    keys.set(step.id, cacheKey);
+    const outputs = outputNames(definition.name, step, cacheKey);
+    const reuse = reused?.get(step.id);
+    outputsOf.set(step.id, reuse?.outputs ?? outputs);
+    const withReferences = fillTemplates(spec, (name) => {
+      const reference = parseStepReference(name);
+      return reference ? outputsOf.get(reference.step)?.[reference.output] : undefined;
+    });
+    steps.push({
+      id: step.id,
+      after: [...step.after],
+      kind: step.kind,
+      spec: withReferences,
+      version: step.version,
+      ...(step.retry ? { retry: step.retry } : {}),
+      cache: step.cache,
+      approval: resolveApproval(step, lookup),
+      onFailure: step.onFailure,
+      cleanup: step.cleanup,
+      timeout: step.timeout,
+      ...(repo ? { repo } : {}),
+      ...(commit ? { commit } : {}),
+      cacheKey,
+      outputs,
+      ...(reuse ? { reuse } : {}),
+    });
+  }
+  return {
+    pipeline: definition.name,
+    workflowId: request.workflowId,
+    params,
+    cutoff,
+    cutoffSource,
+    steps,
+    ...(request.reuseRunId && request.from
+      ? { reuse: { runId: request.reuseRunId, from: request.from } }
+      : {}),
+    searchAttributes: deps.searchAttributesAvailable ? await deps.searchAttributesAvailable() : false,
+    createdAt: request.startTime,
+  };
+}
+
+/** The plan activity; a dry run is `resolvePlan` without a workflow. */
+export function createPlanActivities(deps: PlanDeps) {
+  let searchAttributes: Promise<boolean> | undefined;
+  return {
+    async planRun(request: PlanRequest): Promise<Plan> {
+      return await resolvePlan(
+        {
+          fetchRunSummary: (workflowId) => fetchRunSummaryWithClient(workflowId),
+          searchAttributesAvailable: () => (searchAttributes ??= searchAttributesWithClient()),
+          ...deps,
+        },
+        request,
+      );
+    },
+  };
+}
+
+export type PlanActivities = ReturnType<typeof createPlanActivities>;
+
+export function resolveCutoff(request: Pick<PlanRequest, 'cutoff' | 'scheduledStartTime' | 'startTime'>): {
+  cutoff: string;
+  cutoffSource: CutoffSource;
+} {
+  if (request.cutoff !== undefined) {
+    if (!DATE.test(request.cutoff) || Number.isNaN(Date.parse(request.cutoff))) {
+      fail(RunnerErrorType.InvalidParameters, `cutoff ${request.cutoff} is not a date YYYY-MM-DD`);
+    }
+    return { cutoff: request.cutoff, cutoffSource: 'explicit' };
+  }
+  if (request.scheduledStartTime) {
+    return { cutoff: request.scheduledStartTime.slice(0, 10), cutoffSource: 'schedule' };
+  }
+  return { cutoff: request.startTime.slice(0, 10), cutoffSource: 'start' };
+}
+
+export function outputNames(
+  pipeline: string,
+  step: Pick<StepDefinition, 'id' | 'outputs'>,
+  cacheKey: string,
+) {
+  const dataset = `${SCRATCH_PREFIX}${pipeline.replace(/-/g, '_')}`;
+  const base = step.id.replace(/\./g, '_');
+  const key8 = cacheKey.slice(0, 8);
+  return Object.fromEntries(
+    step.outputs.map((name) => [name, `${dataset}.${base}${name === 'table' ? '' : `_${name}`}_${key8}`]),
+  );
+}
+
+function resolveApproval(step: StepDefinition, lookup: (name: string) => JsonValue | undefined): boolean {
+  if (typeof step.approval === 'boolean') return step.approval;
+  const value = fillTemplates(step.approval as JsonValue, lookup);
+  return value === true || value === 'true';
+}
+
+function hash(value: JsonValue): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+/** JSON with sorted keys, so equal specs hash equally whatever their key order. */
+function canonicalJson(value: JsonValue): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as JsonObject)[key] as JsonValue)}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Pins a branch, tag or commit of a repository (URL or local path) to a full commit id. */
+export async function pinCommit(step: string, url: string, ref: string): Promise<string> {
+  if (/^[0-9a-f]{40}$/.test(ref)) return ref;
+  const { stdout } = await execFileAsync('git', ['ls-remote', url, ref]).catch((error: Error) =>
+    fail(RunnerErrorType.RepoRefNotFound, `step ${step}: cannot read repository ${url}: ${error.message}`),
+  );
+  const refs = new Map(
+    stdout.split('\n').flatMap((line) => {
+      const [sha, name] = line.split('\t');
+      return sha && name ? [[name, sha] as const] : [];
+    }),
+  );
+  const found =
+    refs.get(`refs/tags/${ref}^{}`) ??
+    refs.get(`refs/tags/${ref}`) ??
+    refs.get(`refs/heads/${ref}`) ??
+    refs.get(ref);
+  if (found) return found;
+  // Abbreviated commits and expressions like HEAD~1 need the repository itself.
+  if (existsSync(url)) {
+    const local = await execFileAsync('git', [
+      '-C',
+      url,
+      'rev-parse',
+      '--verify',
+      '--quiet',
+      `${ref}^{commit}`,
+    ]).catch(() => undefined);
+    const sha = local?.stdout.trim();
+    if (sha) return sha;
+  }
+  return fail(RunnerErrorType.RepoRefNotFound, `step ${step}: ref ${ref} not found in ${url}`);
+}
+
+async function reusedOutputs(
+  deps: PlanDeps,
+  definition: PipelineDefinition,
+  request: PlanRequest,
+): Promise<Map<string, { runId: string; outputs: Record<string, string> }> | undefined> {
+  if (!request.reuseRunId && !request.from) return undefined;
+  if (!request.reuseRunId || !request.from) {
+    return fail(RunnerErrorType.InvalidReuse, 'reuseRunId and from go together');
+  }
+  const from = request.from;
+  if (!definition.steps.some((step) => step.id === from)) {
+    return fail(RunnerErrorType.InvalidReuse, `from: unknown step ${from} in pipeline ${definition.name}`);
+  }
+  const earlier: RunSummary['steps'] | undefined = request.reuseOutputs
+    ? Object.fromEntries(
+        Object.entries(request.reuseOutputs).map(([id, outputs]) => [
+          id,
+          { state: 'succeeded', cacheKey: '', outputs },
+        ]),
+      )
+    : (await deps.fetchRunSummary?.(request.reuseRunId))?.steps;
+  if (!earlier) {
+    return fail(RunnerErrorType.InvalidReuse, `run ${request.reuseRunId} has no recorded outputs to reuse`);
+  }
+  const rerun = downstreamOf(definition.steps, from);
+  const reused = new Map<string, { runId: string; outputs: Record<string, string> }>();
+  for (const step of definition.steps) {
+    const before = earlier[step.id];
+    if (rerun.has(step.id) || !before || !DONE_STATES.includes(before.state)) continue;
+    reused.set(step.id, { runId: request.reuseRunId, outputs: before.outputs });
+  }
+  return reused;
+}
+
+async function fetchRunSummaryWithClient(workflowId: string): Promise<RunSummary | undefined> {
+  const description = await Context.current().client.workflow.getHandle(workflowId).describe();
+  return description.memo?.[RUN_SUMMARY_MEMO] as RunSummary | undefined;
+}
+
+async function searchAttributesWithClient(): Promise<boolean> {
+  const { client } = Context.current();
+  try {
+    const response = await client.connection.operatorService.listSearchAttributes({
+      namespace: client.options.namespace,
+    });
+    const known = Object.keys(response.customAttributes ?? {});
+    return customSearchAttributes.every((key) => known.includes(key.name));
+  } catch {
+    return false; // the time-skipping test server has no operator service
+  }
+}

@@ -1,0 +1,115 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { JsonObject, JsonPrimitive, JsonValue } from '../pipelines/types';
+import { RunnerErrorType } from '../workflows/definitions';
+
+/** Everything a step's handler gets: the planned step, its run, and the outputs of its upstream steps. */
+export interface StepExecution {
+  workflowId: string;
+  pipeline: string;
+  cutoff: string;
+  params: Record<string, JsonPrimitive>;
+  step: {
+    id: string;
+    kind: string;
+    spec: JsonObject;
+    version: string;
+    cacheKey: string;
+    commit?: string;
+    repo?: { url: string; ref: string };
+  };
+  /** This step's planned output names (logical → physical). */
+  outputs: Record<string, string>;
+  /** Outputs of the steps it runs after, by step id. */
+  inputs: Record<string, Record<string, string>>;
+  /** The workflow's attempt of this step (1 + retries and reruns by operators). */
+  attempt: number;
+}
+
+export interface StepResult {
+  /** Outputs actually produced; the planned names when omitted. */
+  outputs?: Record<string, string>;
+  /** Small kind-specific details shown by `status` (row counts, metrics). */
+  info?: Record<string, JsonValue>;
+}
+
+export interface StepHandlerContext {
+  /** Aborted when the step is cancelled (rerunFrom, abortRun); long handlers should watch it. */
+  signal: AbortSignal;
+  heartbeat(details?: unknown): void;
+}
+
+/**
+ * How one step kind runs. Handlers close over the clients they need (BigQuery, a provider), so the
+ * registry is built once by the worker and tests register stand-ins of the same shape.
+ */
+export interface StepKindHandler {
+  run(execution: StepExecution, context: StepHandlerContext): Promise<StepResult | void>;
+  /** Whether every planned output exists; without it a kind is never cached. */
+  outputsExist?(
+    execution: Pick<StepExecution, 'step' | 'outputs' | 'workflowId' | 'pipeline'>,
+  ): Promise<boolean>;
+}
+
+export type StepHandlers = Record<string, StepKindHandler>;
+
+/** Wall-clock beat of a running handler, so cancellation reaches it (throttled by the SDK). */
+const HEARTBEAT_EVERY_MS = 1000;
+
+/** Handlers that need no outside system: `echo` (demos) returns its planned outputs. */
+export const builtinStepHandlers: StepHandlers = {
+  echo: {
+    async run(execution) {
+      const message = execution.step.spec.message;
+      return { outputs: execution.outputs, info: { message: typeof message === 'string' ? message : null } };
+    },
+  },
+};
+
+/** The generic step activities: run a step of kind X, and check whether its outputs exist. */
+export function createStepActivities(handlers: StepHandlers) {
+  const handlerFor = (kind: string): StepKindHandler => {
+    const handler = handlers[kind];
+    if (!handler) {
+      throw ApplicationFailure.create({
+        type: RunnerErrorType.UnknownStepKind,
+        message: `no handler for step kind ${kind} (known: ${Object.keys(handlers).join(', ')})`,
+        nonRetryable: true,
+      });
+    }
+    return handler;
+  };
+
+  return {
+    async executeStep(execution: StepExecution): Promise<StepResult> {
+      const handler = handlerFor(execution.step.kind);
+      const context = Context.current();
+      context.heartbeat();
+      const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+      try {
+        // The race ends the activity on cancellation even if a handler ignores its signal.
+        const result = await Promise.race([
+          handler.run(execution, { signal: context.cancellationSignal, heartbeat: context.heartbeat }),
+          context.cancelled,
+        ]);
+        return {
+          outputs: result?.outputs ?? execution.outputs,
+          ...(result?.info ? { info: result.info } : {}),
+        };
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /** True or false when the kind can tell, null when it cannot (never cached, never recreated). */
+    async outputsExist(
+      execution: Pick<StepExecution, 'step' | 'outputs' | 'workflowId' | 'pipeline'>,
+    ): Promise<boolean | null> {
+      const handler = handlerFor(execution.step.kind);
+      if (!handler.outputsExist || Object.keys(execution.outputs).length === 0) return null;
+      return await handler.outputsExist(execution);
+    },
+  };
+}
+
+export type StepActivities = ReturnType<typeof createStepActivities>;

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import type { JsonPrimitive, ParameterDefinition, PipelineDefinition } from './types';
+
+export interface ParameterProblem {
+  parameter: string;
+  message: string;
+}
+
+export class ParameterError extends Error {
+  override readonly name = 'ParameterError';
+  constructor(
+    readonly pipeline: string,
+    readonly problems: ParameterProblem[],
+  ) {
+    super(`pipeline ${pipeline}: ${problems.map((problem) => problem.message).join('; ')}`);
+  }
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The zod schema of one declared parameter; strings from a CLI or query string are coerced. */
+export function parameterSchema(parameter: ParameterDefinition): z.ZodType<JsonPrimitive> {
+  const base: z.ZodType<JsonPrimitive> =
+    parameter.type === 'number'
+      ? z.coerce.number()
+      : parameter.type === 'boolean'
+        ? z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
+        : parameter.type === 'date'
+          ? z.string().regex(DATE, 'expected a date YYYY-MM-DD')
+          : z.string();
+  const choices = parameter.choices;
+  if (!choices) return base;
+  return base.refine((value) => choices.includes(value), {
+    message: `expected one of ${choices.map((choice) => JSON.stringify(choice)).join(', ')}`,
+  });
+}
+
+/**
+ * Fills defaults and checks a run's parameters against the definition. Throws a ParameterError that
+ * names every unknown, missing or invalid parameter.
+ */
+export function resolveParameters(
+  definition: Pick<PipelineDefinition, 'name' | 'parameters'>,
+  given: Record<string, unknown> = {},
+): Record<string, JsonPrimitive> {
+  const problems: ParameterProblem[] = [];
+  for (const name of Object.keys(given)) {
+    if (!(name in definition.parameters)) {
+      problems.push({ parameter: name, message: `unknown parameter ${name}` });
+    }
+  }
+  const resolved: Record<string, JsonPrimitive> = {};
+  for (const [name, parameter] of Object.entries(definition.parameters)) {
+    const value = given[name] ?? parameter.default;
+    if (value === undefined) {
+      problems.push({ parameter: name, message: `missing parameter ${name} (no default)` });
+      continue;
+    }
+    const parsed = parameterSchema(parameter).safeParse(value);
+    if (parsed.success) resolved[name] = parsed.data;
+    else {
+      const reason = parsed.error.issues.map((issue) => issue.message).join(', ');
+      problems.push({ parameter: name, message: `parameter ${name}: ${reason}` });
+    }
+  }
+  if (problems.length > 0) throw new ParameterError(definition.name, problems);
+  return resolved;
+}

@@ -1,0 +1,117 @@
+/**
+ * Pipeline definitions and plans as plain data. No I/O and no Node built-ins: workflow code imports
+ * these types, the plan activity and the API import the values.
+ */
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** What a failed step does to the run: stop its downstream (`fail`) or wait for an operator (`wait`). */
+export type OnFailure = 'fail' | 'wait';
+
+/**
+ * Retry policy of a step's activity, in Temporal's terms (durations as strings like `'30 seconds'`).
+ * Retries happen inside one attempt of the step; `retryStep` starts a new attempt.
+ */
+export interface StepRetryPolicy {
+  maximumAttempts?: number;
+  initialInterval?: string;
+  backoffCoefficient?: number;
+  maximumInterval?: string;
+  nonRetryableErrorTypes?: string[];
+}
+
+/** A git repository a step runs code from; the plan pins `ref` to a commit. */
+export interface StepRepo {
+  /** Anything `git ls-remote` accepts: a URL or a local path. */
+  url: string;
+  /** Branch, tag or commit; may be a `{{param}}` template. */
+  ref: string;
+}
+
+export type ParameterType = 'string' | 'number' | 'boolean' | 'date';
+
+export interface ParameterDefinition {
+  type: ParameterType;
+  /** Without a default the parameter is required when a run starts. */
+  default?: JsonPrimitive;
+  description?: string;
+  /** Allowed values (e.g. VM templates). */
+  choices?: JsonPrimitive[];
+}
+
+export interface StepDefinition {
+  /** Dotted id, `quality.train`; unique within the pipeline. */
+  id: string;
+  after: string[];
+  /** Dispatch key: `sql`, `train`, `evaluate`, `promote`, `copy`, `cleanup`, `gate`, ... */
+  kind: string;
+  /** Kind-specific settings. Strings may reference `{{param}}`, `{{cutoff}}`, `{{pipeline}}`. */
+  spec: JsonObject;
+  /** Bump when the step's logic changes: it enters the cache key. */
+  version: string;
+  retry?: StepRetryPolicy;
+  /** Skip the step when its outputs already exist (they are named from the cache key). */
+  cache: boolean;
+  /** Wait for `approve(step)` before running; a `{{param}}` template makes it a run-time choice. */
+  approval: boolean | string;
+  onFailure: OnFailure;
+  /** Logical output names; each becomes a physical name derived from the cache key. */
+  outputs: string[];
+  repo?: StepRepo;
+  /** Also run when the run is aborted (cleanup of scratch tables, VMs). */
+  cleanup: boolean;
+  /** startToCloseTimeout of one attempt of the step's activity. */
+  timeout: string;
+  description?: string;
+}
+
+export interface PipelineDefinition {
+  name: string;
+  description?: string;
+  parameters: Record<string, ParameterDefinition>;
+  /** In declaration order; validated: unique ids, known dependencies, no cycles, known parameters. */
+  steps: StepDefinition[];
+}
+
+/** A step as resolved for one run: templates filled in, repo pinned, cache key and output names fixed. */
+export interface PlannedStep {
+  id: string;
+  after: string[];
+  kind: string;
+  spec: JsonObject;
+  version: string;
+  retry?: StepRetryPolicy;
+  cache: boolean;
+  approval: boolean;
+  onFailure: OnFailure;
+  cleanup: boolean;
+  timeout: string;
+  /** Commit the step's repo was pinned to. */
+  commit?: string;
+  repo?: StepRepo;
+  cacheKey: string;
+  /** Logical output name → physical name (`smc_<pipeline>.<step>_<key8>`). */
+  outputs: Record<string, string>;
+  /** Set when the step's outputs are taken from an earlier run (`reuseRunId` + `from`). */
+  reuse?: { runId: string; outputs: Record<string, string> };
+}
+
+export type CutoffSource = 'explicit' | 'schedule' | 'start';
+
+/** The definition resolved for one run, produced by an activity so it is recorded in history. */
+export interface Plan {
+  pipeline: string;
+  workflowId: string;
+  params: Record<string, JsonPrimitive>;
+  /** `YYYY-MM-DD`. */
+  cutoff: string;
+  cutoffSource: CutoffSource;
+  /** Topological order (a step comes after everything it depends on). */
+  steps: PlannedStep[];
+  reuse?: { runId: string; from: string };
+  /** False when the server does not know our custom search attributes (the time-skipping test server). */
+  searchAttributes: boolean;
+  createdAt: string;
+}

@@ -1,0 +1,142 @@
+/**
+ * The runPipeline workflow's public surface: input and result types, signals, the status query,
+ * memo and search attributes. No workflow logic, so the API and scripts can import it.
+ *
+ * Signals take one plain JSON object, so they work the same from code, from the Web UI and from
+ * `temporal workflow signal --name markSucceeded --input '{"step":"quality.train","reason":"ok"}'`.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { SearchAttributePair } from '@temporalio/common';
+import { CURRENT_STEP, PIPELINE, RUN_STATE } from '../config/search-attributes';
+import type { JsonPrimitive, Plan } from '../pipelines/types';
+
+export type StepState =
+  | 'pending'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'awaiting-decision'
+  | 'marked-succeeded'
+  | 'skipped'
+  | 'reused'
+  | 'cached';
+
+/** States after which a step's downstream may run. */
+export const DONE_STATES: readonly StepState[] = ['succeeded', 'marked-succeeded', 'reused', 'cached'];
+
+export type RunState = 'planning' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'aborted';
+
+/** Failure types of the runner; tests and the API match on these, never on messages. */
+export enum RunnerErrorType {
+  StepsFailed = 'StepsFailed',
+  RunAborted = 'RunAborted',
+  UnknownPipeline = 'UnknownPipeline',
+  InvalidPipeline = 'InvalidPipeline',
+  InvalidParameters = 'InvalidParameters',
+  InvalidReuse = 'InvalidReuse',
+  RepoRefNotFound = 'RepoRefNotFound',
+  UnknownStepKind = 'UnknownStepKind',
+}
+
+export interface RunPipelineInput {
+  pipeline: string;
+  params?: Record<string, JsonPrimitive>;
+  /** `YYYY-MM-DD`; wins over a schedule's nominal time and the start date. */
+  cutoff?: string;
+  /** Take the outputs of the steps outside `from`'s downstream from this earlier run. */
+  reuseRunId?: string;
+  from?: string;
+  /** Outputs of the earlier run, when the caller has them already (step id → output name → value). */
+  reuseOutputs?: Record<string, Record<string, string>>;
+}
+
+export interface StepStatus {
+  id: string;
+  after: string[];
+  kind: string;
+  state: StepState;
+  /** Why the step waits, when `awaiting-decision`. */
+  awaiting?: 'approval' | 'failure';
+  /** Times the step's work was started by this run (`retryStep`/`rerunFrom` add one). */
+  attempts: number;
+  startedAt?: string;
+  endedAt?: string;
+  outputs: Record<string, string>;
+  cacheKey: string;
+  error?: string;
+  /** The operator's reason, for a marked-succeeded step. */
+  reason?: string;
+  /** Kind-specific details returned by the step's handler (row counts, metrics). */
+  info?: Record<string, unknown>;
+}
+
+export interface SignalRecord {
+  signal: string;
+  payload: unknown;
+  at: string;
+  accepted: boolean;
+  reason?: string;
+}
+
+export interface RunStatus {
+  pipeline: string;
+  workflowId: string;
+  state: RunState;
+  params: Record<string, JsonPrimitive>;
+  cutoff?: string;
+  plan?: Plan;
+  steps: StepStatus[];
+  /** Signals that did not fit (unknown step, wrong state), with the reason. */
+  rejectedSignals: SignalRecord[];
+  /** Accepted operator actions, for the audit trail. */
+  operatorActions: SignalRecord[];
+  abortReason?: string;
+}
+
+/** What a finished run returns and keeps in its memo, so a later run can reuse its outputs. */
+export interface RunSummary {
+  pipeline: string;
+  workflowId: string;
+  state: RunState;
+  cutoff: string;
+  params: Record<string, JsonPrimitive>;
+  steps: Record<string, { state: StepState; cacheKey: string; outputs: Record<string, string> }>;
+}
+
+export type RunPipelineResult = RunSummary;
+
+/** Memo key holding the RunSummary of a run. */
+export const RUN_SUMMARY_MEMO = 'runSummary';
+
+export interface StepPayload {
+  step: string;
+}
+export interface MarkSucceededPayload extends StepPayload {
+  reason: string;
+}
+export interface AbortPayload {
+  reason: string;
+}
+
+export const markSucceededSignal = defineSignal<[MarkSucceededPayload]>('markSucceeded');
+export const retryStepSignal = defineSignal<[StepPayload]>('retryStep');
+export const rerunFromSignal = defineSignal<[StepPayload]>('rerunFrom');
+export const approveSignal = defineSignal<[StepPayload]>('approve');
+export const abortRunSignal = defineSignal<[AbortPayload]>('abortRun');
+export const statusQuery = defineQuery<RunStatus>('status');
+
+/** Workflow id of a run: `<pipeline>/<runKey>`, so the same run cannot be started twice. */
+export const runWorkflowId = (pipeline: string, runKey: string): string => `${pipeline}/${runKey}`;
+
+/** The custom search attributes of a run, as upserted by the workflow. */
+export function runSearchAttributes(
+  pipeline: string,
+  state: RunState,
+  currentSteps: string[],
+): SearchAttributePair[] {
+  return [
+    { key: PIPELINE, value: pipeline },
+    { key: RUN_STATE, value: state },
+    { key: CURRENT_STEP, value: currentSteps.join(',') },
+  ];
+}

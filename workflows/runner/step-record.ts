@@ -1,0 +1,95 @@
+import type { CancellationScope } from '@temporalio/workflow';
+import type { PlannedStep } from '../../pipelines/types';
+import type { StepState, StepStatus } from '../definitions';
+
+export type Decision = { kind: 'markSucceeded'; reason: string } | { kind: 'retry' };
+
+/** A step's live state inside one run: what `status` shows plus what the runner needs to drive it. */
+export class StepRecord {
+  readonly status: StepStatus;
+  /** Bumped on every launch; a settling task of an older generation is ignored. */
+  generation = 0;
+  approved = false;
+  decision: Decision | undefined;
+  task: { scope: CancellationScope; promise: Promise<void> } | undefined;
+  /** A rerun of this step is waiting for running steps to be cancelled. */
+  resetPending = false;
+  /** Set by rerunFrom: run the step again even if its outputs exist or could be reused. */
+  forceRun = false;
+
+  constructor(readonly planned: PlannedStep) {
+    this.status = {
+      id: planned.id,
+      after: planned.after,
+      kind: planned.kind,
+      state: 'pending',
+      attempts: 0,
+      outputs: {},
+      cacheKey: planned.cacheKey,
+    };
+  }
+
+  get id(): string {
+    return this.planned.id;
+  }
+
+  get state(): StepState {
+    return this.status.state;
+  }
+
+  /** Moves to a new state; `at` (workflow time) stamps the start or end it implies. */
+  set(state: StepState, at: string, fields: Partial<StepStatus> = {}): void {
+    if (state === 'running' && this.status.state !== 'awaiting-decision') this.status.startedAt = at;
+    if (ENDED.includes(state)) this.status.endedAt = at;
+    if (state !== 'awaiting-decision') delete this.status.awaiting;
+    Object.assign(this.status, { state }, fields);
+  }
+
+  /** Back to pending, forgetting what the last attempt produced; `force` skips cache and reuse (rerunFrom). */
+  reset(force: boolean): void {
+    for (const field of ['startedAt', 'endedAt', 'error', 'reason', 'info', 'awaiting'] as const) {
+      delete this.status[field];
+    }
+    this.status.state = 'pending';
+    this.status.outputs = {};
+    this.approved = false;
+    this.decision = undefined;
+    this.resetPending = false;
+    this.forceRun = force;
+  }
+}
+
+const ENDED: readonly StepState[] = [
+  'succeeded',
+  'failed',
+  'marked-succeeded',
+  'skipped',
+  'reused',
+  'cached',
+];
+
+/** Why `markSucceeded` does not fit the step, or undefined when it does. */
+export function markSucceededRejection(record: StepRecord): string | undefined {
+  if (record.state === 'failed') return undefined;
+  if (record.state === 'awaiting-decision' && record.status.awaiting === 'failure') return undefined;
+  return `step ${record.id} is ${describe(record)}; only a failed step or one awaiting a decision after a failure can be marked succeeded`;
+}
+
+export function retryRejection(record: StepRecord): string | undefined {
+  if (record.state === 'failed') return undefined;
+  if (record.state === 'awaiting-decision' && record.status.awaiting === 'failure') return undefined;
+  return `step ${record.id} is ${describe(record)}; only a failed step or one awaiting a decision after a failure can be retried`;
+}
+
+export function approveRejection(record: StepRecord): string | undefined {
+  if (!record.planned.approval) return `step ${record.id} needs no approval`;
+  if (record.approved) return `step ${record.id} is already approved`;
+  if (record.state === 'pending' || record.state === 'running' || record.status.awaiting === 'approval') {
+    return undefined;
+  }
+  return `step ${record.id} is ${describe(record)}; there is nothing left to approve`;
+}
+
+function describe(record: StepRecord): string {
+  return record.status.awaiting ? `${record.state} (${record.status.awaiting})` : record.state;
+}

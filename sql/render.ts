@@ -1,0 +1,23 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tableSql, type TableRef } from '../activities/bigquery/identifiers';
+
+/**
+ * Loads `sql/<name>.sql` and fills its `{{table}}` placeholders with validated, backticked table
+ * names. Table names cannot be query parameters in BigQuery; this is the one place they are spliced
+ * in, and only after the identifier check. Values stay `@parameters`.
+ */
+export function renderSql(name: string, tables: Record<string, TableRef>, defaultProject: string): string {
+  const text = readFileSync(join(__dirname, `${name}.sql`), 'utf8');
+  const missing = new Set<string>();
+  const sql = text.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (_match, key: string) => {
+    const table = tables[key];
+    if (!table) {
+      missing.add(key);
+      return '';
+    }
+    return tableSql(table, defaultProject);
+  });
+  if (missing.size > 0) throw new Error(`sql/${name}.sql needs table(s) ${[...missing].join(', ')}`);
+  return sql;
+}

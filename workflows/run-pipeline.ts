@@ -207,7 +207,10 @@ class PipelineRun {
     if (planned.approval && !record.approved) {
       this.await(record, 'approval');
       await this.notifySafely('awaiting-decision', [record.id], `step ${record.id} waits for approval`);
-      await condition(() => record.approved);
+      await condition(() => record.approved || record.decision !== undefined);
+      if (record.decision?.kind === 'markSucceeded') {
+        return { state: 'marked-succeeded', outputs: execution.outputs, reason: record.decision.reason };
+      }
       record.set('running', now());
       this.changed = true;
     }
@@ -345,9 +348,8 @@ class PipelineRun {
       this.onStepSignal('markSucceeded', payload, markSucceededRejection, (record) => {
         const reason =
           typeof payload.reason === 'string' && payload.reason ? payload.reason : 'marked by an operator';
-        if (record.state === 'failed')
-          record.set('marked-succeeded', now(), { reason, outputs: record.planned.outputs });
-        else record.decision = { kind: 'markSucceeded', reason };
+        if (record.task) record.decision = { kind: 'markSucceeded', reason };
+        else record.set('marked-succeeded', now(), { reason, outputs: record.planned.outputs });
       }),
     );
     setHandler(retryStepSignal, (payload) =>

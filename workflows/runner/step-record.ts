@@ -68,11 +68,10 @@ const ENDED: readonly StepState[] = [
   'cached',
 ];
 
-/** Why `markSucceeded` does not fit the step, or undefined when it does. */
+/** Why `markSucceeded` does not fit the step, or undefined when it does (Airflow's "mark success"). */
 export function markSucceededRejection(record: StepRecord): string | undefined {
-  if (record.state === 'failed') return undefined;
-  if (record.state === 'awaiting-decision' && record.status.awaiting === 'failure') return undefined;
-  return `step ${record.id} is ${describe(record)}; only a failed step or one awaiting a decision after a failure can be marked succeeded`;
+  if (['failed', 'awaiting-decision', 'pending', 'skipped'].includes(record.state)) return undefined;
+  return `step ${record.id} is ${describe(record)}; only a pending, skipped, failed or waiting step can be marked succeeded`;
 }
 
 export function retryRejection(record: StepRecord): string | undefined {

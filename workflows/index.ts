@@ -1,2 +1,3 @@
 // The worker's workflowsPath: every workflow Retrainer runs is exported here.
 export { stackCheck } from './stack-check';
+export { trainOnVm } from './train-on-vm';

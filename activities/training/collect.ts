@@ -1,0 +1,74 @@
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CheckpointRef, CollectedOutputs, TrainingStatus } from '../../workflows/training-types';
+import type { SftpSession } from './sftp';
+
+export interface CollectInput {
+  trainingId: string;
+  vmName: string;
+  runId: string;
+  status: TrainingStatus;
+  /** False when the VM is gone: only what was already copied (synced checkpoints) is kept. */
+  vmAvailable: boolean;
+  /** Latest checkpoint as the monitor last saw and copied it. */
+  checkpoint?: CheckpointRef;
+  syncedCheckpoint?: CheckpointRef;
+}
+
+const RUN_FILES = ['train.log', 'metrics.jsonl', 'exit_code', 'started_at', 'ended_at', 'killed_by'];
+
+/**
+ * Copies a run's results into the registry folder `<registry>/<trainingId>/`: the run's log, metrics
+ * and markers under `runs/<runId>/`, its `output/` (the model of a successful run) and the latest
+ * checkpoint under `checkpoint/`; writes `manifest.json` naming the model to use.
+ */
+export async function collectRun(
+  sftp: SftpSession | undefined,
+  home: string,
+  registryDir: string,
+  input: CollectInput,
+): Promise<CollectedOutputs> {
+  const dir = join(registryDir, input.trainingId);
+  const runLocal = join(dir, 'runs', input.runId);
+  mkdirSync(runLocal, { recursive: true });
+  const runRemote = `${home}/runs/${input.runId}`;
+  if (sftp) {
+    for (const file of RUN_FILES) {
+      if (await sftp.exists(`${runRemote}/${file}`))
+        await sftp.download(`${runRemote}/${file}`, join(runLocal, file));
+    }
+    if (input.status === 'succeeded' && (await sftp.exists(`${runRemote}/output`))) {
+      await sftp.download(`${runRemote}/output`, join(dir, 'output'));
+    }
+  }
+  let checkpointPath: string | undefined;
+  const checkpoint = input.checkpoint ?? input.syncedCheckpoint;
+  if (checkpoint) {
+    checkpointPath = join(dir, 'checkpoint', checkpoint.name);
+    if (sftp && checkpoint.remotePath && (await sftp.exists(checkpoint.remotePath))) {
+      await sftp.download(checkpoint.remotePath, checkpointPath);
+    } else if (input.syncedCheckpoint?.localPath && existsSync(input.syncedCheckpoint.localPath)) {
+      checkpointPath = join(dir, 'checkpoint', input.syncedCheckpoint.name);
+      cpSync(input.syncedCheckpoint.localPath, checkpointPath, { recursive: true });
+    } else {
+      checkpointPath = undefined;
+    }
+  }
+  const outputs: CollectedOutputs = {
+    dir,
+    modelPath:
+      input.status === 'succeeded' && existsSync(join(dir, 'output'))
+        ? join(dir, 'output')
+        : input.status === 'accepted-checkpoint'
+          ? checkpointPath
+          : undefined,
+    checkpointPath,
+    metricsPath: existsSync(join(runLocal, 'metrics.jsonl')) ? join(runLocal, 'metrics.jsonl') : undefined,
+    logPath: existsSync(join(runLocal, 'train.log')) ? join(runLocal, 'train.log') : undefined,
+  };
+  writeFileSync(
+    join(dir, 'manifest.json'),
+    `${JSON.stringify({ trainingId: input.trainingId, runId: input.runId, vm: input.vmName, status: input.status, ...outputs }, null, 2)}\n`,
+  );
+  return outputs;
+}

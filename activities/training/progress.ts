@@ -1,0 +1,40 @@
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import {
+  trainingProgressQuery,
+  type MonitorHeartbeat,
+  type TrainingProgress,
+} from '../../workflows/training-types';
+
+export interface LiveTrainingProgress extends TrainingProgress {
+  /** The monitor's last heartbeat (offsets, last metric, reconnects, log tail), while it runs. */
+  live?: MonitorHeartbeat;
+  /** Attempt number of the monitor activity (above 1 after a worker crash or heartbeat timeout). */
+  monitorAttempt?: number;
+}
+
+/**
+ * Live progress of a `trainOnVm` run for the API and tests: the workflow's `trainingProgress` query
+ * (phase, attempt, VM) merged with the monitor's heartbeat details from the pending activities, which
+ * is where step, loss and elapsed time live without ever entering history.
+ */
+export async function readTrainingProgress(
+  client: Client,
+  workflowId: string,
+): Promise<LiveTrainingProgress> {
+  const handle = client.workflow.getHandle(workflowId);
+  const [progress, description] = await Promise.all([handle.query(trainingProgressQuery), handle.describe()]);
+  const pending = description.raw.pendingActivities?.find(
+    (activity) => activity.activityId === progress.monitorActivityId,
+  );
+  const payload = pending?.heartbeatDetails?.payloads?.[0];
+  if (!pending || !payload) return progress;
+  const live = defaultPayloadConverter.fromPayload<MonitorHeartbeat>(payload as Payload);
+  return {
+    ...progress,
+    live,
+    monitorAttempt: pending.attempt ?? undefined,
+    lastMetric: live.lastMetric ?? progress.lastMetric,
+    elapsedMs: progress.elapsedMs + live.elapsedMs,
+  };
+}

@@ -1,0 +1,245 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  TimeoutFailure,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+} from '@temporalio/workflow';
+import { msToNumber } from '@temporalio/common/lib/time';
+import type { TrainingActivities } from '../activities/training';
+import {
+  TrainingErrorType,
+  trainingProgressQuery,
+  type CheckpointRef,
+  type MonitorResult,
+  type MonitorTiming,
+  type TrainOnVmInput,
+  type TrainOnVmResult,
+  type TrainingAttempt,
+  type TrainingProgress,
+  type TrainingStatus,
+} from './training-types';
+
+/** Production timing: a poll every 15 s, heartbeat timeout 90 s, give up on SSH after 15 min. */
+const DEFAULT_TIMING: Required<MonitorTiming> = {
+  heartbeatTimeout: '90 seconds',
+  pollInterval: '15 seconds',
+  providerCheckAfter: '2 minutes',
+  unreachableLimit: '15 minutes',
+  maxReconnectBackoff: '30 seconds',
+};
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
+
+const acts = proxyActivities<TrainingActivities>({
+  startToCloseTimeout: '30 minutes',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
+});
+const sshWait = proxyActivities<TrainingActivities>({
+  startToCloseTimeout: '20 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 3 },
+});
+const { judgeTraining } = proxyLocalActivities<TrainingActivities>({ startToCloseTimeout: '1 minute' });
+
+/**
+ * One training step on a VM: provision → wait for SSH → upload → launch → monitor → judge → collect,
+ * with retries from the latest checkpoint as the policy allows, and teardown of every VM it used in
+ * a non-cancellable scope (after killing the remote process group) on success, failure and cancel.
+ * History does not grow with the training's duration: progress lives in the monitor's heartbeats.
+ */
+export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult> {
+  if (!ID_PATTERN.test(input.trainingId)) {
+    throw ApplicationFailure.create({
+      type: TrainingErrorType.INVALID_INPUT,
+      message: `trainingId ${JSON.stringify(input.trainingId)} must match ${ID_PATTERN}`,
+      nonRetryable: true,
+    });
+  }
+  const timing = { ...DEFAULT_TIMING, ...input.monitor };
+  const policy = input.policy ?? {};
+  const persistent = input.vm.persistent === true;
+  const progress: TrainingProgress = { phase: 'provisioning', attempt: 0, elapsedMs: 0 };
+  setHandler(trainingProgressQuery, () => progress);
+
+  const liveVms = new Set<string>();
+  let alive: { vmName: string; runId: string } | undefined;
+  const attempts: TrainingAttempt[] = [];
+  let trainingMs = 0;
+  let vmName = input.vm.name;
+  let needVm = true;
+  let resumeFrom: CheckpointRef | undefined;
+  let resumeOnSameVm = false;
+
+  const teardown = async (name: string) => {
+    await acts.teardownTrainingVm({ vmName: name, persistent });
+    liveVms.delete(name);
+  };
+
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const runId = attempt === 0 ? input.trainingId : `${input.trainingId}-r${attempt}`;
+      Object.assign(progress, { attempt, runId, vmName, monitorActivityId: undefined });
+      if (needVm) {
+        progress.phase = 'provisioning';
+        liveVms.add(vmName);
+        await acts.provisionTrainingVm({ ...input.vm, name: vmName });
+        progress.phase = 'connecting';
+        await sshWait.waitForTrainingSsh({ vmName, timeoutMs: 10 * 60_000 });
+        needVm = false;
+      }
+      progress.phase = 'uploading';
+      await acts.uploadTrainingRun({
+        vmName,
+        runId,
+        code: input.code,
+        inputs: input.inputs,
+        command: input.command,
+        env: input.env,
+        resumeFrom,
+        resumeOnSameVm,
+      });
+      progress.phase = 'launching';
+      alive = { vmName, runId };
+      const launch = await acts.launchTraining({ vmName, runId });
+      log.info('training launched', { runId, vmName, state: launch.state });
+
+      progress.phase = 'training';
+      progress.monitorActivityId = `monitor-${runId}`;
+      const result = await monitor(input, timing, vmName, runId);
+      if (result.kind === 'exited' || result.kind === 'vanished') alive = undefined;
+      trainingMs += result.progress.elapsedMs;
+      Object.assign(progress, {
+        phase: 'judging',
+        lastMetric: result.progress.lastMetric,
+        elapsedMs: trainingMs,
+      });
+      const checkpoint = result.progress.checkpoint ?? result.progress.syncedCheckpoint;
+      const { progress: _last, ...outcome } = result;
+      attempts.push({
+        attempt,
+        runId,
+        vmName,
+        outcome,
+        elapsedMs: result.progress.elapsedMs,
+        checkpoint: checkpoint?.name,
+      });
+      const verdict = await judgeTraining({
+        outcome: result,
+        metrics: result.progress.metrics,
+        trainingMs,
+        hasCheckpoint: checkpoint !== undefined,
+        attempt,
+        policy,
+      });
+      log.info('training judged', { runId, verdict });
+      if (alive) {
+        await acts.killTraining(alive);
+        alive = undefined;
+      }
+
+      if (verdict.action === 'retry') {
+        resumeOnSameVm = !verdict.freshVm;
+        resumeFrom = verdict.freshVm
+          ? (result.progress.syncedCheckpoint ?? resumeFrom)
+          : (checkpoint ?? resumeFrom);
+        if (verdict.freshVm) {
+          await CancellationScope.nonCancellable(() => teardown(vmName));
+          if (!persistent) vmName = `${input.vm.name}-r${attempt + 1}`;
+          needVm = true;
+        }
+        continue;
+      }
+
+      const status: TrainingStatus =
+        verdict.action === 'succeed'
+          ? 'succeeded'
+          : verdict.action === 'accept-checkpoint'
+            ? 'accepted-checkpoint'
+            : 'needs-decision';
+      progress.phase = 'collecting';
+      const outputs = await acts.collectTrainingOutputs({
+        trainingId: input.trainingId,
+        vmName,
+        runId,
+        status,
+        checkpoint: result.progress.checkpoint,
+        syncedCheckpoint: result.progress.syncedCheckpoint,
+      });
+      const reason = verdict.action === 'give-up' ? verdict.reason : undefined;
+      const final: TrainOnVmResult = {
+        status,
+        reason,
+        message: verdict.message,
+        attempts,
+        outputs,
+        lastMetric: result.progress.lastMetric,
+        metrics: result.progress.metrics,
+        trainingMs,
+      };
+      if (reason && policy.onExhausted === 'fail') {
+        throw ApplicationFailure.create({
+          type: reason,
+          message: verdict.message,
+          nonRetryable: true,
+          details: [final],
+        });
+      }
+      return final;
+    }
+  } finally {
+    await CancellationScope.nonCancellable(async () => {
+      progress.phase = 'tearing-down';
+      // A cancel or failure must not leave the training running on a VM that is merely stopped.
+      if (alive && liveVms.has(alive.vmName)) await acts.killTraining(alive);
+      for (const name of [...liveVms]) await teardown(name);
+      progress.phase = 'done';
+    });
+  }
+}
+
+/** Runs the monitor; its time limits turn into a `timed-out` outcome with the last heartbeat's progress. */
+async function monitor(
+  input: TrainOnVmInput,
+  timing: Required<MonitorTiming>,
+  vmName: string,
+  runId: string,
+): Promise<MonitorResult> {
+  const { monitorTraining } = proxyActivities<TrainingActivities>({
+    activityId: `monitor-${runId}`,
+    startToCloseTimeout: input.maxDuration,
+    // Unlimited retries (a worker crash, a heartbeat timeout) but never past the training's maximum.
+    scheduleToCloseTimeout: input.maxDuration,
+    heartbeatTimeout: timing.heartbeatTimeout,
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  });
+  try {
+    return await monitorTraining({
+      trainingId: input.trainingId,
+      vmName,
+      runId,
+      pollIntervalMs: msToNumber(timing.pollInterval),
+      providerCheckAfterMs: msToNumber(timing.providerCheckAfter),
+      unreachableLimitMs: msToNumber(timing.unreachableLimit),
+      maxBackoffMs: msToNumber(timing.maxReconnectBackoff),
+      syncCheckpoints: true,
+    });
+  } catch (error) {
+    if (error instanceof ActivityFailure && error.cause instanceof TimeoutFailure) {
+      const last = error.cause.lastHeartbeatDetails as MonitorResult['progress'] | undefined;
+      const progress = last ?? {
+        runId,
+        logOffset: 0,
+        metricsOffset: 0,
+        metrics: { count: 0, invalid: 0 },
+        reconnects: 0,
+        elapsedMs: msToNumber(input.maxDuration),
+        logTail: '',
+      };
+      return { kind: 'timed-out', progress };
+    }
+    throw error;
+  }
+}

@@ -239,7 +239,11 @@ export class LocalVmProvider implements VmProvider {
     );
     const tmuxDir = join(dir, 'tmux');
     killTmuxServer(tmuxDir);
-    await terminate(instanceProcesses(sshdPid, [`TMUX_TMPDIR=${tmuxDir}`, `HOME=${join(dir, 'home')}`]));
+    const processes = instanceProcesses(sshdPid, [`TMUX_TMPDIR=${tmuxDir}`, `HOME=${join(dir, 'home')}`]);
+    // Without /proc (not Linux) only the sshd itself is known.
+    if (sshdPid && !processes.some((entry) => entry.pid === sshdPid))
+      processes.push({ pid: sshdPid, ppid: 0, pgid: sshdPid, state: '?' });
+    await terminate(processes);
     writeRecord(dir, {
       ...record,
       state: 'STOPPED',

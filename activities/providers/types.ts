@@ -40,7 +40,7 @@ export interface VmProvider {
   start(name: string): Promise<VmInfo>;
   /** Stops the instance; on `local` this ends everything it runs (its tmux server). */
   stop(name: string): Promise<void>;
-  /** Deletes a created instance; a no-op when it does not exist. */
+  /** Deletes a created instance; a no-op when it does not exist. A persistent instance is only stopped. */
   delete(name: string): Promise<void>;
   /** Instances carrying all the given labels (the reaper's query). */
   list(labels?: Record<string, string>): Promise<VmInfo[]>;

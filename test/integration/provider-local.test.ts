@@ -49,7 +49,10 @@ describe('local VM provider (folder + detached sshd + tmux)', () => {
 
   afterAll(async () => {
     if (!provider) return;
-    for (const vm of await provider.list()) await provider.stop(vm.name);
+    const vms = await provider.list();
+    for (const vm of vms) await provider.stop(vm.name);
+    // Nothing of any instance may outlive the suite: no sshd, no tmux server, no job.
+    expect(vms.flatMap((vm) => instanceProcesses(undefined, markers(vm.name)))).toEqual([]);
     rmSync(root, { recursive: true, force: true });
   });
 

@@ -3,8 +3,12 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createStackCheckActivities } from '../activities/stack-check';
+import { createNotifyActivities, type NotifyConfig } from '../activities/notify';
+import { createPlanActivities } from '../activities/plan';
+import { builtinStepHandlers, createStepActivities } from '../activities/steps';
+import { pipelines } from '../pipelines';
 import type { SshTarget } from '../activities/remote/ssh';
-import type { Config } from '../config';
+import { loadConfig, type Config } from '../config';
 
 export interface WorkerDeps {
   config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'>;
@@ -12,11 +16,21 @@ export interface WorkerDeps {
   /** The VM used by `stackCheck`'s SSH round trip (the demo's local VM). */
   vm?: () => SshTarget;
   connection?: NativeConnection;
+  /** Notification channels of pipeline runs (webhook, SMTP); log only when omitted. */
+  notify?: NotifyConfig;
 }
 
 /** Every activity the worker serves, built once from the worker's clients. */
-export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm'>) {
-  return { ...createStackCheckActivities({ bigquery: deps.bigquery, vm: deps.vm }) };
+export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'notify'>) {
+  return {
+    ...createStackCheckActivities({ bigquery: deps.bigquery, vm: deps.vm }),
+    ...createPlanActivities({ pipelines }),
+    // One handler per step kind; add a kind's handlers here (e.g. `...sqlStepHandlers(deps.bigquery)`).
+    ...createStepActivities({
+      ...builtinStepHandlers,
+    }),
+    ...createNotifyActivities(deps.notify ?? loadConfig({})), // defaults: log only
+  };
 }
 
 /** The workflows entry (`workflows/index.ts`, or `.js` when compiled). */

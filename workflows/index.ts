@@ -1,3 +1,4 @@
 // The worker's workflowsPath: every workflow Retrainer runs is exported here.
 export { stackCheck } from './stack-check';
 export { trainOnVm } from './train-on-vm';
+export { runPipeline } from './run-pipeline';

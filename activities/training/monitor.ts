@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VmProvider } from '../providers/types';
@@ -109,7 +109,11 @@ export async function monitorRun(deps: MonitorDeps, input: MonitorInput): Promis
           error: error instanceof Error ? error.message : String(error),
         });
         ctx.heartbeat(state);
-        if (downMs >= input.providerCheckAfterMs) {
+        // The provider itself refusing SSH coordinates is a reason to ask it right away.
+        const providerSaysDown =
+          error instanceof ApplicationFailure &&
+          (error.type === 'VM_NOT_RUNNING' || error.type === 'VM_NOT_FOUND');
+        if (providerSaysDown || downMs >= input.providerCheckAfterMs) {
           const status = await vmStatus(deps.provider, input.vmName);
           if (status && GONE.has(status)) return { kind: 'vm-stopped', vmStatus: status, progress: state };
         }

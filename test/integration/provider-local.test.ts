@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,15 +131,14 @@ describe('local VM provider (folder + detached sshd + tmux)', () => {
 
   it('outlives the process that provisioned it, which a new provider finds, stops and restarts from the folder', async () => {
     const cli = resolve(__dirname, 'fixtures', 'local-vm-cli.ts');
-    // Another process provisions and exits, as a worker that crashes right after provisioning.
-    const output = execFileSync(
+    // Another process provisions and is killed (SIGKILL), as a worker that crashes right after provisioning.
+    const child = spawnSync(
       process.execPath,
-      ['--import', 'tsx', cli, 'provision', root, imagesDir, 'cpu-orphan', CPU],
-      {
-        encoding: 'utf8',
-      },
+      ['--import', 'tsx', cli, 'provision-then-crash', root, imagesDir, 'cpu-orphan', CPU],
+      { encoding: 'utf8' },
     );
-    expect(JSON.parse(output)).toMatchObject({ name: 'cpu-orphan', status: 'RUNNING' });
+    expect(child.signal).toBe('SIGKILL');
+    expect(JSON.parse(child.stdout)).toMatchObject({ name: 'cpu-orphan', status: 'RUNNING' });
 
     const fresh = new LocalVmProvider({ root, imagesDir });
     expect((await fresh.status('cpu-orphan')).status).toBe('RUNNING');
@@ -150,6 +149,16 @@ describe('local VM provider (folder + detached sshd + tmux)', () => {
     await fresh.stop('cpu-orphan');
     expect((await provider.status('cpu-orphan')).status).toBe('STOPPED');
     expect(instanceProcesses(undefined, markers('cpu-orphan'))).toEqual([]);
+    expect((await fresh.start('cpu-orphan')).status).toBe('RUNNING');
+  });
+
+  it('takes over the lock of a process that died holding it', async () => {
+    const dead = spawnSync('true').pid ?? 0;
+    expect(isAlive(dead)).toBe(false);
+    mkdirSync(join(root, '.locks'), { recursive: true });
+    writeFileSync(join(root, '.locks', 'cpu-locked.lock'), String(dead));
+    expect((await provider.provision({ name: 'cpu-locked', machineImage: CPU })).status).toBe('RUNNING');
+    expect(existsSync(join(root, '.locks', 'cpu-locked.lock'))).toBe(false);
   });
 
   it('reports an instance whose sshd died without a stop as TERMINATED, like a preempted VM', async () => {

@@ -1,0 +1,92 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { createNotifyActivities } from '../../activities/notify';
+import { createPlanActivities } from '../../activities/plan';
+import { builtinStepHandlers, createStepActivities } from '../../activities/steps';
+import { loadConfig } from '../../config';
+import { createPipelineRegistry, definePipeline } from '../../pipelines';
+import { temporalCliPath } from '../../scripts/stack/temporal';
+import { workflowsPath } from '../../workers/worker';
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * A run that needs an operator twice: a branch that fails and waits (`onFailure: 'wait'`), and an
+ * approval before promotion. Used by the CLI integration test and by the script that records the
+ * replay history (scripts/record-runner-history.ts), so both exercise the same paths.
+ */
+export const operatorPipeline = definePipeline('operator-demo', {
+  parameters: { region: { type: 'string', default: 'eu' } },
+})
+  .step('prepare', {
+    kind: 'echo',
+    spec: { message: 'prepare {{region}} up to {{cutoff}}' },
+    outputs: ['table'],
+  })
+  .step('left.train', {
+    kind: 'echo',
+    after: ['prepare'],
+    spec: { message: 'train on {{steps.prepare.table}}' },
+  })
+  .step('right.train', {
+    kind: 'broken',
+    after: ['prepare'],
+    onFailure: 'wait',
+    retry: { maximumAttempts: 1 },
+  })
+  .step('evaluate', { kind: 'echo', after: ['left.train', 'right.train'], spec: { message: 'evaluate' } })
+  .step('promote', { kind: 'gate', after: ['evaluate'], approval: true })
+  .step('cleanup', { kind: 'echo', after: ['promote'], cleanup: true, spec: { message: 'cleanup' } })
+  .build();
+
+/** Real activities (plan, echo steps, webhook notifications) plus one kind that always fails. */
+export async function createOperatorWorker(
+  env: TestWorkflowEnvironment,
+  webhookUrl: string,
+): Promise<Worker> {
+  return await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: `runner-${randomUUID()}`,
+    workflowsPath: workflowsPath(),
+    activities: {
+      ...createPlanActivities({ pipelines: createPipelineRegistry([operatorPipeline]) }),
+      ...createStepActivities({
+        ...builtinStepHandlers,
+        broken: {
+          run: async () => {
+            throw ApplicationFailure.create({ type: 'DiskFull', message: 'disk full', nonRetryable: true });
+          },
+        },
+      }),
+      ...createNotifyActivities(loadConfig({ NOTIFY_WEBHOOK_URL: webhookUrl })),
+    },
+  });
+}
+
+/** `temporal workflow signal` exactly as an operator types it. */
+export async function signalWithCli(
+  address: string,
+  workflowId: string,
+  name: string,
+  input: Record<string, unknown>,
+): Promise<string> {
+  const { stdout } = await execFileAsync(temporalCliPath(), [
+    'workflow',
+    'signal',
+    '--address',
+    address,
+    '--namespace',
+    'default',
+    '--workflow-id',
+    workflowId,
+    '--name',
+    name,
+    '--input',
+    JSON.stringify(input),
+  ]);
+  return stdout;
+}

@@ -1,0 +1,104 @@
+"""Command line shared by the example models: `train` and `predict` subcommands."""
+import argparse
+import json
+import os
+import sys
+import time
+
+from retrainer_model import (
+    LinearModel,
+    env_float,
+    read_rows,
+    resume_path,
+    save_checkpoint,
+    split_rows,
+    write_json_atomically,
+    write_predictions,
+)
+
+
+def log(message):
+    print("[%s] %s" % (time.strftime("%H:%M:%S"), message), flush=True)
+
+
+def train(spec, args):
+    run_dir = os.environ.get("RUN_DIR", os.getcwd())
+    checkpoint_dir = os.environ.get("CHECKPOINT_DIR", os.path.join(run_dir, "checkpoints"))
+    output_dir = os.environ.get("OUTPUT_DIR", os.path.join(run_dir, "output"))
+    metrics_file = os.environ.get("METRICS_FILE", os.path.join(run_dir, "metrics.jsonl"))
+    seconds = env_float("TRAIN_SECONDS", 5.0)
+    # A total, not per attempt: a resumed run stops at the same step an uninterrupted one would.
+    max_steps = int(env_float("TRAIN_STEPS", 100000))
+    learning_rate = env_float("LEARNING_RATE", 0.05)
+    l2 = env_float("L2", 0.001)
+    checkpoint_every = max(1, int(env_float("CHECKPOINT_EVERY", 25)))
+    metrics_every = max(1, int(env_float("METRICS_EVERY", 5)))
+    keep = max(1, int(env_float("KEEP_CHECKPOINTS", 3)))
+    fail_at = int(env_float("FAIL_AT_STEP", -1))
+
+    rows = read_rows(args.data)
+    train_rows, val_rows = split_rows(rows)
+    if not train_rows:
+        log("no training rows in %s" % args.data)
+        return 2
+    resume = resume_path(checkpoint_dir)
+    if resume:
+        with open(resume, encoding="utf-8") as handle:
+            model = LinearModel(spec["features"], spec["label"], json.load(handle))
+        log("resumed from %s at step %d" % (resume, model.step))
+    else:
+        model = LinearModel(spec["features"], spec["label"])
+        model.fit_scaling(train_rows)
+        log("training %s on %d rows (%d validation), features %s" % (spec["name"], len(train_rows), len(val_rows), spec["features"]))
+    xs, ys = model.encode(train_rows), [float(r[spec["label"]]) for r in train_rows]
+    val_xs, val_ys = model.encode(val_rows), [float(r[spec["label"]]) for r in val_rows]
+
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    started = time.time()
+    with open(metrics_file, "a", encoding="utf-8") as metrics:
+        while model.step < max_steps and time.time() - started < seconds:
+            model.gradient_step(xs, ys, learning_rate, l2)
+            if model.step == fail_at:
+                save_checkpoint(checkpoint_dir, model, keep)
+                log("injected failure at step %d" % model.step)
+                return 3
+            if model.step % metrics_every == 0:
+                line = {"step": model.step, "loss": model.loss(xs, ys), "val_loss": model.loss(val_xs, val_ys), "ts": time.time()}
+                metrics.write(json.dumps(line) + "\n")
+                metrics.flush()
+            if model.step % checkpoint_every == 0:
+                save_checkpoint(checkpoint_dir, model, keep)
+    save_checkpoint(checkpoint_dir, model, keep)
+    final = dict(model.state(), model=spec["name"], loss=model.loss(xs, ys), val_loss=model.loss(val_xs, val_ys))
+    write_json_atomically(os.path.join(output_dir, "model.json"), final)
+    log("done at step %d: loss %.6g, val_loss %s" % (model.step, final["loss"], final["val_loss"]))
+    if args.predict_data:
+        predict_rows = read_rows(args.predict_data)
+        out = os.path.join(output_dir, "predictions.ndjson")
+        write_predictions(out, model, predict_rows, spec["id_columns"], spec["output"])
+        log("wrote %d predictions to %s" % (len(predict_rows), out))
+    return 0
+
+
+def predict(spec, args):
+    with open(args.model, encoding="utf-8") as handle:
+        state = json.load(handle)
+    model = LinearModel(state["features"], state["label"], state)
+    rows = read_rows(args.data)
+    write_predictions(args.out, model, rows, spec["id_columns"], spec["output"])
+    log("wrote %d predictions to %s" % (len(rows), args.out))
+    return 0
+
+
+def main(spec, argv=None):
+    parser = argparse.ArgumentParser(prog=spec["name"], description=spec.get("description"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train (resuming from the latest checkpoint if there is one)")
+    t.add_argument("--data", required=True, help="training rows (NDJSON or CSV); rows with split=validation validate")
+    t.add_argument("--predict-data", help="rows to predict with the final model (written to OUTPUT_DIR/predictions.ndjson)")
+    p = sub.add_parser("predict", help="predict with a trained model")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    sys.exit(train(spec, args) if args.command == "train" else predict(spec, args))

@@ -1,0 +1,177 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { testTempDir } from '../harness/paths';
+
+const run = promisify(execFile);
+const modelsDir = resolve(__dirname, '..', '..', 'models');
+// No __pycache__ folders inside the repository's models/.
+const pythonEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
+
+/** The four example models, each with the features it reads and a label that is linear in them. */
+const models = {
+  'visits-share': {
+    features: [
+      'log_days_open',
+      'closed',
+      'category_retail',
+      'category_food',
+      'category_leisure',
+      'log_area_pois',
+    ],
+    label: 'share',
+    ids: { poi_id: 0, met_area: 0 },
+  },
+  quality: {
+    features: ['ratio_total', 'share_near_home', 'share_near_work', 'share_closed', 'weekend'],
+    label: 'target_ratio',
+    ids: { met_area: 0, day: '2026-01-01' },
+  },
+  trend: { features: ['t', 'dow_sin', 'dow_cos'], label: 'ratio', ids: { met_area: 0, day: '2026-01-01' } },
+  'real-visits': {
+    features: ['observed', 'visits_share', 'quality_ratio', 'trend_ratio'],
+    label: 'real_visits',
+    ids: { poi_id: 0, day: '2026-01-01' },
+  },
+} as const;
+
+/** Deterministic tiny data: label = 1 + Σ (i+1)·x_i + small noise; every fifth row is validation. */
+function tinyData(model: keyof typeof models, rows = 120): string {
+  const spec = models[model];
+  let seed = 12345;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const lines: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const row: Record<string, unknown> = { ...spec.ids };
+    let label = 1;
+    spec.features.forEach((feature, i) => {
+      const x = next();
+      row[feature] = x;
+      label += (i + 1) * x;
+    });
+    row[spec.label] = label + (next() - 0.5) * 0.01;
+    if (model === 'quality') row.split = r % 5 === 4 ? 'validation' : 'train';
+    lines.push(JSON.stringify(row));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+interface Metric {
+  step: number;
+  loss: number;
+  val_loss: number;
+  ts: number;
+}
+
+async function train(model: string, runDir: string, data: string, env: Record<string, string> = {}) {
+  try {
+    const { stdout } = await run(
+      'python3',
+      [join(modelsDir, model, 'train.py'), 'train', '--data', data, '--predict-data', data],
+      {
+        cwd: runDir,
+        env: {
+          ...pythonEnv,
+          RUN_DIR: runDir,
+          TRAIN_SECONDS: '60',
+          TRAIN_STEPS: '60',
+          CHECKPOINT_EVERY: '10',
+          ...env,
+        },
+      },
+    );
+    return { code: 0, stdout };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: `${failed.stdout}${failed.stderr}` };
+  }
+}
+
+const metricsOf = (runDir: string): Metric[] =>
+  readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Metric);
+
+describe.each(Object.keys(models) as (keyof typeof models)[])(
+  'example model %s (python3, no dependencies)',
+  (model) => {
+    it('trains: the loss goes down, metrics follow the contract, checkpoints and model are written', async () => {
+      const dir = testTempDir(`model-${model}`);
+      const data = join(dir, 'data.ndjson');
+      writeFileSync(data, tinyData(model));
+      const result = await train(model, dir, data);
+      expect(result.code, result.stdout).toBe(0);
+      const metrics = metricsOf(dir);
+      expect(metrics.length).toBe(12);
+      expect(Object.keys(metrics[0] as Metric).sort()).toEqual(['loss', 'step', 'ts', 'val_loss']);
+      expect((metrics.at(-1) as Metric).loss).toBeLessThan((metrics[0] as Metric).loss / 2);
+      expect((metrics.at(-1) as Metric).val_loss).toBeLessThan((metrics[0] as Metric).val_loss);
+      expect(readdirSync(join(dir, 'checkpoints'))).toEqual([
+        'ckpt-00000040.json',
+        'ckpt-00000050.json',
+        'ckpt-00000060.json',
+      ]);
+      const final = JSON.parse(readFileSync(join(dir, 'output', 'model.json'), 'utf8')) as {
+        step: number;
+        features: string[];
+      };
+      expect(final.step).toBe(60);
+      expect(final.features).toEqual(models[model].features);
+      const predictions = readFileSync(join(dir, 'output', 'predictions.ndjson'), 'utf8')
+        .trim()
+        .split('\n');
+      expect(predictions).toHaveLength(120);
+    });
+
+    it('resumes from its latest checkpoint after a crash and ends where an uninterrupted run ends', async () => {
+      const dir = testTempDir(`model-${model}-resume`);
+      const data = join(dir, 'data.ndjson');
+      writeFileSync(data, tinyData(model));
+      const crashed = await train(model, dir, data, { FAIL_AT_STEP: '33' });
+      expect(crashed.code).toBe(3);
+      expect(existsSync(join(dir, 'output', 'model.json'))).toBe(false);
+      const resumed = await train(model, dir, data);
+      expect(resumed.code, resumed.stdout).toBe(0);
+      expect(resumed.stdout).toContain('at step 33');
+      expect(metricsOf(dir).map((m) => m.step)).toEqual([5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60]);
+
+      const straight = testTempDir(`model-${model}-straight`);
+      expect((await train(model, straight, data)).code).toBe(0);
+      const weights = (path: string) =>
+        (JSON.parse(readFileSync(join(path, 'output', 'model.json'), 'utf8')) as { weights: number[] })
+          .weights;
+      expect(weights(dir)).toEqual(weights(straight));
+    });
+
+    it('predicts with a trained model file', async () => {
+      const dir = testTempDir(`model-${model}-predict`);
+      const data = join(dir, 'data.ndjson');
+      writeFileSync(data, tinyData(model, 20));
+      expect((await train(model, dir, data, { TRAIN_STEPS: '5' })).code).toBe(0);
+      const out = join(dir, 'predicted.ndjson');
+      await run(
+        'python3',
+        [
+          join(modelsDir, model, 'train.py'),
+          'predict',
+          '--model',
+          join(dir, 'output', 'model.json'),
+          '--data',
+          data,
+          '--out',
+          out,
+        ],
+        { env: pythonEnv },
+      );
+      const rows = readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(rows).toHaveLength(20);
+      expect(Object.keys(rows[0] as object)).toEqual([...Object.keys(models[model].ids), expect.any(String)]);
+    });
+  },
+);

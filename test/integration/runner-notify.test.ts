@@ -37,7 +37,7 @@ describe('notifications over a real webhook and a real SMTP server', () => {
       TEMPORAL_UI_URL: 'http://ui.example:8233',
     });
     const { notify } = createNotifyActivities(config);
-    const result = await new MockActivityEnvironment().run(notify, notification);
+    const result = (await new MockActivityEnvironment().run(notify, notification)) as { channels: string[] };
     expect(result.channels).toEqual(['log', 'webhook', 'email']);
 
     const posted = await webhook.waitFor((body) => body.workflowId === notification.workflowId);
@@ -57,7 +57,7 @@ describe('notifications over a real webhook and a real SMTP server', () => {
 
   it('only logs when no channel is configured', async () => {
     const { notify } = createNotifyActivities(loadConfig({}));
-    const result = await new MockActivityEnvironment().run(notify, notification);
+    const result = (await new MockActivityEnvironment().run(notify, notification)) as { channels: string[] };
     expect(result.channels).toEqual(['log']);
   });
 

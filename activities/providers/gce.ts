@@ -2,6 +2,7 @@ import type { InstancesClient, ZoneOperationsClient, protos } from '@google-clou
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SshTarget } from '../remote/ssh';
 import { VmErrorType, vmFailure } from './errors';
+import { httpStatus, waitZoneOperation } from './gce-operations';
 import { assertLabels, assertVmName, labelFilter, PERSISTENT_LABEL } from './naming';
 import type { VmInfo, VmProvider, VmSpec, VmStatus } from './types';
 
@@ -24,13 +25,6 @@ export interface GceVmProviderOptions {
 // Host key types in order of preference; the first one the guest publishes is pinned.
 const HOST_KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'rsa-sha2-512', 'ssh-rsa'];
 const STOPPED: VmStatus[] = ['TERMINATED', 'STOPPED'];
-const CAPACITY_ERRORS = /RESOURCE_POOL_EXHAUSTED|QUOTA_EXCEEDED|RESOURCE_OPERATION_RATE_EXCEEDED|STOCKOUT/;
-
-/** HTTP status of an error from the REST transport (gaxios-style `code` or `status`). */
-function httpStatus(error: unknown): number | undefined {
-  const { code, status } = (error ?? {}) as { code?: unknown; status?: unknown };
-  return typeof code === 'number' ? code : typeof status === 'number' ? status : undefined;
-}
 
 /**
  * The `gce` provider: Compute Engine through `@google-cloud/compute` (REST). Instances are created from
@@ -224,32 +218,9 @@ export class GceVmProvider implements VmProvider {
     await this.waitOperation(operation, `${method} ${name}`);
   }
 
-  /** Waits on a zone operation until DONE (`wait` returns after at most ~2 minutes, so loop). */
   private async waitOperation(operation: Operation | null | undefined, what: string): Promise<void> {
-    const { project, zone, operations } = this.options;
-    let current = operation;
-    const deadline = Date.now() + (this.options.waitTimeoutMs ?? 15 * 60_000);
-    while (current?.status !== 'DONE') {
-      if (!current?.name)
-        throw vmFailure(VmErrorType.VM_OPERATION_FAILED, `${what}: Compute Engine returned no operation`);
-      if (Date.now() > deadline)
-        throw vmFailure(
-          VmErrorType.VM_OPERATION_FAILED,
-          `${what}: operation ${current.name} not done in time`,
-        );
-      [current] = await operations.wait({ project, zone, operation: current.name });
-    }
-    const errors = current.error?.errors ?? [];
-    if (errors.length === 0) return;
-    const detail = errors.map((error) => `${error.code}: ${error.message}`).join('; ');
-    const codes = errors.map((error) => error.code ?? '').join(' ');
-    if (/machineImages/.test(detail) && /NOT_FOUND/.test(codes))
-      throw vmFailure(VmErrorType.MACHINE_IMAGE_NOT_FOUND, `${what}: ${detail}`, { operation: current.name });
-    throw vmFailure(
-      CAPACITY_ERRORS.test(codes) ? VmErrorType.VM_CAPACITY : VmErrorType.VM_OPERATION_FAILED,
-      `${what}: operation ${current.name} failed: ${detail}`,
-      { operation: current.name, codes: errors.map((error) => error.code) },
-    );
+    const { project, zone, operations, waitTimeoutMs } = this.options;
+    await waitZoneOperation({ operations, project, zone, timeoutMs: waitTimeoutMs }, operation, what);
   }
 
   /** Brings an existing instance to RUNNING from whatever state it is in, waiting out transitions. */

@@ -11,6 +11,9 @@ import { loadConfig } from '../../config';
 import { createPipelineRegistry, definePipeline } from '../../pipelines';
 import { temporalCliPath } from '../../scripts/stack/temporal';
 import { workflowsPath } from '../../workers/worker';
+import type { RunPipelineResult } from '../../workflows/definitions';
+import { runPipeline } from '../../workflows/run-pipeline';
+import type { WebhookReceiver } from './runner-receivers';
 
 const execFileAsync = promisify(execFile);
 
@@ -89,4 +92,35 @@ export async function signalWithCli(
     JSON.stringify(input),
   ]);
   return stdout;
+}
+
+/**
+ * The operator run from start to end: waits for each notification, answers it with the CLI
+ * (markSucceeded on the failed branch, then approve), and returns the run's result.
+ */
+export async function driveOperatorRun(
+  env: TestWorkflowEnvironment,
+  worker: Worker,
+  webhook: WebhookReceiver,
+  workflowId: string,
+): Promise<RunPipelineResult> {
+  const waiting = (step: string) =>
+    webhook.waitFor(
+      (body) =>
+        body.workflowId === workflowId &&
+        body.event === 'awaiting-decision' &&
+        (body.steps as string[]).includes(step),
+    );
+  const handle = await env.client.workflow.start(runPipeline, {
+    args: [{ pipeline: 'operator-demo', cutoff: '2026-09-30' }],
+    workflowId,
+    taskQueue: worker.options.taskQueue,
+  });
+  return await worker.runUntil(async () => {
+    await waiting('right.train');
+    await signalWithCli(env.address, workflowId, 'markSucceeded', { step: 'right.train', reason: 'checked' });
+    await waiting('promote');
+    await signalWithCli(env.address, workflowId, 'approve', { step: 'promote' });
+    return await handle.result();
+  });
 }

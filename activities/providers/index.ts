@@ -86,7 +86,15 @@ export function createVmProvider(config: VmProviderConfig, deps: VmProviderDeps 
             VmErrorType.VM_NOT_CONFIGURED,
             'VM_PROVIDER=gce needs GCE_SSH_PRIVATE_KEY_FILE for SSH',
           );
-        return readFileSync(fromRoot(config.GCE_SSH_PRIVATE_KEY_FILE));
+        const file = fromRoot(config.GCE_SSH_PRIVATE_KEY_FILE);
+        try {
+          return readFileSync(file);
+        } catch (error) {
+          throw vmFailure(
+            VmErrorType.VM_NOT_CONFIGURED,
+            `GCE_SSH_PRIVATE_KEY_FILE ${file} cannot be read: ${(error as Error).message}`,
+          );
+        }
       },
     },
   });

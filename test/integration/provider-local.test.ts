@@ -196,10 +196,25 @@ describe('local VM provider (folder + detached sshd + tmux)', () => {
     expect(missing.type).toBe(VmErrorType.VM_NOT_FOUND);
   });
 
-  it('lists instances carrying all the given labels', async () => {
+  it("lists instances carrying all the given labels, also through the operators' CLI", async () => {
     expect((await provider.list({ run_id: 'r1' })).map((vm) => vm.name)).toEqual(['cpu-one']);
     expect((await provider.list({ run_id: 'r1', step: 'other' })).map((vm) => vm.name)).toEqual([]);
     expect((await provider.list()).map((vm) => vm.name)).toContain('quality-nb');
+    // The operators' CLI (`npm run vms -- list run_id=r1`) answers from the same folders.
+    const cli = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', resolve(projectRoot, 'scripts', 'vms.ts'), 'list', 'run_id=r1'],
+      { encoding: 'utf8', env: { ...process.env, VM_PROVIDER: 'local', LOCAL_VM_ROOT: root } },
+    );
+    expect(cli.stderr).toBe('');
+    expect(
+      cli.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual([
+      { name: 'cpu-one', status: 'RUNNING', labels: { run_id: 'r1', step: 'train' }, persistent: false },
+    ]);
   });
 
   it('refuses an unknown machine image with a typed, non-retryable failure naming it', async () => {

@@ -5,6 +5,8 @@ import { resolve } from 'node:path';
 import { createStackCheckActivities } from '../activities/stack-check';
 import { createNotifyActivities, type NotifyConfig } from '../activities/notify';
 import { createPlanActivities } from '../activities/plan';
+import { createVmProvider } from '../activities/providers';
+import { createVmActivities } from '../activities/vm';
 import { builtinStepHandlers, createStepActivities } from '../activities/steps';
 import { pipelines } from '../pipelines';
 import type { SshTarget } from '../activities/remote/ssh';
@@ -30,6 +32,8 @@ export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'not
       ...builtinStepHandlers,
     }),
     ...createNotifyActivities(deps.notify ?? loadConfig({})), // defaults: log only
+    // VM lifecycle (provision, status, stop, delete, list) on the provider chosen by VM_PROVIDER.
+    ...createVmActivities(createVmProvider(loadConfig())),
   };
 }
 

@@ -212,10 +212,13 @@ function canonicalJson(value: JsonValue): string {
   return JSON.stringify(value);
 }
 
-/** Pins a branch, tag or commit of a repository (URL or local path) to a full commit id. */
+/**
+ * Pins a branch, tag or commit of a repository (URL or local path) to a full commit id. The `^{}`
+ * pattern asks for the peeled commit of an annotated tag (plain `ref` gives the tag object).
+ */
 export async function pinCommit(step: string, url: string, ref: string): Promise<string> {
   if (/^[0-9a-f]{40}$/.test(ref)) return ref;
-  const { stdout } = await execFileAsync('git', ['ls-remote', url, ref]).catch((error: Error) =>
+  const { stdout } = await execFileAsync('git', ['ls-remote', url, ref, `${ref}^{}`]).catch((error: Error) =>
     fail(RunnerErrorType.RepoRefNotFound, `step ${step}: cannot read repository ${url}: ${error.message}`),
   );
   const refs = new Map(

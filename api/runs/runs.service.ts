@@ -31,7 +31,14 @@ import {
 } from '../../workflows/definitions';
 import { CONFIG, PIPELINES } from '../config.token';
 import { TemporalService } from '../temporal/temporal.service';
-import { checkAbort, checkStepAction, type ActionCheck, type OperatorAction } from './action-rules';
+import {
+  checkAbort,
+  checkStepAction,
+  newestSignal,
+  signalCount,
+  type ActionCheck,
+  type OperatorAction,
+} from './action-rules';
 import type {
   CreateRunDto,
   ListRunsQuery,
@@ -178,9 +185,29 @@ export class RunsService {
   async abort(workflowId: string, reason: string): Promise<RunStatus> {
     const handle = await this.handle(workflowId);
     await this.describe(handle);
-    enforce(checkAbort(await this.status(handle)));
-    await handle.signal(abortRunSignal, { reason });
-    return await this.status(handle);
+    const status = await this.status(handle);
+    enforce(checkAbort(status));
+    return await this.signalAndConfirm(handle, status, () => handle.signal(abortRunSignal, { reason }));
+  }
+
+  /**
+   * Signals, then waits (bounded) until the workflow has recorded the signal, so the answer reflects
+   * its verdict: a signal it rejected after all (a race with the run) becomes a 409 with its reason.
+   */
+  private async signalAndConfirm(
+    handle: WorkflowHandle,
+    before: RunStatus,
+    send: () => Promise<void>,
+  ): Promise<RunStatus> {
+    const seen = signalCount(before);
+    await send();
+    const deadline = Date.now() + 10_000;
+    let status = await this.status(handle);
+    while (signalCount(status) <= seen && Date.now() < deadline) status = await this.status(handle);
+    const verdict = signalCount(status) > seen ? newestSignal(status) : undefined;
+    if (verdict && !verdict.accepted)
+      throw new ConflictException(verdict.reason ?? `${verdict.signal} was rejected`);
+    return status;
   }
 
   private validateInput(dto: CreateRunDto): RunPipelineInput {

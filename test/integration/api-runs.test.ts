@@ -1,0 +1,206 @@
+import type { INestApplication } from '@nestjs/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import type { App } from 'supertest/types';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app';
+import { loadConfig } from '../../config';
+import { createPipelineRegistry } from '../../pipelines';
+import type { RunStatus, StepState } from '../../workflows/definitions';
+import { createDevServerEnv } from '../harness/temporal';
+import { createOperatorWorker, operatorPipeline } from './runner-fixtures';
+import { startWebhookReceiver, type WebhookReceiver } from './runner-receivers';
+
+const TOKEN = 'runs-token';
+const auth = { Authorization: `Bearer ${TOKEN}` };
+
+describe('API: runs and operator actions against the dev server and a real worker', () => {
+  let env: TestWorkflowEnvironment;
+  let webhook: WebhookReceiver;
+  let worker: Worker;
+  let app: INestApplication;
+  let http: App;
+  let running: Promise<void>;
+
+  beforeAll(async () => {
+    [env, webhook] = await Promise.all([createDevServerEnv(), startWebhookReceiver()]);
+    worker = await createOperatorWorker(env, webhook.url);
+    running = worker.run();
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: env.address,
+      API_TOKENS: TOKEN,
+      TEMPORAL_TASK_QUEUE: worker.options.taskQueue,
+    });
+    app = await createApp(config, { pipelines: createPipelineRegistry([operatorPipeline]) });
+    await app.init();
+    http = app.getHttpServer() as App;
+  });
+  afterAll(async () => {
+    await app?.close();
+    worker?.shutdown();
+    await running;
+    await Promise.all([env?.teardown(), webhook?.close()]);
+  });
+
+  const path = (workflowId: string) => `/runs/${encodeURIComponent(workflowId)}`;
+  const show = async (workflowId: string) =>
+    (await request(http).get(path(workflowId)).set(auth).expect(200)).body as {
+      status: string;
+      run: RunStatus;
+    };
+  /** Polls GET /runs/:id until the predicate holds (the run moves on in the worker). */
+  async function until(workflowId: string, ok: (run: { status: string; run: RunStatus }) => boolean) {
+    for (let i = 0; i < 300; i++) {
+      const run = await show(workflowId);
+      if (ok(run)) return run;
+    }
+    throw new Error(`run ${workflowId} never reached the expected state`);
+  }
+  const stepState = (run: RunStatus, id: string): StepState | undefined =>
+    run.steps.find((step) => step.id === id)?.state;
+
+  it('validates run requests, naming the bad field', async () => {
+    const missing = await request(http).post('/runs').set(auth).send({}).expect(400);
+    expect(JSON.stringify(missing.body.message)).toMatch(/pipeline/);
+    const unknown = await request(http).post('/runs').set(auth).send({ pipeline: 'nope' }).expect(400);
+    expect(unknown.body.message).toMatch(/^pipeline: unknown pipeline nope/);
+    const params = await request(http)
+      .post('/runs')
+      .set(auth)
+      .send({ pipeline: 'operator-demo', params: { colour: 'red' } })
+      .expect(400);
+    expect(params.body.message).toMatch(/^params: .*unknown parameter colour/);
+    const cutoff = await request(http)
+      .post('/runs')
+      .set(auth)
+      .send({ pipeline: 'operator-demo', cutoff: '30/09/2026' })
+      .expect(400);
+    expect(JSON.stringify(cutoff.body.message)).toMatch(/cutoff must be a date YYYY-MM-DD/);
+    const from = await request(http)
+      .post('/runs')
+      .set(auth)
+      .send({ pipeline: 'operator-demo', from: 'evaluate' })
+      .expect(400);
+    expect(from.body.message).toBe('reuseRunId: required with from');
+    const step = await request(http)
+      .post('/runs')
+      .set(auth)
+      .send({ pipeline: 'operator-demo', from: 'nope', reuseRunId: 'x' })
+      .expect(400);
+    expect(step.body.message).toBe('from: pipeline operator-demo has no step nope');
+    const reuse = await request(http)
+      .post('/runs')
+      .set(auth)
+      .send({ pipeline: 'operator-demo', from: 'evaluate', reuseRunId: 'operator-demo/none' })
+      .expect(400);
+    expect(reuse.body.message).toBe('reuseRunId: no run operator-demo/none');
+    await request(http).get(path('operator-demo/none')).set(auth).expect(404);
+    await request(http).get('/runs?state=sleeping').set(auth).expect(400);
+    await request(http).post('/runs').send({ pipeline: 'operator-demo' }).expect(401);
+  });
+
+  it('plans without starting anything on a dry run', async () => {
+    const dry = await request(http)
+      .post('/runs')
+      .set(auth)
+      .send({ pipeline: 'operator-demo', cutoff: '2026-09-30', dryRun: true })
+      .expect(200);
+    expect(dry.body.plan).toMatchObject({
+      pipeline: 'operator-demo',
+      cutoff: '2026-09-30',
+      cutoffSource: 'explicit',
+    });
+    expect(dry.body.plan.steps.map((step: { id: string }) => step.id)).toContain('right.train');
+    expect(
+      dry.body.plan.steps.every((step: { cacheKey: string }) => /^[0-9a-f]{8,}$/.test(step.cacheKey)),
+    ).toBe(true);
+  });
+
+  it('starts a run once per key, marks a waiting step succeeded, approves, and shows the run finished', async () => {
+    const runKey = `api-${randomUUID().slice(0, 8)}`;
+    const started = await request(http)
+      .post('/runs')
+      .set(auth)
+      .send({ pipeline: 'operator-demo', runKey, cutoff: '2026-09-30' })
+      .expect(201);
+    const workflowId = started.body.workflowId as string;
+    expect(workflowId).toBe(`operator-demo/${runKey}`);
+    expect(started.body.webUiUrl).toContain(encodeURIComponent(workflowId));
+    const again = await request(http)
+      .post('/runs')
+      .set(auth)
+      .send({ pipeline: 'operator-demo', runKey })
+      .expect(200);
+    expect(again.body).toMatchObject({ workflowId, runId: started.body.runId, existing: true });
+
+    await until(workflowId, ({ run }) => stepState(run, 'right.train') === 'awaiting-decision');
+    await request(http)
+      .post(`${path(workflowId)}/steps/nope/retry`)
+      .set(auth)
+      .expect(404);
+    const conflict = await request(http)
+      .post(`${path(workflowId)}/steps/left.train/retry`)
+      .set(auth)
+      .expect(409);
+    expect(conflict.body.message).toMatch(/left.train is succeeded/);
+    await request(http)
+      .post(`${path(workflowId)}/steps/right.train/mark-succeeded`)
+      .set(auth)
+      .send({})
+      .expect(400);
+
+    const marked = await request(http)
+      .post(`${path(workflowId)}/steps/right.train/mark-succeeded`)
+      .set(auth)
+      .send({ reason: 'checked by hand' })
+      .expect(200);
+    expect(marked.body.operatorActions.at(-1)).toMatchObject({ signal: 'markSucceeded', accepted: true });
+
+    await until(workflowId, ({ run }) =>
+      run.steps.some((step) => step.id === 'promote' && step.awaiting === 'approval'),
+    );
+    await request(http)
+      .post(`${path(workflowId)}/approve`)
+      .set(auth)
+      .send({})
+      .expect(200);
+    const done = await until(workflowId, ({ status }) => status === 'COMPLETED');
+    expect(done.run.state).toBe('succeeded');
+    expect(stepState(done.run, 'right.train')).toBe('marked-succeeded');
+
+    const finished = await request(http)
+      .post(`${path(workflowId)}/steps/evaluate/rerun`)
+      .set(auth)
+      .expect(409);
+    expect(finished.body.message).toMatch(/start a new run with from=evaluate and reuseRunId=/);
+    const listed = await request(http)
+      .get('/runs?pipeline=operator-demo&state=succeeded')
+      .set(auth)
+      .expect(200);
+    expect(listed.body.map((run: { workflowId: string }) => run.workflowId)).toContain(workflowId);
+  });
+
+  it('aborts a waiting run and refuses a second abort', async () => {
+    const started = await request(http)
+      .post('/runs')
+      .set(auth)
+      .send({ pipeline: 'operator-demo', runKey: `abort-${randomUUID().slice(0, 8)}` })
+      .expect(201);
+    const workflowId = started.body.workflowId as string;
+    await until(workflowId, ({ run }) => stepState(run, 'right.train') === 'awaiting-decision');
+    await request(http)
+      .post(`${path(workflowId)}/abort`)
+      .set(auth)
+      .send({ reason: 'wrong data' })
+      .expect(200);
+    const aborted = await until(workflowId, ({ run }) => run.state === 'aborted');
+    expect(aborted.run.abortReason).toBe('wrong data');
+    await request(http)
+      .post(`${path(workflowId)}/abort`)
+      .set(auth)
+      .send({ reason: 'again' })
+      .expect(409);
+  });
+});

@@ -62,8 +62,8 @@ describe('synthetic visits warehouse', () => {
     const retail = new Set(data.tables.pois.filter((p) => p.category === 'retail').map((p) => p.poi_id));
     const byDow = [0, 0, 0, 0, 0, 0, 0];
     for (const row of data.tables.real_visits_panel) {
-      if (retail.has(row.poi_id))
-        byDow[new Date(`${row.day}T00:00:00Z`).getUTCDay()] += Number(row.real_visits);
+      const dow = new Date(`${row.day}T00:00:00Z`).getUTCDay();
+      if (retail.has(row.poi_id)) byDow[dow] = (byDow[dow] ?? 0) + Number(row.real_visits);
     }
     expect(byDow[6]).toBeGreaterThan((byDow[0] as number) * 1.4);
   });

@@ -124,6 +124,7 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
         vmName,
         outcome,
         elapsedMs: result.progress.elapsedMs,
+        reconnects: result.progress.reconnects,
         checkpoint: checkpoint?.name,
       });
       const verdict = await judgeTraining({

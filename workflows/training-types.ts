@@ -128,6 +128,8 @@ export interface TrainingAttempt {
   vmName: string;
   outcome: MonitorOutcome;
   elapsedMs: number;
+  /** SSH reconnections of the monitor (network cuts, worker restarts). */
+  reconnects: number;
   checkpoint?: string;
 }
 

@@ -23,18 +23,35 @@ export async function readTrainingProgress(
   workflowId: string,
 ): Promise<LiveTrainingProgress> {
   const handle = client.workflow.getHandle(workflowId);
-  const [progress, description] = await Promise.all([handle.query(trainingProgressQuery), handle.describe()]);
-  const pending = description.raw.pendingActivities?.find(
-    (activity) => activity.activityId === progress.monitorActivityId,
-  );
-  const payload = pending?.heartbeatDetails?.payloads?.[0];
-  if (!pending || !payload) return progress;
-  const live = defaultPayloadConverter.fromPayload<MonitorHeartbeat>(payload as Payload);
+  const [progress, monitor] = await Promise.all([
+    handle.query(trainingProgressQuery),
+    readMonitorHeartbeat(client, workflowId),
+  ]);
+  if (!monitor) return progress;
   return {
     ...progress,
-    live,
-    monitorAttempt: pending.attempt ?? undefined,
-    lastMetric: live.lastMetric ?? progress.lastMetric,
-    elapsedMs: progress.elapsedMs + live.elapsedMs,
+    ...monitor,
+    lastMetric: monitor.live.lastMetric ?? progress.lastMetric,
+    elapsedMs: progress.elapsedMs + monitor.live.elapsedMs,
+  };
+}
+
+/**
+ * The running monitor's last heartbeat, from the server's description of the workflow alone. Unlike
+ * a query it needs no workflow worker, so it answers while every worker is down.
+ */
+export async function readMonitorHeartbeat(
+  client: Client,
+  workflowId: string,
+): Promise<{ live: MonitorHeartbeat; monitorAttempt: number } | undefined> {
+  const description = await client.workflow.getHandle(workflowId).describe();
+  const pending = description.raw.pendingActivities?.find(
+    (activity) => activity.activityType?.name === 'monitorTraining',
+  );
+  const payload = pending?.heartbeatDetails?.payloads?.[0];
+  if (!pending || !payload) return undefined;
+  return {
+    live: defaultPayloadConverter.fromPayload<MonitorHeartbeat>(payload as Payload),
+    monitorAttempt: pending.attempt ?? 1,
   };
 }

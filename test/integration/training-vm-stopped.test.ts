@@ -17,7 +17,7 @@ import {
   waitForStep,
   type TrainingStack,
 } from './fixtures/training';
-import { readTrainingProgress } from '../../activities/training/progress';
+import { readMonitorHeartbeat } from '../../activities/training/progress';
 
 describe('trainOnVm when the instance is stopped under the training (local stack)', () => {
   let env: TestWorkflowEnvironment;
@@ -47,8 +47,8 @@ describe('trainOnVm when the instance is stopped under the training (local stack
       });
       await waitForStep(env.client, input.trainingId, 4);
       await waitFor('a synced checkpoint', async () => {
-        const progress = await readTrainingProgress(env.client, input.trainingId);
-        return progress.live?.syncedCheckpoint;
+        const monitor = await readMonitorHeartbeat(env.client, input.trainingId);
+        return monitor?.live.syncedCheckpoint;
       });
       await stack.provider.stop(input.vm.name);
       return await handle.result();

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import {
+  ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiBearerAuth,
   ApiConflictResponse,
@@ -58,7 +59,7 @@ export class SchedulesController {
 
   @Post(':id/trigger')
   @HttpCode(202)
-  @ApiOkResponse({ description: 'A run was started now' })
+  @ApiAcceptedResponse({ description: 'A run was started now' })
   @ApiNotFoundResponse()
   async trigger(@Param('id') id: string): Promise<void> {
     await this.schedules.trigger(id);
@@ -80,7 +81,7 @@ export class SchedulesController {
 
   @Post(':id/backfill')
   @HttpCode(202)
-  @ApiOkResponse({ description: 'Backfill accepted: one run per nominal time in the window' })
+  @ApiAcceptedResponse({ description: 'Backfill accepted: one run per nominal time in the window' })
   @ApiBadRequestResponse()
   @ApiNotFoundResponse()
   async backfill(@Param('id') id: string, @Body() dto: BackfillDto): Promise<void> {

@@ -96,6 +96,11 @@ export function createStepActivities(handlers: StepHandlers) {
           outputs: result?.outputs ?? execution.outputs,
           ...(result?.info ? { info: result.info } : {}),
         };
+      } catch (error) {
+        // A handler that stops on its abort signal throws its own error; report the cancellation
+        // itself, so the workflow sees a cancelled step, not a failed one.
+        if (context.cancellationSignal.aborted) await context.cancelled;
+        throw error;
       } finally {
         clearInterval(beat);
       }

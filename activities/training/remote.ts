@@ -32,7 +32,8 @@ export function launchCommand(runId: string): string {
     'if [ -s pid ] && kill -0 "$(cat pid)" 2> /dev/null; then echo state=running; exit 0; fi',
     'if [ -e launched_at ]; then echo state=vanished; exit 0; fi',
     'date +%s%3N > launched_at',
-    `tmux new-session -d -s ${shellQuote(sessionOf(runId))} -c "$(pwd)" ${shellQuote(inner)}`,
+    // 9>&-: a tmux server started here would otherwise hold the launch lock for its whole life.
+    `tmux new-session -d -s ${shellQuote(sessionOf(runId))} -c "$(pwd)" ${shellQuote(inner)} 9>&-`,
     'echo state=launched',
   ].join(' && ');
 }

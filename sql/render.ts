@@ -5,10 +5,16 @@ import { tableSql, type TableRef } from '../activities/bigquery/identifiers';
 /**
  * Loads `sql/<name>.sql` and fills its `{{table}}` placeholders with validated, backticked table
  * names. Table names cannot be query parameters in BigQuery; this is the one place they are spliced
- * in, and only after the identifier check. Values stay `@parameters`.
+ * in, and only after the identifier check. Values stay `@parameters`; whole-line `--` comments are
+ * removed.
  */
 export function renderSql(name: string, tables: Record<string, TableRef>, defaultProject: string): string {
-  const text = readFileSync(join(__dirname, `${name}.sql`), 'utf8');
+  // Whole-line comments are dropped: the emulator counts `@name` in comments as parameters (a MERGE
+  // whose header comment mentions @from fails with "parameter count mismatch").
+  const text = readFileSync(join(__dirname, `${name}.sql`), 'utf8')
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('--'))
+    .join('\n');
   const missing = new Set<string>();
   const sql = text.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (_match, key: string) => {
     const table = tables[key];

@@ -48,7 +48,8 @@ export function tableName(ref: TableRef, defaultProject?: string): string {
 }
 
 /**
- * The table a step writes, named from its cache key (`quality_data_3f9a1c2e5b7d`): a changed query
+ * The table a step writes, named from its cache key (`quality_data_3f9a1c2e`), the same form as the
+ * plan's output names (activities/plan.ts `outputNames`; output `table` gets no suffix): a changed query
  * or parameter yields a new name, so "the table exists" means "this exact computation was done", and
  * a table left by an older run with another configuration is never mistaken for this one's output.
  */
@@ -60,11 +61,11 @@ export function cacheKeyTableName(step: string, cacheKey: string, output?: strin
       `cache key ${JSON.stringify(cacheKey)} is not hex`,
     );
   }
-  const base = [step, output]
+  const base = [step, output === 'table' ? undefined : output]
     .filter(Boolean)
     .join('_')
     .replace(/[^A-Za-z0-9_]+/g, '_');
-  return checkIdentifier('table', `${base}_${key.slice(0, 12)}`);
+  return checkIdentifier('table', `${base}_${key.slice(0, 8)}`);
 }
 
 /** The scratch dataset of a pipeline (`smc_visits_scaling`). */

@@ -15,7 +15,7 @@ SPEC = {
     "description": __doc__,
     "features": ["observed", "visits_share", "quality_ratio", "trend_ratio"],
     "label": "real_visits",
-    "id_columns": ["poi_id", "day"],
+    "id_columns": ["poi_id", "met_area", "day"],
     "output": "real_visits",
 }
 

@@ -89,3 +89,16 @@ export const MODEL_LABELS = {
   trend: 'ratio',
   real_visits: 'real_visits',
 } as const;
+
+/** Columns of each model's `predictions.ndjson` (its id columns and output, models/<name>/train.py). */
+export const PREDICTION_SCHEMAS = {
+  visits_share: [f('poi_id', 'INTEGER'), f('met_area', 'INTEGER'), f('share', 'FLOAT')],
+  quality: [f('met_area', 'INTEGER'), f('day', 'DATE'), f('quality_ratio', 'FLOAT')],
+  trend: [f('met_area', 'INTEGER'), f('day', 'DATE'), f('trend_ratio', 'FLOAT')],
+  real_visits: [
+    f('poi_id', 'INTEGER'),
+    f('met_area', 'INTEGER'),
+    f('day', 'DATE'),
+    f('real_visits', 'FLOAT'),
+  ],
+} as const satisfies Record<keyof typeof MODEL_FEATURES, Field[]>;

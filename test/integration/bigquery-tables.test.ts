@@ -64,7 +64,7 @@ describe('BigQuery table activities on the emulator', () => {
 
   it('writes a query with parameters into a table named from the cache key, labelled by the run', async () => {
     const table = cacheKeyTableName('quality.data', '3f9a1c2e5b7d00112233');
-    expect(table).toBe('quality_data_3f9a1c2e5b7d');
+    expect(table).toBe('quality_data_3f9a1c2e');
     const result = await activities.queryToTable({
       sql: 'SELECT n AS id, @cutoff AS cutoff FROM UNNEST(GENERATE_ARRAY(1, @n)) AS n',
       params: { cutoff: dateParam('2026-09-30'), n: 4 },

@@ -33,7 +33,7 @@ const models = {
   'real-visits': {
     features: ['observed', 'visits_share', 'quality_ratio', 'trend_ratio'],
     label: 'real_visits',
-    ids: { poi_id: 0, day: '2026-01-01' },
+    ids: { poi_id: 0, met_area: 0, day: '2026-01-01' },
   },
 } as const;
 

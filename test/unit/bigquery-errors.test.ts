@@ -67,11 +67,12 @@ describe('identifiers spliced into SQL', () => {
   });
 
   it('names step outputs from the cache key, so a changed computation never reuses an old table', () => {
-    expect(cacheKeyTableName('quality.train', 'ABCDEF0123456789')).toBe('quality_train_abcdef012345');
+    expect(cacheKeyTableName('quality.train', 'ABCDEF0123456789')).toBe('quality_train_abcdef01');
     expect(cacheKeyTableName('trend.predict', 'abcdef0123456789', 'scores')).toBe(
-      'trend_predict_scores_abcdef012345',
+      'trend_predict_scores_abcdef01',
     );
-    expect(cacheKeyTableName('a', '11111111aaaa')).not.toBe(cacheKeyTableName('a', '11111111aaab'));
+    expect(cacheKeyTableName('a', '11111111')).not.toBe(cacheKeyTableName('a', '11111112'));
+    expect(cacheKeyTableName('quality.labels', 'abcdef0123', 'table')).toBe('quality_labels_abcdef01');
     expect(() => cacheKeyTableName('a', 'not-hex')).toThrow(/not hex/);
   });
 

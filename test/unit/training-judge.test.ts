@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkConvergence, judgeAttempt, type JudgeInput } from '../../activities/training/judge';
 import { applyProbe, foldMetric, freshHeartbeat } from '../../activities/training/metrics';
 import { parseProbe, type ProbeResult } from '../../activities/training/remote';
-import { TrainingErrorType, type MetricsSummary } from '../../workflows/training-types';
+import { TrainingErrorType, type MetricsSummary, type TrainingPolicy } from '../../workflows/training-types';
 
 const converged: MetricsSummary = { count: 5, firstLoss: 1, minLoss: 0.2, lastLoss: 0.2, invalid: 0 };
 
@@ -32,7 +32,7 @@ describe('judging a training attempt by the step policy', () => {
 
   it('accepts the latest checkpoint after the minimum duration ("ran ≥ 5 h and a checkpoint exists")', () => {
     const crashed = { outcome: { kind: 'exited', exitCode: 1 } as const, hasCheckpoint: true };
-    const policy = { acceptCheckpointAfter: '5h', maxRetries: 2 };
+    const policy: TrainingPolicy = { acceptCheckpointAfter: '5h', maxRetries: 2 };
     expect(judge({ ...crashed, policy, trainingMs: 5 * 3600_000 }).action).toBe('accept-checkpoint');
     expect(judge({ ...crashed, policy, trainingMs: 5 * 3600_000 - 1 }).action).toBe('retry');
     // No checkpoint, nothing to accept however long it ran.

@@ -12,6 +12,13 @@ import { groupAlive, trainerDir } from '../integration/fixtures/training';
 import { testTempDir } from '../harness/paths';
 import { startTestSshHost } from '../harness/ssh';
 
+/** `MockActivityEnvironment.run` with the activity's own result type. */
+const run = <A extends unknown[], R>(
+  env: MockActivityEnvironment,
+  fn: (...args: A) => Promise<R>,
+  ...args: A
+) => env.run(fn, ...args) as Promise<R>;
+
 // The monitor activity alone, on a real sshd + tmux host; the provider is a stand-in that always
 // reports the host as RUNNING (this is a test of the monitor, not of a provider).
 describe('monitorTraining activity (MockActivityEnvironment, real sshd + tmux)', () => {
@@ -54,11 +61,11 @@ describe('monitorTraining activity (MockActivityEnvironment, real sshd + tmux)',
     await mock.run(activities.uploadTrainingRun, {
       vmName: 'host',
       runId,
-      code: { kind: 'folder', path: trainerDir },
+      code: { kind: 'folder' as const, path: trainerDir },
       command: 'python3 train.py',
       env: { TRAINER_LAUNCH_FILE: launchFile, ...env },
     });
-    return (await mock.run(activities.launchTraining, { vmName: 'host', runId })).state;
+    return (await run(mock, activities.launchTraining, { vmName: 'host', runId })).state;
   }
 
   it('heartbeats progress, and on cancel kills the remote process group and rethrows CancelledFailure', async () => {
@@ -86,7 +93,7 @@ describe('monitorTraining activity (MockActivityEnvironment, real sshd + tmux)',
     const first = new MockActivityEnvironment();
     const beats: MonitorHeartbeat[] = [];
     first.on('heartbeat', (details: MonitorHeartbeat) => beats.push(structuredClone(details)));
-    const complete = await first.run(activities.monitorTraining, monitorInput(runId));
+    const complete = await run(first, activities.monitorTraining, monitorInput(runId));
     expect(complete).toMatchObject({ kind: 'exited', exitCode: 0 });
     expect(complete.progress.metrics.count).toBe(12);
 
@@ -94,7 +101,7 @@ describe('monitorTraining activity (MockActivityEnvironment, real sshd + tmux)',
     const middle = beats.find((beat) => beat.metrics.count > 0 && beat.metrics.count < 12);
     expect(middle).toBeDefined();
     const second = new MockActivityEnvironment({ heartbeatDetails: middle, attempt: 2 });
-    const resumed = await second.run(activities.monitorTraining, monitorInput(runId));
+    const resumed = await run(second, activities.monitorTraining, monitorInput(runId));
     // Every line counted once: the offsets carried over, the summary was not restarted.
     expect(resumed.progress.metrics).toEqual(complete.progress.metrics);
     expect(resumed.progress.metricsOffset).toBe(complete.progress.metricsOffset);

@@ -1,0 +1,216 @@
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TrainingActivities } from '../../activities/training';
+import { judgeAttempt } from '../../activities/training/judge';
+import { trainOnVm } from '../../workflows/train-on-vm';
+import {
+  TrainingErrorType,
+  trainingProgressQuery,
+  type MonitorHeartbeat,
+  type MonitorOutcome,
+  type MonitorResult,
+  type TrainOnVmInput,
+} from '../../workflows/training-types';
+import { createTimeSkippingEnv } from '../harness/temporal';
+
+const workflowsPath = resolve(__dirname, '..', '..', 'workflows', 'train-on-vm.ts');
+
+const progress = (extra: Partial<MonitorHeartbeat> = {}): MonitorHeartbeat => ({
+  runId: 'r',
+  logOffset: 10,
+  metricsOffset: 20,
+  metrics: { count: 3, firstLoss: 1, minLoss: 0.5, lastLoss: 0.5, invalid: 0 },
+  reconnects: 0,
+  elapsedMs: 60_000,
+  logTail: '',
+  ...extra,
+});
+
+/**
+ * Activities stubbed at the boundary: each call is recorded as `name:argument`, and the monitor's
+ * outcomes are scripted per attempt. The judge is the real one (pure).
+ */
+function stubActivities(
+  outcomes: MonitorOutcome[],
+  options: { monitorBlocks?: boolean; uploadFails?: boolean } = {},
+) {
+  const calls: string[] = [];
+  let monitorCalls = 0;
+  const activities: TrainingActivities = {
+    provisionTrainingVm: async (spec) => (
+      calls.push(`provision:${spec.name}`),
+      { name: spec.name, status: 'RUNNING', labels: {} }
+    ),
+    waitForTrainingSsh: async (input) => void calls.push(`ssh:${input.vmName}`),
+    uploadTrainingRun: async (input) => {
+      calls.push(
+        `upload:${input.runId}:${input.resumeFrom?.name ?? '-'}:${input.resumeOnSameVm ? 'same' : 'fresh'}`,
+      );
+      if (options.uploadFails)
+        throw ApplicationFailure.create({
+          type: TrainingErrorType.UPLOAD_FAILED,
+          message: 'no code',
+          nonRetryable: true,
+        });
+      return { uploaded: true };
+    },
+    launchTraining: async (input) => (calls.push(`launch:${input.runId}`), { state: 'launched' }),
+    monitorTraining: async (input): Promise<MonitorResult> => {
+      calls.push(`monitor:${input.runId}`);
+      if (options.monitorBlocks) return await Context.current().cancelled; // until the worker shuts down
+      const outcome = outcomes[monitorCalls++]!;
+      const checkpoint = { name: `ckpt-${monitorCalls}`, size: 1, localPath: `/synced/ckpt-${monitorCalls}` };
+      return { ...outcome, progress: progress({ runId: input.runId, syncedCheckpoint: checkpoint }) };
+    },
+    judgeTraining: async (input) => judgeAttempt(input),
+    killTraining: async (input) => (calls.push(`kill:${input.runId}`), { stopped: true }),
+    collectTrainingOutputs: async (input) => (
+      calls.push(`collect:${input.runId}:${input.status}`),
+      { dir: `/registry/${input.trainingId}` }
+    ),
+    teardownTrainingVm: async (input) =>
+      void calls.push(`teardown:${input.vmName}:${input.persistent ? 'stop' : 'delete'}`),
+  };
+  return { calls, activities };
+}
+
+const input = (id: string, extra: Partial<TrainOnVmInput> = {}): TrainOnVmInput => ({
+  trainingId: id,
+  vm: { name: `vm-${id}`, machineImage: 'cpu-python-template-prod' },
+  code: { kind: 'folder', path: 'models/test-trainer' },
+  command: 'python3 train.py',
+  maxDuration: '6 hours',
+  ...extra,
+});
+
+describe('trainOnVm workflow (time-skipping server, activities stubbed at the boundary)', () => {
+  let env: TestWorkflowEnvironment;
+  beforeAll(async () => {
+    env = await createTimeSkippingEnv();
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  async function run(activities: TrainingActivities, args: TrainOnVmInput) {
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: `tov-${randomUUID()}`,
+      workflowsPath,
+      activities,
+    });
+    return await worker.runUntil(
+      env.client.workflow
+        .execute(trainOnVm, {
+          args: [args],
+          workflowId: args.trainingId,
+          taskQueue: worker.options.taskQueue,
+        })
+        .then(
+          (result) => ({ result, error: undefined }),
+          (error: unknown) => ({ result: undefined, error }),
+        ),
+    );
+  }
+
+  it('runs the steps in order and deletes the VM after success', async () => {
+    const { calls, activities } = stubActivities([{ kind: 'exited', exitCode: 0 }]);
+    const { result } = await run(activities, input('ok'));
+    expect(result?.status).toBe('succeeded');
+    expect(calls).toEqual([
+      'provision:vm-ok',
+      'ssh:vm-ok',
+      'upload:ok:-:fresh',
+      'launch:ok',
+      'monitor:ok',
+      'collect:ok:succeeded',
+      'teardown:vm-ok:delete',
+    ]);
+  });
+
+  it('retries a stopped VM on a fresh one from the synced checkpoint, tearing the old one down first', async () => {
+    const { calls, activities } = stubActivities([
+      { kind: 'vm-stopped', vmStatus: 'TERMINATED' },
+      { kind: 'exited', exitCode: 0 },
+    ]);
+    const { result } = await run(activities, input('pre', { policy: { maxRetries: 1 } }));
+    expect(result?.attempts.map((attempt) => attempt.vmName)).toEqual(['vm-pre', 'vm-pre-r1']);
+    expect(calls).toEqual([
+      'provision:vm-pre',
+      'ssh:vm-pre',
+      'upload:pre:-:fresh',
+      'launch:pre',
+      'monitor:pre',
+      'kill:pre',
+      'teardown:vm-pre:delete',
+      'provision:vm-pre-r1',
+      'ssh:vm-pre-r1',
+      'upload:pre-r1:ckpt-1:fresh',
+      'launch:pre-r1',
+      'monitor:pre-r1',
+      'collect:pre-r1:succeeded',
+      'teardown:vm-pre-r1:delete',
+    ]);
+  });
+
+  it('fails with a typed failure when the policy says so, still tearing down (persistent: stop)', async () => {
+    const { calls, activities } = stubActivities([{ kind: 'exited', exitCode: 2 }]);
+    const { error } = await run(
+      activities,
+      input('fail', { vm: { name: 'quality-nb', persistent: true }, policy: { onExhausted: 'fail' } }),
+    );
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe(TrainingErrorType.TRAINING_FAILED);
+    expect(calls.slice(-2)).toEqual(['collect:fail:needs-decision', 'teardown:quality-nb:stop']);
+  });
+
+  it('tears the VM down when the upload fails, without a kill (nothing was launched)', async () => {
+    const { calls, activities } = stubActivities([], { uploadFails: true });
+    const { error } = await run(activities, input('noupload'));
+    expect(((error as WorkflowFailedError).cause?.cause as ApplicationFailure).type).toBe(
+      TrainingErrorType.UPLOAD_FAILED,
+    );
+    expect(calls).toEqual([
+      'provision:vm-noupload',
+      'ssh:vm-noupload',
+      'upload:noupload:-:fresh',
+      'teardown:vm-noupload:delete',
+    ]);
+  });
+
+  it('on cancel kills the remote process group, then tears down; the query shows the phase meanwhile', async () => {
+    const { calls, activities } = stubActivities([], { monitorBlocks: true });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: `tov-${randomUUID()}`,
+      workflowsPath,
+      activities,
+    });
+    const error = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(trainOnVm, {
+        args: [input('cancel')],
+        workflowId: 'cancel',
+        taskQueue: worker.options.taskQueue,
+      });
+      let phase = await handle.query(trainingProgressQuery);
+      while (phase.phase !== 'training') phase = await handle.query(trainingProgressQuery);
+      expect(phase).toMatchObject({
+        runId: 'cancel',
+        vmName: 'vm-cancel',
+        monitorActivityId: 'monitor-cancel',
+      });
+      await handle.cancel();
+      return await handle.result().catch((reason: unknown) => reason);
+    });
+    expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(calls.slice(-2)).toEqual(['kill:cancel', 'teardown:vm-cancel:delete']);
+  });
+});

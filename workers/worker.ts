@@ -8,6 +8,9 @@ import { createPlanActivities } from '../activities/plan';
 import { createVmProvider } from '../activities/providers';
 import { createVmActivities } from '../activities/vm';
 import { builtinStepHandlers, createStepActivities } from '../activities/steps';
+import { createBigQueryActivities } from '../activities/bigquery';
+import { bigQueryStepHandlers } from '../activities/bigquery/steps';
+import { createRegistryActivities, registryRoot } from '../activities/registry';
 import { pipelines } from '../pipelines';
 import type { SshTarget } from '../activities/remote/ssh';
 import { loadConfig, type Config } from '../config';
@@ -22,6 +25,9 @@ export interface WorkerDeps {
   notify?: NotifyConfig;
 }
 
+/** The warehouse settings, in the project the client is bound to (tests point it at their own emulator). */
+const warehouseConfig = (bigquery: BigQuery) => ({ ...loadConfig(), BIGQUERY_PROJECT: bigquery.projectId });
+
 /** Every activity the worker serves, built once from the worker's clients. */
 export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'notify'>) {
   return {
@@ -30,8 +36,12 @@ export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'not
     // One handler per step kind; add a kind's handlers here (e.g. `...sqlStepHandlers(deps.bigquery)`).
     ...createStepActivities({
       ...builtinStepHandlers,
+      ...bigQueryStepHandlers(deps.bigquery, warehouseConfig(deps.bigquery)),
     }),
     ...createNotifyActivities(deps.notify ?? loadConfig({})), // defaults: log only
+    // Warehouse (BigQuery or the emulator) and the model registry (REGISTRY_DIR or <DATA_DIR>/registry).
+    ...createBigQueryActivities(deps.bigquery, warehouseConfig(deps.bigquery)),
+    ...createRegistryActivities(registryRoot(loadConfig())),
     // VM lifecycle (provision, status, stop, delete, list) on the provider chosen by VM_PROVIDER.
     ...createVmActivities(createVmProvider(loadConfig())),
   };

@@ -9,6 +9,7 @@ from retrainer_model import (
     LinearModel,
     env_float,
     read_rows,
+    require_columns,
     resume_path,
     save_checkpoint,
     split_rows,
@@ -37,6 +38,7 @@ def train(spec, args):
     fail_at = int(env_float("FAIL_AT_STEP", -1))
 
     rows = read_rows(args.data)
+    require_columns(rows, spec["features"] + [spec["label"]], args.data)
     train_rows, val_rows = split_rows(rows)
     if not train_rows:
         log("no training rows in %s" % args.data)
@@ -74,6 +76,7 @@ def train(spec, args):
     log("done at step %d: loss %.6g, val_loss %s" % (model.step, final["loss"], final["val_loss"]))
     if args.predict_data:
         predict_rows = read_rows(args.predict_data)
+        require_columns(predict_rows, spec["features"] + spec["id_columns"], args.predict_data)
         out = os.path.join(output_dir, "predictions.ndjson")
         write_predictions(out, model, predict_rows, spec["id_columns"], spec["output"])
         log("wrote %d predictions to %s" % (len(predict_rows), out))
@@ -85,6 +88,7 @@ def predict(spec, args):
         state = json.load(handle)
     model = LinearModel(state["features"], state["label"], state)
     rows = read_rows(args.data)
+    require_columns(rows, state["features"] + spec["id_columns"], args.data)
     write_predictions(args.out, model, rows, spec["id_columns"], spec["output"])
     log("wrote %d predictions to %s" % (len(rows), args.out))
     return 0

@@ -35,6 +35,14 @@ def read_rows(path):
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def require_columns(rows, columns, path):
+    """Exits with code 2 naming the columns the file lacks: training on zeros would hide a renamed column."""
+    missing = [c for c in columns if rows and c not in rows[0]]
+    if missing:
+        sys.stderr.write("%s lacks column(s) %s (has %s)\n" % (path, ", ".join(missing), ", ".join(sorted(rows[0]))))
+        sys.exit(2)
+
+
 def write_json_atomically(path, value):
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     temp = "%s.tmp-%d" % (path, os.getpid())

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { MODEL_FEATURES, MODEL_LABELS, PREDICTION_SCHEMAS } from '../../scripts/synthetic/schema';
 import { testTempDir } from '../harness/paths';
 
 const run = promisify(execFile);
@@ -10,32 +11,28 @@ const modelsDir = resolve(__dirname, '..', '..', 'models');
 // No __pycache__ folders inside the repository's models/.
 const pythonEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
 
-/** The four example models, each with the features it reads and a label that is linear in them. */
-const models = {
-  'visits-share': {
-    features: [
-      'log_days_open',
-      'closed',
-      'category_retail',
-      'category_food',
-      'category_leisure',
-      'log_area_pois',
-    ],
-    label: 'share',
-    ids: { poi_id: 0, met_area: 0 },
-  },
-  quality: {
-    features: ['ratio_total', 'share_near_home', 'share_near_work', 'share_closed', 'weekend'],
-    label: 'target_ratio',
-    ids: { met_area: 0, day: '2026-01-01' },
-  },
-  trend: { features: ['t', 'dow_sin', 'dow_cos'], label: 'ratio', ids: { met_area: 0, day: '2026-01-01' } },
-  'real-visits': {
-    features: ['observed', 'visits_share', 'quality_ratio', 'trend_ratio'],
-    label: 'real_visits',
-    ids: { poi_id: 0, met_area: 0, day: '2026-01-01' },
-  },
+/** The four example models (folder → registry name), with the features the warehouse schema lists. */
+const names = {
+  'visits-share': 'visits_share',
+  quality: 'quality',
+  trend: 'trend',
+  'real-visits': 'real_visits',
 } as const;
+const ids = {
+  'visits-share': { poi_id: 0, met_area: 0 },
+  quality: { met_area: 0, day: '2026-01-01' },
+  trend: { met_area: 0, day: '2026-01-01' },
+  'real-visits': { poi_id: 0, met_area: 0, day: '2026-01-01' },
+};
+const models = Object.fromEntries(
+  (Object.keys(names) as (keyof typeof names)[]).map((folder) => [
+    folder,
+    { features: MODEL_FEATURES[names[folder]], label: MODEL_LABELS[names[folder]], ids: ids[folder] },
+  ]),
+) as unknown as Record<
+  keyof typeof names,
+  { features: readonly string[]; label: string; ids: Record<string, unknown> }
+>;
 
 /** Deterministic tiny data: label = 1 + Σ (i+1)·x_i + small noise; every fifth row is validation. */
 function tinyData(model: keyof typeof models, rows = 120): string {
@@ -172,6 +169,49 @@ describe.each(Object.keys(models) as (keyof typeof models)[])(
         .map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(rows).toHaveLength(20);
       expect(Object.keys(rows[0] as object)).toEqual([...Object.keys(models[model].ids), expect.any(String)]);
+    });
+
+    it('declares the features, label and prediction columns the warehouse schema lists', async () => {
+      const { stdout } = await run(
+        'python3',
+        [
+          '-c',
+          'import importlib.util, json, sys; s = importlib.util.spec_from_file_location("m", sys.argv[1]); m = importlib.util.module_from_spec(s); s.loader.exec_module(m); print(json.dumps(m.SPEC))',
+          join(modelsDir, model, 'train.py'),
+        ],
+        { env: pythonEnv },
+      );
+      const spec = JSON.parse(stdout) as {
+        name: string;
+        features: string[];
+        label: string;
+        id_columns: string[];
+        output: string;
+      };
+      expect(spec.name).toBe(names[model]);
+      expect(spec.features).toEqual(models[model].features);
+      expect(spec.label).toBe(models[model].label);
+      expect([...spec.id_columns, spec.output].sort()).toEqual(
+        PREDICTION_SCHEMAS[names[model]].map((f) => f.name).sort(),
+      );
+    });
+
+    it('refuses data that lacks one of its columns, naming it, instead of training on zeros', async () => {
+      const dir = testTempDir(`model-${model}-columns`);
+      const data = join(dir, 'data.ndjson');
+      const feature = models[model].features[0] as string;
+      const rows = tinyData(model, 10)
+        .trim()
+        .split('\n')
+        .map((line) => {
+          const row = JSON.parse(line) as Record<string, unknown>;
+          delete row[feature];
+          return JSON.stringify(row);
+        });
+      writeFileSync(data, `${rows.join('\n')}\n`);
+      const result = await train(model, dir, data);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toContain(`lacks column(s) ${feature}`);
     });
   },
 );

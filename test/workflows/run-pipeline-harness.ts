@@ -1,10 +1,12 @@
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { join } from 'node:path';
 import { createPlanActivities } from '../../activities/plan';
 import {
+  builtinStepHandlers,
   createStepActivities,
   type StepExecution,
   type StepHandlerContext,
@@ -13,6 +15,7 @@ import {
 import type { Notification } from '../../activities/notify';
 import { createPipelineRegistry } from '../../pipelines';
 import type { PipelineDefinition } from '../../pipelines/types';
+import { statusQuery, type RunStatus } from '../../workflows/definitions';
 
 export type Behavior = (execution: StepExecution, context: StepHandlerContext) => Promise<StepResult | void>;
 
@@ -60,8 +63,10 @@ export class StepScript {
     return this.events.filter((e) => e.step === step && e.event === 'start').length;
   }
 
-  activities() {
+  /** The script's activities; `echo` adds the built-in handler the demo pipeline uses. */
+  activities(options: { echo?: boolean } = {}) {
     const steps = createStepActivities({
+      ...(options.echo ? builtinStepHandlers : {}),
       script: {
         run: async (execution, context) => {
           this.record({ step: execution.step.id, event: 'start', attempt: execution.attempt });
@@ -117,6 +122,7 @@ export async function createRunnerWorker(
   env: TestWorkflowEnvironment,
   script: StepScript,
   pipelines: PipelineDefinition[],
+  options: { echo?: boolean } = {},
 ): Promise<Worker> {
   return await Worker.create({
     connection: env.nativeConnection,
@@ -124,7 +130,7 @@ export async function createRunnerWorker(
     workflowsPath: join(__dirname, '..', '..', 'workflows', 'run-pipeline.ts'),
     activities: {
       ...createPlanActivities({ pipelines: createPipelineRegistry(pipelines) }),
-      ...script.activities(),
+      ...script.activities(options),
     },
     // Cancellation reaches an activity through heartbeats; keep that prompt in tests.
     maxHeartbeatThrottleInterval: '50 milliseconds',
@@ -132,3 +138,17 @@ export async function createRunnerWorker(
 }
 
 export const uniqueId = (prefix: string): string => `${prefix}/${randomUUID()}`;
+
+/**
+ * Queries `status` until `predicate` holds. A query answers from the state the worker has processed,
+ * so this also orders a test's next signal after what the workflow has already seen.
+ */
+export async function waitForStatus(
+  handle: WorkflowHandle,
+  predicate: (status: RunStatus) => boolean,
+): Promise<RunStatus> {
+  for (;;) {
+    const status = await handle.query(statusQuery);
+    if (predicate(status)) return status;
+  }
+}

@@ -125,6 +125,7 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
         outcome,
         elapsedMs: result.progress.elapsedMs,
         reconnects: result.progress.reconnects,
+        polls: result.progress.polls,
         checkpoint: checkpoint?.name,
       });
       const verdict = await judgeTraining({
@@ -236,6 +237,7 @@ async function monitor(
         metricsOffset: 0,
         metrics: { count: 0, invalid: 0 },
         reconnects: 0,
+        polls: 0,
         elapsedMs: msToNumber(input.maxDuration),
         logTail: '',
       };

@@ -99,6 +99,8 @@ export interface MonitorHeartbeat {
   lastMetric?: MetricLine;
   metrics: MetricsSummary;
   reconnects: number;
+  /** Polls made so far (one SSH exec each), over all attempts of the monitor. */
+  polls: number;
   /** Training time measured on the VM (now − started_at). */
   elapsedMs: number;
   /** Latest checkpoint seen on the VM, and the one copied to the worker side. */
@@ -130,6 +132,8 @@ export interface TrainingAttempt {
   elapsedMs: number;
   /** SSH reconnections of the monitor (network cuts, worker restarts). */
   reconnects: number;
+  /** Polls (SSH execs) the monitor made; none of them is a history event. */
+  polls: number;
   checkpoint?: string;
 }
 

@@ -10,6 +10,7 @@ export function freshHeartbeat(runId: string): MonitorHeartbeat {
     metricsOffset: 0,
     metrics: { count: 0, invalid: 0 },
     reconnects: 0,
+    polls: 0,
     elapsedMs: 0,
     logTail: '',
   };

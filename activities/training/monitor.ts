@@ -65,6 +65,7 @@ export async function monitorRun(deps: MonitorDeps, input: MonitorInput): Promis
           }),
         );
         state.unreachableSince = undefined;
+        state.polls = (state.polls ?? 0) + 1;
         backoffMs = Math.min(500, input.maxBackoffMs);
         const seenBefore = state.checkpoint;
         applyProbe(state, probe);

@@ -27,6 +27,7 @@ const progress = (extra: Partial<MonitorHeartbeat> = {}): MonitorHeartbeat => ({
   metricsOffset: 20,
   metrics: { count: 3, firstLoss: 1, minLoss: 0.5, lastLoss: 0.5, invalid: 0 },
   reconnects: 0,
+  polls: 4,
   elapsedMs: 60_000,
   logTail: '',
   ...extra,

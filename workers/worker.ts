@@ -7,6 +7,7 @@ import { createNotifyActivities, type NotifyConfig } from '../activities/notify'
 import { createPlanActivities } from '../activities/plan';
 import { createVmProvider } from '../activities/providers';
 import { createVmActivities } from '../activities/vm';
+import { createTrainingActivities } from '../activities/training';
 import { builtinStepHandlers, createStepActivities } from '../activities/steps';
 import { createBigQueryActivities } from '../activities/bigquery';
 import { bigQueryStepHandlers } from '../activities/bigquery/steps';
@@ -44,6 +45,11 @@ export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'not
     ...createRegistryActivities(registryRoot(loadConfig())),
     // VM lifecycle (provision, status, stop, delete, list) on the provider chosen by VM_PROVIDER.
     ...createVmActivities(createVmProvider(loadConfig())),
+    // Training on a VM (trainOnVm): upload, launch in tmux, monitor, judge, collect into <registry>/training/.
+    ...createTrainingActivities({
+      provider: createVmProvider(loadConfig()),
+      registryDir: `${registryRoot(loadConfig())}/training`,
+    }),
   };
 }
 

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 
 /**
  * Failure types of the warehouse activities. A retry policy or an operator reads these names; the
@@ -105,7 +105,8 @@ export async function withBigQueryErrors<T>(
   try {
     return await fn();
   } catch (error) {
-    if (error instanceof ApplicationFailure) throw error;
+    // Our own typed failures, and a cancellation, go through untouched.
+    if (error instanceof TemporalFailure) throw error;
     const type = classifyBigQueryError(error, operation);
     const message = error instanceof Error ? error.message : String(error);
     throw bigQueryFailure(type, `${what}: ${message}`, error instanceof Error ? error : undefined);

@@ -7,7 +7,7 @@ import { BigQueryErrorType, bigQueryFailure, withBigQueryErrors } from './errors
 import { tableSql, type TableRef } from './identifiers';
 import { toClientParams, type QueryParams } from './query';
 import { toJsonRow } from './rows';
-import { heartbeatIfActivity } from './heartbeat';
+import { activityCancelled, heartbeatIfActivity } from './heartbeat';
 import type { BigQueryContext, RunLabels } from './context';
 import type { TableOps } from './tables';
 
@@ -63,6 +63,11 @@ export function fileOps(ctx: BigQueryContext, ops: TableOps) {
         () =>
           new Promise<void>((resolve, reject) => {
             const stream = job.getQueryResultsStream();
+            // Cancellation (it reaches us through heartbeats) stops the download; the partial file goes.
+            activityCancelled().catch((cancelled: unknown) => {
+              stream.destroy();
+              reject(cancelled);
+            });
             stream.on('error', reject);
             stream.on('end', resolve);
             stream.on('data', (row: Record<string, unknown>) => {
@@ -71,7 +76,7 @@ export function fileOps(ctx: BigQueryContext, ops: TableOps) {
                 stream.pause();
                 out.once('drain', () => stream.resume());
               }
-              if (rows % 10_000 === 0) heartbeatIfActivity({ rows });
+              if (rows % 1000 === 0) heartbeatIfActivity({ rows });
             });
           }),
         'query',

@@ -1,4 +1,5 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,5 +132,21 @@ describe('moving warehouse data to and from files (NDJSON) on the emulator', () 
       .catch((caught: unknown) => caught);
     expect((error as ApplicationFailure).type).toBe(BigQueryErrorType.INVALID_REQUEST);
     expect((error as ApplicationFailure).message).toContain(path);
+  });
+
+  it('heartbeats its progress and stops when cancelled, leaving no file behind', async () => {
+    const env = new MockActivityEnvironment();
+    const beats: unknown[] = [];
+    env.on('heartbeat', (details: unknown) => {
+      beats.push(details);
+      env.cancel();
+    });
+    const path = join(dir, 'cancelled.ndjson');
+    const error = await env
+      .run(activities.exportToFile, { sql: 'SELECT n FROM UNNEST(GENERATE_ARRAY(1, 20000)) AS n', path })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(CancelledFailure);
+    expect(beats[0]).toEqual({ rows: 1000 });
+    expect(existsSync(path) || existsSync(`${path}.part`)).toBe(false);
   });
 });

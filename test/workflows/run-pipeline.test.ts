@@ -6,13 +6,14 @@ import { resolvePlan } from '../../activities/plan';
 import { createPipelineRegistry, definePipeline } from '../../pipelines';
 import {
   markSucceededSignal,
+  retryStepSignal,
   RunnerErrorType,
   statusQuery,
   type RunStatus,
 } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
 import { createTimeSkippingEnv } from '../harness/temporal';
-import { createRunnerWorker, failing, StepScript, uniqueId } from './run-pipeline-harness';
+import { createRunnerWorker, failing, StepScript, uniqueId, waitForStatus } from './run-pipeline-harness';
 
 const once = { retry: { maximumAttempts: 1 } };
 
@@ -139,6 +140,37 @@ describe('runPipeline on the time-skipping server', () => {
     expect(script.started('bad')).toBe(1);
     expect(status.steps.find((step) => step.id === 'bad')?.reason).toBe('checked the table by hand');
     expect(status.operatorActions.map((action) => action.signal)).toEqual(['markSucceeded']);
+  });
+
+  it('retryStep brings a failed step and its skipped downstream back while the run is alive', async () => {
+    let releaseGood: () => void = () => undefined;
+    const goodReleased = new Promise<void>((resolve) => (releaseGood = resolve));
+    const script = new StepScript()
+      .behave('bad', async (execution) => {
+        if (execution.attempt === 1) throw new Error('table locked');
+      })
+      .behave('good', () => goodReleased);
+    const worker = await createRunnerWorker(env, script, [twoBranches('fail')]);
+    const handle = await env.client.workflow.start(runPipeline, {
+      args: [{ pipeline: 'branches-fail' }],
+      workflowId: uniqueId('branches'),
+      taskQueue: worker.options.taskQueue,
+    });
+    const { skipped, result } = await worker.runUntil(async () => {
+      const skipped = await waitForStatus(handle, (s) => states(s)['bad.next'] === 'skipped');
+      await handle.signal(retryStepSignal, { step: 'bad' });
+      await script.when('bad.next', 'end');
+      releaseGood();
+      return { skipped, result: await handle.result() };
+    });
+    expect(states(skipped)).toMatchObject({ bad: 'failed', 'bad.next': 'skipped', good: 'running' });
+    expect(Object.values(result.steps).map((step) => step.state)).toEqual(Array(5).fill('succeeded'));
+    expect(script.events.filter((e) => e.step === 'bad').map((e) => `${e.event}:${e.attempt}`)).toEqual([
+      'start:1',
+      'error:1',
+      'start:2',
+      'end:2',
+    ]);
   });
 
   it('does not run a step whose outputs exist: the cache hit costs one existence check', async () => {

@@ -95,8 +95,24 @@ describe('the sql step kind on the emulator', () => {
     expect(await sql.outputsExist?.(labelsStep)).toBe(true);
   });
 
-  it('reads an upstream step output named in the spec', async () => {
+  it('reads upstream step outputs named in the spec', async () => {
     await sql.run(labelsStep, context);
+    const featuresStep = execution(
+      {
+        id: 'quality.features',
+        spec: {
+          sql: 'visits-scaling/quality_features',
+          tables: {
+            pois: 'visits_source.pois',
+            visits: 'visits_source.poi_visits_daily',
+            clusters: 'visits_source.clusters_daily',
+          },
+          params: { from: '2026-03-01', to: '2026-03-20' },
+        },
+      },
+      { table: 'smc_visits_scaling.quality_features_12345678' },
+    );
+    expect((await sql.run(featuresStep, context))?.info).toMatchObject({ rows: 20 });
     const dataStep = execution(
       {
         id: 'quality.data',
@@ -104,13 +120,12 @@ describe('the sql step kind on the emulator', () => {
           sql: 'visits-scaling/quality_data',
           tables: {
             labels: { step: 'quality.labels' },
-            pois: 'visits_source.pois',
-            visits: 'visits_source.poi_visits_daily',
+            features: { step: 'quality.features', output: 'table' },
           },
         },
       },
       { table: 'smc_visits_scaling.quality_data_12345678' },
-      { 'quality.labels': labelsStep.outputs },
+      { 'quality.labels': labelsStep.outputs, 'quality.features': featuresStep.outputs },
     );
     expect((await sql.run(dataStep, context))?.info).toMatchObject({ rows: 10 });
   });

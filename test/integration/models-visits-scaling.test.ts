@@ -111,9 +111,16 @@ describe('the visits-scaling pieces chained by hand: SQL → NDJSON → training
     expect((await trainAndPredict('visits-share', 'visits_share_data', 'visits_share')).rows).toBe(16);
 
     await sqlToTable('quality_labels', 'quality_labels', {}, at);
-    await sqlToTable('quality_data', 'quality_data', { labels: mine('quality_labels') }, at);
-    const quality = await trainAndPredict('quality', 'quality_data', 'quality');
-    expect(quality.rows).toBe(3 * (data.options.days - 10));
+    await sqlToTable('quality_features', 'quality_features', {}, range(data.options.start, data.end));
+    await sqlToTable(
+      'quality_data',
+      'quality_data',
+      { labels: mine('quality_labels'), features: mine('quality_features') },
+      {},
+    );
+    // Trained on the labelled areas up to the cutoff, predicted for every area and day (the gap too).
+    const quality = await trainAndPredict('quality', 'quality_data', 'quality', 'quality_features');
+    expect(quality.rows).toBe(4 * 150);
 
     const origin = { origin: dateParam(data.options.start) };
     await sqlToTable('trend_data', 'trend_train', {}, { ...range(data.options.start, cutoff), ...origin });

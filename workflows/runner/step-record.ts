@@ -41,6 +41,11 @@ export class StepRecord {
   set(state: StepState, at: string, fields: Partial<StepStatus> = {}): void {
     if (state === 'running' && this.status.state !== 'awaiting-decision') this.status.startedAt = at;
     if (ENDED.includes(state)) this.status.endedAt = at;
+    // Back to pending (retry, un-skipped): the times of what came before no longer describe it.
+    if (state === 'pending') {
+      delete this.status.startedAt;
+      delete this.status.endedAt;
+    }
     if (state !== 'awaiting-decision') delete this.status.awaiting;
     Object.assign(this.status, { state }, fields);
   }

@@ -1,6 +1,6 @@
 // Records the history of a real runPipeline run on a fresh dev server into test/histories/, for the
 // replay test. Run it when the workflow changes on purpose (with patched()) to keep a history of the
-// new shape too: `npx tsx scripts/record-runner-history.ts [name]`. Old histories stay: replaying
+// new shape too: `npm run record:runner-history -- [name]`. Old histories stay: replaying
 // them is the point.
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -32,7 +32,10 @@ export const configSchema = z.object({
   /** Root of local state: Temporal's SQLite file, logs, local VMs, the model registry. */
   DATA_DIR: z.string().min(1).default('.data'),
   /** Scratch datasets are `<prefix><pipeline>`; every run's intermediate tables live there. */
-  SCRATCH_DATASET_PREFIX: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('smc_'),
+  SCRATCH_DATASET_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .default('smc_'),
   /** Default table expiration of scratch datasets, a safety net behind the run's own cleanup. */
   SCRATCH_EXPIRATION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Model registry root; empty means `<DATA_DIR>/registry`. */

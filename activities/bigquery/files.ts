@@ -20,6 +20,7 @@ export interface ExportToFileInput {
   path: string;
 }
 
+/** A load into one of the run's own tables (replaced by default); production tables go through promotion. */
 export interface LoadFromFileInput {
   path: string;
   table: TableRef;
@@ -63,14 +64,19 @@ export function fileOps(ctx: BigQueryContext, ops: TableOps) {
         () =>
           new Promise<void>((resolve, reject) => {
             const stream = job.getQueryResultsStream();
-            // Cancellation (it reaches us through heartbeats) stops the download; the partial file goes.
-            activityCancelled().catch((cancelled: unknown) => {
+            let stopped = false;
+            const stop = (error: unknown) => {
+              stopped = true;
               stream.destroy();
-              reject(cancelled);
-            });
-            stream.on('error', reject);
+              reject(error);
+            };
+            // Cancellation (it reaches us through heartbeats) stops the download; the partial file goes.
+            activityCancelled().catch(stop);
+            out.on('error', stop);
+            stream.on('error', stop);
             stream.on('end', resolve);
             stream.on('data', (row: Record<string, unknown>) => {
+              if (stopped) return;
               rows++;
               if (!out.write(`${JSON.stringify(toJsonRow(row))}\n`)) {
                 stream.pause();
@@ -104,6 +110,9 @@ export function fileOps(ctx: BigQueryContext, ops: TableOps) {
         `load into ${name(table)}: no file ${input.path}`,
       );
     }
+    // A replacing load starts from no table: the emulator keeps an existing table's schema (loading
+    // rows of NULLs), and these are the run's own tables, never production (see promotion.ts).
+    if ((input.writeDisposition ?? 'WRITE_TRUNCATE') === 'WRITE_TRUNCATE') await ops.remove(table);
     const metadata: JobLoadMetadata = {
       sourceFormat: 'NEWLINE_DELIMITED_JSON',
       writeDisposition: input.writeDisposition ?? 'WRITE_TRUNCATE',

@@ -114,6 +114,44 @@ describe('moving warehouse data to and from files (NDJSON) on the emulator', () 
     ]);
   });
 
+  it('replaces a table whose columns changed (the emulator would keep the old ones)', async () => {
+    const table = { dataset, table: 'reshaped' };
+    const first = join(dir, 'first.ndjson');
+    const second = join(dir, 'second.ndjson');
+    writeFileSync(first, '{"a": 1, "b": "x"}\n');
+    writeFileSync(second, '{"c": 2.5}\n{"c": 3.5}\n');
+    await activities.loadFromFile({
+      path: first,
+      table,
+      schema: [
+        { name: 'a', type: 'INTEGER' },
+        { name: 'b', type: 'STRING' },
+      ],
+      labels,
+    });
+    await activities.loadFromFile({ path: second, table, schema: [{ name: 'c', type: 'FLOAT' }], labels });
+    expect(await activities.queryRows({ sql: `SELECT * FROM \`${dataset}.reshaped\` ORDER BY c` })).toEqual([
+      { c: 2.5 },
+      { c: 3.5 },
+    ]);
+  });
+
+  it('fails a load of malformed NDJSON as a non-retryable invalid request naming the file', async () => {
+    const path = join(dir, 'malformed.ndjson');
+    writeFileSync(path, '{"a": 1}\nnot json\n');
+    const error = await activities
+      .loadFromFile({
+        path,
+        table: { dataset, table: 'malformed' },
+        schema: [{ name: 'a', type: 'INTEGER' }],
+        labels,
+      })
+      .catch((caught: unknown) => caught);
+    expect((error as ApplicationFailure).type).toBe(BigQueryErrorType.INVALID_REQUEST);
+    expect((error as ApplicationFailure).nonRetryable).toBe(true);
+    expect((error as ApplicationFailure).message).toContain(path);
+  });
+
   it('fails an export of a missing table naming it, leaving no file behind', async () => {
     const path = join(dir, 'missing.ndjson');
     const error = await activities

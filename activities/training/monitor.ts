@@ -69,14 +69,27 @@ export async function monitorRun(deps: MonitorDeps, input: MonitorInput): Promis
         backoffMs = Math.min(500, input.maxBackoffMs);
         const seenBefore = state.checkpoint;
         applyProbe(state, probe);
+        const remote = (name: string) => `${home}/${runDirOf(input.runId)}/checkpoints/${name}`;
         state.checkpoint = probe.checkpoint && {
-          ...probe.checkpoint,
-          remotePath: `${home}/${runDirOf(input.runId)}/checkpoints/${probe.checkpoint.name}`,
+          name: probe.checkpoint.name,
+          size: probe.checkpoint.size,
+          remotePath: remote(probe.checkpoint.name),
         };
-        if (input.syncCheckpoints && shouldSync(state, seenBefore, probe)) {
+        const toSync = input.syncCheckpoints ? checkpointToSync(state, seenBefore, probe) : undefined;
+        if (toSync) {
           const old = state.syncedCheckpoint?.localPath;
-          state.syncedCheckpoint = await syncCheckpoint(deps, input, state.checkpoint!);
-          if (old && old !== state.syncedCheckpoint.localPath) rmSync(old, { recursive: true, force: true });
+          try {
+            state.syncedCheckpoint = await syncCheckpoint(deps, input, {
+              ...toSync,
+              remotePath: remote(toSync.name),
+            });
+            if (old && old !== state.syncedCheckpoint.localPath)
+              rmSync(old, { recursive: true, force: true });
+          } catch (error) {
+            // A copy that fails (the training pruned it, the link dropped) is retried on a later poll;
+            // it must not count as the VM being unreachable.
+            ctx.log.warn('checkpoint copy failed', { checkpoint: toSync.name, error: String(error) });
+          }
         }
         ctx.heartbeat(state);
         if (probe.exitCode !== undefined) {
@@ -133,16 +146,27 @@ export async function monitorRun(deps: MonitorDeps, input: MonitorInput): Promis
   }
 }
 
-/** A checkpoint is copied once it is unchanged over two polls (or the run ended) and not copied yet. */
-function shouldSync(
+const SETTLED_MS = 2000;
+
+/**
+ * Which checkpoint to copy now, if any: the newest once it is complete (unchanged over two polls,
+ * untouched for a while, or the run ended), else the one before it, which is complete as soon as a
+ * newer one exists. Trainings that checkpoint faster than we poll still get a recent copy.
+ */
+export function checkpointToSync(
   state: MonitorHeartbeat,
   seenBefore: CheckpointRef | undefined,
   probe: ProbeResult,
-): boolean {
-  const current = state.checkpoint;
-  if (!current || state.syncedCheckpoint?.name === current.name) return false;
-  const stable = seenBefore?.name === current.name && seenBefore.size === current.size;
-  return stable || probe.exitCode !== undefined;
+): { name: string; size: number } | undefined {
+  const newest = probe.checkpoint;
+  if (!newest) return undefined;
+  const synced = state.syncedCheckpoint?.name;
+  if (synced === newest.name) return undefined;
+  const unchanged = seenBefore?.name === newest.name && seenBefore.size === newest.size;
+  if (unchanged || newest.ageMs >= SETTLED_MS || probe.exitCode !== undefined) return newest;
+  const previous = probe.previousCheckpoint;
+  if (previous && previous !== synced) return { name: previous, size: 0 };
+  return undefined;
 }
 
 async function syncCheckpoint(

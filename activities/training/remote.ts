@@ -51,7 +51,10 @@ export interface ProbeResult {
   now: number;
   logSize: number;
   metricsSize: number;
-  checkpoint?: { name: string; size: number };
+  /** Newest entry under checkpoints/, with the age of its newest file. */
+  checkpoint?: { name: string; size: number; ageMs: number };
+  /** The entry before it: complete once a newer one exists (trainings write checkpoints in order). */
+  previousCheckpoint?: string;
   log: Buffer;
   metrics: Buffer;
 }
@@ -69,14 +72,18 @@ export function probeCommand(runId: string, logOffset: number, metricsOffset: nu
     'ex=$(cat exit_code 2> /dev/null || echo -)',
     `tm=0; tmux has-session -t ${session} 2> /dev/null && tm=1`,
     'pa=0; [ -s pid ] && kill -0 "$(cat pid)" 2> /dev/null && pa=1',
-    'ck=$(ls -t checkpoints 2> /dev/null | grep -v -e "^\\." -e "\\.tmp$" | head -n 1)',
+    'cl=$(ls -t checkpoints 2> /dev/null | grep -v -e "^\\." -e "\\.tmp$" | head -n 2)',
+    'ck=$(printf "%s\\n" "$cl" | sed -n 1p); ck2=$(printf "%s\\n" "$cl" | sed -n 2p)',
     'cks=0; [ -n "$ck" ] && cks=$(du -sb "checkpoints/$ck" | cut -f1)',
+    // Age of the newest file inside the newest checkpoint (a folder checkpoint is written file by file).
+    'cka=0; [ -n "$ck" ] && cka=$(find "checkpoints/$ck" -printf "%T@\\n" | sort -n | tail -n 1 |' +
+      ' awk -v now="$(date +%s.%N)" \'{ printf "%d", (now - $1) * 1000 }\')',
     'echo "dir=1 exit=$ex tmux=$tm pid=$pa started=$(cat started_at 2> /dev/null || echo -)' +
       ' ended=$(cat ended_at 2> /dev/null || echo -) killed=$(cat killed_by 2> /dev/null || echo -)' +
       ' now=$(date +%s%3N)' +
       ' logsize=$(stat -c %s train.log 2> /dev/null || echo 0)' +
       ' metricssize=$(stat -c %s metrics.jsonl 2> /dev/null || echo 0)' +
-      ' ckpt=$(printf %s "$ck" | base64 -w0) ckptsize=$cks"',
+      ' ckpt=$(printf %s "$ck" | base64 -w0) ckptsize=$cks ckptage=$cka ckpt2=$(printf %s "$ck2" | base64 -w0)"',
     slice('train.log', logOffset),
     slice('metrics.jsonl', metricsOffset),
   ].join('\n');
@@ -106,7 +113,10 @@ export function parseProbe(stdout: string): ProbeResult {
     now: num('now') ?? Date.now(),
     logSize: num('logsize') ?? 0,
     metricsSize: num('metricssize') ?? 0,
-    checkpoint: checkpointName ? { name: checkpointName, size: num('ckptsize') ?? 0 } : undefined,
+    checkpoint: checkpointName
+      ? { name: checkpointName, size: num('ckptsize') ?? 0, ageMs: num('ckptage') ?? 0 }
+      : undefined,
+    previousCheckpoint: Buffer.from(fields.get('ckpt2') ?? '', 'base64').toString('utf8') || undefined,
     log: Buffer.from(log.trim(), 'base64'),
     metrics: Buffer.from(metrics.trim(), 'base64'),
   };

@@ -10,10 +10,23 @@ import { SshError, type SshTarget } from '../remote/ssh';
  * local instance is not the `HOME` its shell sessions get.
  */
 export class SftpSession {
+  /** Rejects when the connection drops: ssh2 may never call back a pending SFTP request then. */
+  private readonly dropped: Promise<never>;
+
   private constructor(
     private readonly client: Client,
     readonly sftp: SFTPWrapper,
-  ) {}
+  ) {
+    this.dropped = new Promise<never>((_, reject) => {
+      client.once('close', () => reject(new SshError('SFTP connection closed')));
+    });
+    this.dropped.catch(() => undefined);
+  }
+
+  /** Runs one SFTP operation, failing instead of hanging if the connection drops meanwhile. */
+  private guarded<T>(operation: Promise<T>): Promise<T> {
+    return Promise.race([operation, this.dropped]);
+  }
 
   static async connect(target: SshTarget, readyTimeoutMs = 10_000): Promise<SftpSession> {
     const client = new Client();
@@ -54,7 +67,7 @@ export class SftpSession {
       out.once('close', () => resolve());
       child.stdout.pipe(out);
     });
-    const [code] = await Promise.all([exited, written]);
+    const [code] = await this.guarded(Promise.all([exited, written]));
     if (code !== 0) {
       throw new Error(
         `${command} ${args.join(' ')} failed (exit ${code}): ${Buffer.concat(stderr).toString()}`,
@@ -63,26 +76,34 @@ export class SftpSession {
   }
 
   async putText(remotePath: string, content: string, mode = 0o644): Promise<void> {
-    await new Promise<void>((resolve, reject) =>
-      this.sftp.writeFile(remotePath, content, { mode }, (error) => (error ? reject(error) : resolve())),
+    await this.guarded(
+      new Promise<void>((resolve, reject) =>
+        this.sftp.writeFile(remotePath, content, { mode }, (error) => (error ? reject(error) : resolve())),
+      ),
     );
   }
 
   /** Downloads a remote file or folder (recursively) to a local path; returns the files copied. */
   async download(remotePath: string, localPath: string): Promise<number> {
-    const stats = await new Promise<Stats>((resolve, reject) =>
-      this.sftp.stat(remotePath, (error, result) => (error ? reject(error) : resolve(result))),
+    const stats = await this.guarded(
+      new Promise<Stats>((resolve, reject) =>
+        this.sftp.stat(remotePath, (error, result) => (error ? reject(error) : resolve(result))),
+      ),
     );
     if (!stats.isDirectory()) {
       mkdirSync(dirname(localPath), { recursive: true });
-      await new Promise<void>((resolve, reject) =>
-        this.sftp.fastGet(remotePath, localPath, (error) => (error ? reject(error) : resolve())),
+      await this.guarded(
+        new Promise<void>((resolve, reject) =>
+          this.sftp.fastGet(remotePath, localPath, (error) => (error ? reject(error) : resolve())),
+        ),
       );
       return 1;
     }
     mkdirSync(localPath, { recursive: true });
-    const entries = await new Promise<FileEntry[]>((resolve, reject) =>
-      this.sftp.readdir(remotePath, (error, list) => (error ? reject(error) : resolve(list))),
+    const entries = await this.guarded(
+      new Promise<FileEntry[]>((resolve, reject) =>
+        this.sftp.readdir(remotePath, (error, list) => (error ? reject(error) : resolve(list))),
+      ),
     );
     let count = 0;
     for (const entry of entries) {
@@ -93,7 +114,9 @@ export class SftpSession {
 
   /** True when the remote path exists. */
   async exists(remotePath: string): Promise<boolean> {
-    return await new Promise((resolve) => this.sftp.stat(remotePath, (error) => resolve(!error)));
+    return await this.guarded(
+      new Promise((resolve) => this.sftp.stat(remotePath, (error) => resolve(!error))),
+    );
   }
 
   close(): void {

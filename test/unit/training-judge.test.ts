@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkConvergence, judgeAttempt, type JudgeInput } from '../../activities/training/judge';
 import { applyProbe, foldMetric, freshHeartbeat } from '../../activities/training/metrics';
+import { checkpointToSync } from '../../activities/training/monitor';
 import { parseProbe, type ProbeResult } from '../../activities/training/remote';
 import { TrainingErrorType, type MetricsSummary, type TrainingPolicy } from '../../workflows/training-types';
 
@@ -104,8 +105,9 @@ describe('reading metrics.jsonl and the poll output', () => {
 
   it('parses the one-exec status line and base64 payloads', () => {
     const name = Buffer.from('step-000004.json').toString('base64');
+    const previous = Buffer.from('step-000002.json').toString('base64');
     const out = [
-      `dir=1 exit=- tmux=1 pid=0 started=1000 ended=- killed=HUP now=1500 logsize=12 metricssize=0 ckpt=${name} ckptsize=40`,
+      `dir=1 exit=- tmux=1 pid=0 started=1000 ended=- killed=HUP now=1500 logsize=12 metricssize=0 ckpt=${name} ckptsize=40 ckptage=300 ckpt2=${previous}`,
       Buffer.from('hello\nworld\n').toString('base64'),
       '',
     ].join('\n');
@@ -120,9 +122,39 @@ describe('reading metrics.jsonl and the poll output', () => {
       now: 1500,
       logSize: 12,
       metricsSize: 0,
-      checkpoint: { name: 'step-000004.json', size: 40 },
+      checkpoint: { name: 'step-000004.json', size: 40, ageMs: 300 },
+      previousCheckpoint: 'step-000002.json',
       log: Buffer.from('hello\nworld\n'),
       metrics: Buffer.alloc(0),
     });
+  });
+
+  it('copies the newest checkpoint once complete, else the one before it', () => {
+    const state = freshHeartbeat('r');
+    const probe = (
+      checkpoint: ProbeResult['checkpoint'],
+      previous?: string,
+      exitCode?: number,
+    ): ProbeResult => ({
+      runDirExists: true,
+      tmuxAlive: true,
+      pidAlive: true,
+      now: 0,
+      logSize: 0,
+      metricsSize: 0,
+      log: Buffer.alloc(0),
+      metrics: Buffer.alloc(0),
+      checkpoint,
+      previousCheckpoint: previous,
+      exitCode,
+    });
+    const fresh = { name: 'c4', size: 10, ageMs: 100 };
+    expect(checkpointToSync(state, undefined, probe(fresh))).toBeUndefined();
+    expect(checkpointToSync(state, undefined, probe(fresh, 'c3'))).toEqual({ name: 'c3', size: 0 });
+    expect(checkpointToSync(state, { name: 'c4', size: 10 }, probe(fresh, 'c3'))).toEqual(fresh);
+    expect(checkpointToSync(state, undefined, probe({ ...fresh, ageMs: 5000 }, 'c3'))?.name).toBe('c4');
+    expect(checkpointToSync(state, undefined, probe(fresh, 'c3', 0))?.name).toBe('c4');
+    state.syncedCheckpoint = { name: 'c3', size: 1 };
+    expect(checkpointToSync(state, undefined, probe(fresh, 'c3'))).toBeUndefined();
   });
 });

@@ -6,7 +6,11 @@ import { createWorker } from './worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const { worker, connection } = await createWorker({ config, bigquery: createBigQueryClient(config) });
+  const { worker, connection } = await createWorker({
+    config,
+    bigquery: createBigQueryClient(config),
+    notify: config,
+  });
   console.log(`worker polling ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS}`);
   try {
     await worker.run();

@@ -178,6 +178,16 @@ export function createBigQueryActivities(bigquery: BigQuery, config: BigQueryAct
     }): Promise<{ restored: string[]; removed: string[] }> {
       return promotion.rollback(input.plan);
     },
+    /**
+     * All promotion phases in one activity (stage, commit, finish), for a runner that does not call
+     * them one by one. Safe to retry after a crash at any point: the targets' earlier state is
+     * recorded in the warehouse before the first one is replaced.
+     */
+    async promoteTables(
+      input: StagePromotionInput & { keepBackups?: boolean },
+    ): Promise<{ replaced: string[]; plan: PromotionPlan }> {
+      return promotion.promote(input);
+    },
     /** Promotion phase 3: drops the staging copies, and the backups unless `keepBackups`. */
     async finishPromotion(input: {
       plan: PromotionPlan;

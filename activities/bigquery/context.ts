@@ -14,10 +14,10 @@ export interface BigQueryContext {
 }
 
 /** Labels every table a run creates carries (`run_id`, `pipeline`, `step`). */
-export interface RunLabels {
+export type RunLabels = {
   run_id: string;
   pipeline: string;
   step: string;
-}
+};
 
 export const dayMs = 86_400_000;

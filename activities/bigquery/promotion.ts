@@ -24,6 +24,13 @@ export interface StagedTable {
   staging: Required<TableRef>;
   /** A verified copy of the target as it was before the promotion; null when the target did not exist. */
   backup: Required<TableRef> | null;
+  /**
+   * The durable record of the target's state before the promotion (`<target>__backup_<id>`): the
+   * backup itself, or a one-row marker when the target did not exist. Labelled last
+   * (`promotion_state` = `verified` / `absent`), so a staging that runs again after a crash keeps
+   * it instead of backing up a half-committed target.
+   */
+  record: Required<TableRef>;
   rows: number;
 }
 
@@ -31,7 +38,7 @@ export interface StagedTable {
 export interface PromotionPlan {
   promotionId: string;
   tables: StagedTable[];
-  /** Every table staging created (staging copies and backups), for the run's record and cleanup. */
+  /** Every table staging created (staging copies, backups, markers), for the run's record and cleanup. */
   createdTables: Required<TableRef>[];
 }
 
@@ -55,10 +62,13 @@ const sameFields = (a: Fields, b: Fields) => JSON.stringify(a ?? []) === JSON.st
  * The guarantee is about the state after each phase, not about readers during the seconds of a
  * commit: BigQuery copy jobs replace one table at a time, so a reader may briefly see table A new
  * and table B old. A worker crash in the middle of `commit` leaves a mix until the retry (or a
- * `rollback`) completes; both are idempotent.
+ * `rollback`) completes; both are idempotent. The targets' earlier state is recorded in the
+ * warehouse (`record`), so even running all phases again from `stage` (one activity doing it all,
+ * `promote`) after such a crash keeps the true "before", never the half-committed tables. A
+ * promotion id must therefore be unique per promotion (the runner derives it from run and step).
  */
 export function promotionOps(
-  ops: Pick<TableOps, 'name' | 'describe' | 'countRows' | 'setLabels' | 'copy' | 'remove'>,
+  ops: Pick<TableOps, 'name' | 'describe' | 'countRows' | 'setLabels' | 'copy' | 'remove' | 'createTableAs'>,
   project: string,
 ) {
   const name = ops.name;
@@ -128,17 +138,35 @@ export function promotionOps(
     for (const { source, target } of entries) {
       const staging = { ...target, table: `${target.table}__stage_${input.promotionId}` };
       const rows = await freshCopy(source, staging, input.labels);
-      plan.createdTables.push(staging);
-      let backup: Required<TableRef> | null = null;
-      if ((await ops.describe(target)).exists) {
-        backup = { ...target, table: `${target.table}__backup_${input.promotionId}` };
-        await freshCopy(target, backup, input.labels);
-        plan.createdTables.push(backup);
-      }
-      plan.tables.push({ source, target, staging, backup, rows });
+      const record = { ...target, table: `${target.table}__backup_${input.promotionId}` };
+      const existed = await recordBefore(target, record, input.labels);
+      plan.tables.push({ source, target, staging, backup: existed ? record : null, record, rows });
+      plan.createdTables.push(staging, record);
       heartbeatIfActivity({ phase: 'stage', done: plan.tables.length });
     }
     return plan;
+  }
+
+  /**
+   * Records the target's state before the promotion, once: a verified backup, or a marker saying it
+   * did not exist. A record an earlier attempt finished (its label is set last) is kept as it is.
+   */
+  async function recordBefore(
+    target: Required<TableRef>,
+    record: Required<TableRef>,
+    labels: RunLabels,
+  ): Promise<boolean> {
+    const earlier = await ops.describe(record);
+    const state = earlier.exists ? earlier.labels?.promotion_state : undefined;
+    if (state === 'verified' || state === 'absent') return state === 'verified';
+    if ((await ops.describe(target)).exists) {
+      await freshCopy(target, record, labels);
+      await ops.setLabels(record, { ...labels, promotion_state: 'verified' });
+      return true;
+    }
+    await ops.createTableAs(record, 'SELECT TRUE AS absent', undefined, labels);
+    await ops.setLabels(record, { ...labels, promotion_state: 'absent' });
+    return false;
   }
 
   async function rollback(plan: PromotionPlan): Promise<{ restored: string[]; removed: string[] }> {
@@ -200,12 +228,22 @@ export function promotionOps(
   async function finish(plan: PromotionPlan, keepBackups = false): Promise<{ deleted: string[] }> {
     const deleted: string[] = [];
     for (const entry of plan.tables) {
-      for (const table of [entry.staging, keepBackups ? null : entry.backup]) {
+      for (const table of [entry.staging, keepBackups && entry.backup ? null : entry.record]) {
         if (table && (await ops.remove(table))) deleted.push(name(table));
       }
     }
     return { deleted };
   }
 
-  return { stage, commit, rollback, finish };
+  /** All phases in one call (for a single activity): stage, commit, finish. Safe to run again after a crash. */
+  async function promote(
+    input: StagePromotionInput & { keepBackups?: boolean },
+  ): Promise<{ replaced: string[]; plan: PromotionPlan }> {
+    const plan = await stage(input);
+    const { replaced } = await commit(plan);
+    await finish(plan, input.keepBackups);
+    return { replaced, plan };
+  }
+
+  return { stage, commit, rollback, finish, promote };
 }

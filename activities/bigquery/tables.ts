@@ -60,7 +60,7 @@ export function tableOps(ctx: BigQueryContext) {
   }
 
   /** Sets labels through the tables API (DDL OPTIONS are dropped by the emulator) and reads them back. */
-  async function setLabels(ref: TableRef, labels: RunLabels): Promise<Record<string, string>> {
+  async function setLabels(ref: TableRef, labels: Record<string, string>): Promise<Record<string, string>> {
     const { table, api } = handle(ref);
     const wanted = Object.fromEntries(Object.entries(labels).map(([key, value]) => [key, labelValue(value)]));
     await withBigQueryErrors(`label ${name(table)}`, () => api.setMetadata({ labels: wanted }));

@@ -108,6 +108,34 @@ describe('promotion of production tables on the emulator (all or nothing)', () =
     await activities.finishPromotion({ plan });
   });
 
+  it('promotes in one call, and after a crash mid-commit runs again keeping the true earlier state', async () => {
+    const tables = await seed();
+    const input = { promotionId: 'r5', tables, labels };
+    await activities.stagePromotion(input);
+    // The worker died right after replacing the first target.
+    await bq.bigquery.dataset(prod).table('poi_visits_scaled').delete();
+    await bq.bigquery
+      .dataset(prod)
+      .table('poi_visits_scaled__stage_r5')
+      .copy(bq.bigquery.dataset(prod).table('poi_visits_scaled'));
+
+    const { replaced, plan } = await activities.promoteTables({ ...input, keepBackups: true });
+    expect(replaced).toHaveLength(3);
+    expect(await rowsOf('poi_visits_scaled')).toHaveLength(2);
+    await activities.rollbackPromotion({ plan });
+    expect(await rowsOf('poi_visits_scaled')).toEqual([{ day: '2026-06-30', visits: 10 }]);
+    expect(await tablesIn(prod)).not.toContain('trend_predictions');
+
+    await activities.promoteTables({ promotionId: 'r6', tables, labels });
+    expect(await tablesIn(prod)).toEqual([
+      'poi_visits_scaled',
+      'poi_visits_scaled__backup_r5',
+      'quality_predictions',
+      'quality_predictions__backup_r5',
+      'trend_predictions',
+    ]);
+  });
+
   it('refuses to stage when a source is missing, naming it, with production untouched', async () => {
     const tables = await seed();
     await bq.bigquery.dataset(scratch).table('quality_predictions_new').delete();

@@ -94,6 +94,22 @@ def predict(spec, args):
     return 0
 
 
+def evaluate(spec, args):
+    """Mean squared error of a model on labelled rows: champion and challenger are judged the same way."""
+    with open(args.model, encoding="utf-8") as handle:
+        state = json.load(handle)
+    model = LinearModel(state["features"], state["label"], state)
+    rows = read_rows(args.data)
+    require_columns(rows, state["features"] + [state["label"]], args.data)
+    rows = [r for r in rows if r.get(state["label"]) is not None]
+    xs, ys = model.encode(rows), [float(r[state["label"]]) for r in rows]
+    result = {"model": spec["name"], "rows": len(rows), "mse": model.loss(xs, ys)}
+    print(json.dumps(result), flush=True)
+    if args.out:
+        write_json_atomically(args.out, result)
+    return 0
+
+
 def main(spec, argv=None):
     parser = argparse.ArgumentParser(prog=spec["name"], description=spec.get("description"))
     sub = parser.add_subparsers(dest="command", required=True)
@@ -104,5 +120,10 @@ def main(spec, argv=None):
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
+    e = sub.add_parser("evaluate", help="mean squared error of a model on labelled rows (prints JSON)")
+    e.add_argument("--model", required=True)
+    e.add_argument("--data", required=True)
+    e.add_argument("--out", help="also write the JSON result to this file")
     args = parser.parse_args(argv)
-    sys.exit(train(spec, args) if args.command == "train" else predict(spec, args))
+    commands = {"train": train, "predict": predict, "evaluate": evaluate}
+    sys.exit(commands[args.command](spec, args))

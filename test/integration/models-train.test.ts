@@ -171,6 +171,38 @@ describe.each(Object.keys(models) as (keyof typeof models)[])(
       expect(Object.keys(rows[0] as object)).toEqual([...Object.keys(models[model].ids), expect.any(String)]);
     });
 
+    it('evaluates a model on labelled rows, so a trained challenger beats an untrained champion', async () => {
+      const dir = testTempDir(`model-${model}-evaluate`);
+      const data = join(dir, 'data.ndjson');
+      writeFileSync(data, tinyData(model));
+      expect((await train(model, dir, data)).code).toBe(0);
+      const champion = join(dir, 'champion.json');
+      const spec = models[model];
+      writeFileSync(
+        champion,
+        JSON.stringify({
+          features: spec.features,
+          label: spec.label,
+          weights: spec.features.map(() => 0),
+          bias: 0,
+          means: spec.features.map(() => 0),
+          stds: spec.features.map(() => 1),
+          step: 0,
+        }),
+      );
+      const evaluate = async (modelFile: string) => {
+        const { stdout } = await run(
+          'python3',
+          [join(modelsDir, model, 'train.py'), 'evaluate', '--model', modelFile, '--data', data],
+          { env: pythonEnv },
+        );
+        return JSON.parse(stdout) as { rows: number; mse: number };
+      };
+      const challenger = await evaluate(join(dir, 'output', 'model.json'));
+      expect(challenger.rows).toBe(120);
+      expect(challenger.mse).toBeLessThan((await evaluate(champion)).mse);
+    });
+
     it('declares the features, label and prediction columns the warehouse schema lists', async () => {
       const { stdout } = await run(
         'python3',

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BigQueryErrorType, bigQueryFailure } from '../activities/bigquery/errors';
 import { tableSql, type TableRef } from '../activities/bigquery/identifiers';
+
+const sqlName = /^[a-z0-9_-]+(\/[a-z0-9_-]+)*$/;
 
 /**
  * Loads `sql/<name>.sql` and fills its `{{table}}` placeholders with validated, backticked table
@@ -9,9 +12,18 @@ import { tableSql, type TableRef } from '../activities/bigquery/identifiers';
  * removed.
  */
 export function renderSql(name: string, tables: Record<string, TableRef>, defaultProject: string): string {
+  // Typed and non-retryable: a step naming a file that is not there will not find it on a retry.
+  const invalid = (message: string) => bigQueryFailure(BigQueryErrorType.INVALID_REQUEST, message);
+  if (!sqlName.test(name)) throw invalid(`invalid SQL file name ${JSON.stringify(name)}`);
+  let source: string;
+  try {
+    source = readFileSync(join(__dirname, `${name}.sql`), 'utf8');
+  } catch {
+    throw invalid(`no SQL file sql/${name}.sql`);
+  }
   // Whole-line comments are dropped: the emulator counts `@name` in comments as parameters (a MERGE
   // whose header comment mentions @from fails with "parameter count mismatch").
-  const text = readFileSync(join(__dirname, `${name}.sql`), 'utf8')
+  const text = source
     .split('\n')
     .filter((line) => !line.trimStart().startsWith('--'))
     .join('\n');
@@ -24,6 +36,6 @@ export function renderSql(name: string, tables: Record<string, TableRef>, defaul
     }
     return tableSql(table, defaultProject);
   });
-  if (missing.size > 0) throw new Error(`sql/${name}.sql needs table(s) ${[...missing].join(', ')}`);
+  if (missing.size > 0) throw invalid(`sql/${name}.sql needs table(s) ${[...missing].join(', ')}`);
   return sql;
 }

@@ -118,15 +118,22 @@ export function createBigQueryActivities(bigquery: BigQuery, config: BigQueryAct
 
     /**
      * Reuses an existing output: fails (TABLE_NOT_FOUND, naming it) if it is gone and pushes its
-     * expiration out by `SCRATCH_EXPIRATION_DAYS`, so a cached table cannot expire mid-run.
+     * expiration out by `SCRATCH_EXPIRATION_DAYS` (scratch datasets only), so a cached table cannot
+     * expire mid-run.
      */
-    async keepTable(input: { table: TableRef }): Promise<{ table: Required<TableRef>; expiresAt: number }> {
+    async keepTable(input: {
+      table: TableRef;
+    }): Promise<{ table: Required<TableRef>; expiresAt: number | null }> {
       const description = await ops.describe(input.table);
       if (!description.exists) {
         throw bigQueryFailure(
           BigQueryErrorType.TABLE_NOT_FOUND,
           `table ${name(description.table)} not found`,
         );
+      }
+      // Only scratch tables expire; a table elsewhere (production) must never get an expiration.
+      if (!description.table.dataset.startsWith(config.SCRATCH_DATASET_PREFIX)) {
+        return { table: description.table, expiresAt: null };
       }
       const expiresAt = await ops.extendExpiration(description.table, config.SCRATCH_EXPIRATION_DAYS);
       return { table: description.table, expiresAt };

@@ -122,7 +122,9 @@ export function bigQueryStepHandlers(bigquery: BigQuery, config: BigQueryActivit
         for (const name of Object.values(execution.outputs)) {
           const ref = parseTableName(name);
           if (!(await ops.describe(ref)).exists) return false;
-          await ops.extendExpiration(ref, config.SCRATCH_EXPIRATION_DAYS);
+          if (ref.dataset.startsWith(config.SCRATCH_DATASET_PREFIX)) {
+            await ops.extendExpiration(ref, config.SCRATCH_EXPIRATION_DAYS);
+          }
         }
         return true;
       },

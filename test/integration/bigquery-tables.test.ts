@@ -146,6 +146,15 @@ describe('BigQuery table activities on the emulator', () => {
     const { expiresAt } = await activities.keepTable({ table: { dataset, table: 'kept' } });
     // The emulator neither stores nor enforces a table's expirationTime, so only the request is checked.
     expect(expiresAt).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+    await bq.bigquery.createDataset('production_like');
+    await activities.queryToTable({
+      sql: 'SELECT 1 AS a',
+      destination: { dataset: 'production_like', table: 't' },
+      labels,
+    });
+    expect(
+      (await activities.keepTable({ table: { dataset: 'production_like', table: 't' } })).expiresAt,
+    ).toBeNull();
   });
 
   it('copies a table and deletes tables, reporting those already gone', async () => {

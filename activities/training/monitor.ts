@@ -31,6 +31,15 @@ export interface MonitorDeps {
 const GONE = new Set(['STOPPING', 'STOPPED', 'SUSPENDED', 'TERMINATED', 'NOT_FOUND']);
 const EXEC_TIMEOUT_MS = 30_000;
 
+const KILL_WAIT_MS = 45_000;
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/** Any network wait of the monitor also ends on cancellation, so a hung link never outlives a cancel. */
+function orCancelled<T>(operation: Promise<T>): Promise<T> {
+  operation.catch(() => undefined);
+  return Promise.race([operation, Context.current().cancelled]);
+}
+
 const cancelRequested = (error: unknown): boolean =>
   error instanceof CancelledFailure && Context.current().cancellationDetails?.cancelRequested === true;
 
@@ -55,14 +64,20 @@ export async function monitorRun(deps: MonitorDeps, input: MonitorInput): Promis
     for (;;) {
       try {
         if (!session) {
-          session = await SshSession.connect(await deps.provider.sshTarget(input.vmName), deps.ssh);
+          const connected: SshSession = await orCancelled(
+            deps.provider.sshTarget(input.vmName).then((target) => SshSession.connect(target, deps.ssh)),
+          );
+          session = connected;
           if (connections++ > 0 || resumed) state.reconnects += 1;
-          home = (await session.run('printf %s "$HOME"', { timeoutMs: EXEC_TIMEOUT_MS })).trim();
+          home = (await connected.run('printf %s "$HOME"', { timeoutMs: EXEC_TIMEOUT_MS })).trim();
         }
+        const current: SshSession = session;
         const probe = parseProbe(
-          await session.run(probeCommand(input.runId, state.logOffset, state.metricsOffset), {
-            timeoutMs: EXEC_TIMEOUT_MS,
-          }),
+          await orCancelled(
+            current.run(probeCommand(input.runId, state.logOffset, state.metricsOffset), {
+              timeoutMs: EXEC_TIMEOUT_MS,
+            }),
+          ),
         );
         state.unreachableSince = undefined;
         state.polls = (state.polls ?? 0) + 1;
@@ -79,10 +94,9 @@ export async function monitorRun(deps: MonitorDeps, input: MonitorInput): Promis
         if (toSync) {
           const old = state.syncedCheckpoint?.localPath;
           try {
-            state.syncedCheckpoint = await syncCheckpoint(deps, input, {
-              ...toSync,
-              remotePath: remote(toSync.name),
-            });
+            state.syncedCheckpoint = await orCancelled(
+              syncCheckpoint(deps, input, { ...toSync, remotePath: remote(toSync.name) }),
+            );
             if (old && old !== state.syncedCheckpoint.localPath)
               rmSync(old, { recursive: true, force: true });
           } catch (error) {
@@ -139,7 +153,13 @@ export async function monitorRun(deps: MonitorDeps, input: MonitorInput): Promis
     }
   } catch (error) {
     // Only an explicit cancel ends the training: a worker shutdown or a timeout must leave it running.
-    if (cancelRequested(error)) await killRun(deps, input.vmName, input.runId).catch(() => undefined);
+    // Bounded, because the workflow may be deleting the VM at the same moment (it kills too).
+    if (cancelRequested(error)) {
+      await Promise.race([
+        killRun(deps, input.vmName, input.runId).catch(() => undefined),
+        delay(KILL_WAIT_MS),
+      ]);
+    }
     throw error;
   } finally {
     session?.close();

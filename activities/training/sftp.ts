@@ -33,6 +33,8 @@ export class SftpSession {
     const expected = Buffer.from(target.hostKey, 'base64');
     const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
       client.once('error', (error) => reject(new SshError(`SFTP connection failed: ${error.message}`)));
+      // A link dropped between handshake and the subsystem reply raises no error, only `close`.
+      client.once('close', () => reject(new SshError('SFTP connection closed before it was ready')));
       client.once('ready', () =>
         client.sftp((error, channel) =>
           error ? reject(new SshError(`SFTP subsystem failed: ${error.message}`)) : resolve(channel),

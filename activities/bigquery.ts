@@ -140,8 +140,8 @@ export function createBigQueryActivities(bigquery: BigQuery, config: BigQueryAct
     },
 
     /**
-     * One copy job (e.g. a missing upstream table taken from production for a partial rerun),
-     * checked to hold the source's row count. Several tables at once, all or nothing: the promotion.
+     * One copy job into a run's own table (e.g. a missing upstream table taken from production for a
+     * partial rerun), checked to hold the source's rows. Production tables: the promotion.
      */
     async copyTable(input: {
       source: TableRef;
@@ -151,10 +151,22 @@ export function createBigQueryActivities(bigquery: BigQuery, config: BigQueryAct
     }): Promise<{ table: Required<TableRef>; rows: number; createdTables: Required<TableRef>[] }> {
       const source = ops.handle(input.source).table;
       const { table } = ops.handle(input.destination);
+      const disposition = input.writeDisposition ?? 'WRITE_TRUNCATE';
       const existed = (await ops.describe(table)).exists;
-      await ops.copy(source, table, input.writeDisposition ?? 'WRITE_TRUNCATE');
+      const before = existed && disposition === 'WRITE_APPEND' ? await ops.countRows(table) : 0;
+      const expected = before + (await ops.countRows(source));
+      // Replacing starts from no table: the emulator's copy keeps an existing table's columns.
+      if (existed && disposition === 'WRITE_TRUNCATE') await ops.remove(table);
+      await ops.copy(source, table, disposition);
       await ops.setLabels(table, input.labels);
-      return { table, rows: await ops.countRows(table), createdTables: existed ? [] : [table] };
+      const rows = await ops.countRows(table);
+      if (rows !== expected) {
+        throw bigQueryFailure(
+          BigQueryErrorType.CHECK_FAILED,
+          `copy ${name(source)} to ${name(table)}: ${rows} rows, expected ${expected}`,
+        );
+      }
+      return { table, rows, createdTables: existed ? [] : [table] };
     },
 
     /** Deletes tables (the run's record at cleanup); tables already gone are reported, not errors. */

@@ -13,8 +13,8 @@ export enum BigQueryErrorType {
   ALREADY_EXISTS = 'BigQueryAlreadyExists',
   ACCESS_DENIED = 'BigQueryAccessDenied',
   RESOURCES_EXCEEDED = 'BigQueryResourcesExceeded',
-  /** A promotion found a table in a state it cannot safely go on from (e.g. staged rows differ). */
-  PROMOTION_CHECK_FAILED = 'BigQueryPromotionCheckFailed',
+  /** A copy or promotion found other rows or columns than it wrote, or a table it cannot go on from. */
+  CHECK_FAILED = 'BigQueryCheckFailed',
   /** Rate limits, backend errors, lost connections: retried by the activity's retry policy. */
   TRANSIENT = 'BigQueryTransient',
 }
@@ -28,7 +28,7 @@ const nonRetryable = new Set<BigQueryErrorType>([
   BigQueryErrorType.ALREADY_EXISTS,
   BigQueryErrorType.ACCESS_DENIED,
   BigQueryErrorType.RESOURCES_EXCEEDED,
-  BigQueryErrorType.PROMOTION_CHECK_FAILED,
+  BigQueryErrorType.CHECK_FAILED,
 ]);
 
 /** A typed failure; non-retryable exactly when the type says retrying cannot help. */

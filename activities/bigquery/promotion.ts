@@ -90,7 +90,7 @@ export function promotionOps(
     const count = await ops.countRows(target);
     if (!sameFields(got.fields, expected.fields) || count !== rows) {
       throw bigQueryFailure(
-        BigQueryErrorType.PROMOTION_CHECK_FAILED,
+        BigQueryErrorType.CHECK_FAILED,
         `promotion: ${name(target)} holds ${count} rows with fields ${JSON.stringify(got.fields)} after copying ${name(from)} (${rows} rows, ${JSON.stringify(expected.fields)})`,
       );
     }
@@ -191,7 +191,7 @@ export function promotionOps(
       const rows = staged.exists ? await ops.countRows(entry.staging) : -1;
       if (rows !== entry.rows) {
         throw bigQueryFailure(
-          BigQueryErrorType.PROMOTION_CHECK_FAILED,
+          BigQueryErrorType.CHECK_FAILED,
           `promotion ${plan.promotionId}: staging table ${name(entry.staging)} ${staged.exists ? `holds ${rows} rows, expected ${entry.rows}` : 'is missing'}; no production table was touched`,
         );
       }
@@ -209,7 +209,7 @@ export function promotionOps(
         await rollback(plan);
       } catch (rollbackError) {
         throw bigQueryFailure(
-          BigQueryErrorType.PROMOTION_CHECK_FAILED,
+          BigQueryErrorType.CHECK_FAILED,
           `promotion ${plan.promotionId} failed after replacing ${replaced.join(', ')} (${(error as Error).message}) and its rollback failed too (${(rollbackError as Error).message}); retry the commit or the rollback`,
         );
       }

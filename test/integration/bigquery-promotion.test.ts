@@ -155,7 +155,7 @@ describe('promotion of production tables on the emulator (all or nothing)', () =
     const plan = await activities.stagePromotion({ promotionId: 'r4', tables, labels });
     await bq.bigquery.dataset(prod).table('trend_predictions__stage_r4').delete();
     const error = await activities.commitPromotion({ plan }).catch((e: unknown) => e);
-    expect((error as ApplicationFailure).type).toBe(BigQueryErrorType.PROMOTION_CHECK_FAILED);
+    expect((error as ApplicationFailure).type).toBe(BigQueryErrorType.CHECK_FAILED);
     expect((error as ApplicationFailure).message).toContain('visits.trend_predictions__stage_r4 is missing');
     expect(await rowsOf('poi_visits_scaled')).toEqual([{ day: '2026-06-30', visits: 10 }]);
     await activities.finishPromotion({ plan });

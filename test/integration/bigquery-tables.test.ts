@@ -179,6 +179,29 @@ describe('BigQuery table activities on the emulator', () => {
     });
   });
 
+  it('replaces a copy destination whose columns differ, with the source rows checked', async () => {
+    await activities.queryToTable({
+      sql: 'SELECT "a" AS x, 1 AS y',
+      destination: { dataset, table: 'wide' },
+      labels,
+    });
+    await activities.queryToTable({
+      sql: 'SELECT 2.5 AS z UNION ALL SELECT 3.5',
+      destination: { dataset, table: 'narrow' },
+      labels,
+    });
+    const copied = await activities.copyTable({
+      source: { dataset, table: 'narrow' },
+      destination: { dataset, table: 'wide' },
+      labels,
+    });
+    expect(copied).toMatchObject({ rows: 2, createdTables: [] });
+    expect(await activities.queryRows({ sql: `SELECT * FROM \`${dataset}.wide\` ORDER BY z` })).toEqual([
+      { z: 2.5 },
+      { z: 3.5 },
+    ]);
+  });
+
   it('fails a copy of a missing table naming it', async () => {
     const failure = await failureOf(() =>
       activities.copyTable({

@@ -99,7 +99,7 @@ describe('promotion commit (all or nothing)', () => {
       return realCopy(from, to);
     };
     const error = (await promotion.commit(plan).catch((caught: unknown) => caught)) as ApplicationFailure;
-    expect(error.type).toBe(BigQueryErrorType.PROMOTION_CHECK_FAILED);
+    expect(error.type).toBe(BigQueryErrorType.CHECK_FAILED);
     expect(error.nonRetryable).toBe(true);
     expect(error.message).toMatch(/after replacing prod\.a .*rollback failed too/);
   });

@@ -1,7 +1,7 @@
 import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointRef, CollectedOutputs, TrainingStatus } from '../../workflows/training-types';
-import type { SftpSession } from './sftp';
+import type { RemoteSession } from './session';
 
 export interface CollectInput {
   trainingId: string;
@@ -23,7 +23,7 @@ const RUN_FILES = ['train.log', 'metrics.jsonl', 'exit_code', 'started_at', 'end
  * checkpoint under `checkpoint/`; writes `manifest.json` naming the model to use.
  */
 export async function collectRun(
-  sftp: SftpSession | undefined,
+  sftp: RemoteSession | undefined,
   home: string,
   registryDir: string,
   input: CollectInput,

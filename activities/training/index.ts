@@ -2,13 +2,13 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { join, resolve } from 'node:path';
 import type { VmInfo, VmProvider, VmSpec } from '../providers/types';
-import { SshSession, type SshOptions } from '../remote/ssh';
+import type { SshOptions } from '../remote/ssh';
 import { TrainingErrorType, type CollectedOutputs, type MonitorResult } from '../../workflows/training-types';
 import { collectRun, type CollectInput } from './collect';
 import { judgeAttempt, type JudgeInput, type Verdict } from './judge';
 import { killRun, monitorRun, type MonitorInput } from './monitor';
 import { launchCommand, RUN_ID_PATTERN } from './remote';
-import { SftpSession } from './sftp';
+import { RemoteSession } from './session';
 import { uploadRun, type UploadInput } from './upload';
 
 export interface TrainingDeps {
@@ -38,7 +38,7 @@ function checkRunId(runId: string): void {
 export function createTrainingActivities(deps: TrainingDeps) {
   const registryDir = resolve(deps.registryDir);
   const connect = async (vmName: string) =>
-    SshSession.connect(await deps.provider.sshTarget(vmName), deps.ssh);
+    RemoteSession.connect(await deps.provider.sshTarget(vmName), deps.ssh);
   const monitorDeps = {
     provider: deps.provider,
     ssh: deps.ssh,
@@ -75,16 +75,11 @@ export function createTrainingActivities(deps: TrainingDeps) {
     /** Uploads wrapper, code, inputs and resume checkpoint; a launched run is never touched. */
     async uploadTrainingRun(input: UploadInput): Promise<{ uploaded: boolean }> {
       checkRunId(input.runId);
-      const target = await deps.provider.sshTarget(input.vmName);
-      const [ssh, sftp] = await Promise.all([
-        SshSession.connect(target, deps.ssh),
-        SftpSession.connect(target),
-      ]);
+      const session = await connect(input.vmName);
       try {
-        return { uploaded: await uploadRun(ssh, sftp, input) };
+        return { uploaded: await uploadRun(session, input) };
       } finally {
-        ssh.close();
-        sftp.close();
+        session.close();
       }
     },
 
@@ -129,19 +124,23 @@ export function createTrainingActivities(deps: TrainingDeps) {
     /** Copies log, metrics, model and latest checkpoint into the registry (see `collectRun`). */
     async collectTrainingOutputs(input: Omit<CollectInput, 'vmAvailable'>): Promise<CollectedOutputs> {
       const running = (await deps.provider.status(input.vmName)).status === 'RUNNING';
-      if (!running) return await collectRun(undefined, '', registryDir, { ...input, vmAvailable: false });
-      const target = await deps.provider.sshTarget(input.vmName);
-      const ssh = await SshSession.connect(target, deps.ssh);
+      const offline = () => collectRun(undefined, '', registryDir, { ...input, vmAvailable: false });
+      if (!running) return await offline();
+      let session: RemoteSession;
       try {
-        const home = (await ssh.run('printf %s "$HOME"')).trim();
-        const sftp = await SftpSession.connect(target);
-        try {
-          return await collectRun(sftp, home, registryDir, { ...input, vmAvailable: true });
-        } finally {
-          sftp.close();
-        }
+        session = await connect(input.vmName);
+      } catch (error) {
+        // Running but unreachable: keep what was copied during training rather than block the step.
+        Context.current().log.warn('VM unreachable, collecting the synced copies only', {
+          error: String(error),
+        });
+        return await offline();
+      }
+      try {
+        const home = (await session.run('printf %s "$HOME"')).trim();
+        return await collectRun(session, home, registryDir, { ...input, vmAvailable: true });
       } finally {
-        ssh.close();
+        session.close();
       }
     },
 

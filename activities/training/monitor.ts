@@ -3,11 +3,11 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VmProvider } from '../providers/types';
-import { SshSession, type SshOptions } from '../remote/ssh';
+import type { SshOptions } from '../remote/ssh';
 import type { CheckpointRef, MonitorHeartbeat, MonitorResult } from '../../workflows/training-types';
 import { applyProbe, drained, freshHeartbeat } from './metrics';
 import { killCommand, parseProbe, probeCommand, runDirOf, type ProbeResult } from './remote';
-import { SftpSession } from './sftp';
+import { RemoteSession } from './session';
 
 export interface MonitorInput {
   trainingId: string;
@@ -54,7 +54,7 @@ export async function monitorRun(deps: MonitorDeps, input: MonitorInput): Promis
   const resumed = previous?.runId === input.runId;
   const state: MonitorHeartbeat = resumed ? { ...previous } : freshHeartbeat(input.runId);
   if (resumed) ctx.log.info('monitor resumes from heartbeat details', { ...state, logTail: undefined });
-  let session: SshSession | undefined;
+  let session: RemoteSession | undefined;
   let connections = 0;
   let backoffMs = Math.min(500, input.maxBackoffMs);
   let quietPolls = 0;
@@ -64,14 +64,14 @@ export async function monitorRun(deps: MonitorDeps, input: MonitorInput): Promis
     for (;;) {
       try {
         if (!session) {
-          const connected: SshSession = await orCancelled(
-            deps.provider.sshTarget(input.vmName).then((target) => SshSession.connect(target, deps.ssh)),
+          const connected: RemoteSession = await orCancelled(
+            deps.provider.sshTarget(input.vmName).then((target) => RemoteSession.connect(target, deps.ssh)),
           );
           session = connected;
           if (connections++ > 0 || resumed) state.reconnects += 1;
           home = (await connected.run('printf %s "$HOME"', { timeoutMs: EXEC_TIMEOUT_MS })).trim();
         }
-        const current: SshSession = session;
+        const current: RemoteSession = session;
         const probe = parseProbe(
           await orCancelled(
             current.run(probeCommand(input.runId, state.logOffset, state.metricsOffset), {
@@ -95,11 +95,12 @@ export async function monitorRun(deps: MonitorDeps, input: MonitorInput): Promis
           const old = state.syncedCheckpoint?.localPath;
           try {
             state.syncedCheckpoint = await orCancelled(
-              syncCheckpoint(deps, input, { ...toSync, remotePath: remote(toSync.name) }),
+              syncCheckpoint(current, deps, input, { ...toSync, remotePath: remote(toSync.name) }),
             );
             if (old && old !== state.syncedCheckpoint.localPath)
               rmSync(old, { recursive: true, force: true });
           } catch (error) {
+            if (error instanceof CancelledFailure) throw error;
             // A copy that fails (the training pruned it, the link dropped) is retried on a later poll;
             // it must not count as the VM being unreachable.
             ctx.log.warn('checkpoint copy failed', { checkpoint: toSync.name, error: String(error) });
@@ -189,7 +190,9 @@ export function checkpointToSync(
   return undefined;
 }
 
+/** Copies a checkpoint through the monitor's own connection (into `.partial`, then renamed). */
 async function syncCheckpoint(
+  session: RemoteSession,
   deps: MonitorDeps,
   input: MonitorInput,
   checkpoint: CheckpointRef,
@@ -198,12 +201,7 @@ async function syncCheckpoint(
   const target = join(dir, checkpoint.name);
   const partial = `${target}.partial`;
   rmSync(partial, { recursive: true, force: true });
-  const sftp = await SftpSession.connect(await deps.provider.sshTarget(input.vmName));
-  try {
-    await sftp.download(checkpoint.remotePath!, partial);
-  } finally {
-    sftp.close();
-  }
+  await session.download(checkpoint.remotePath!, partial);
   rmSync(target, { recursive: true, force: true });
   renameSync(partial, target);
   return { ...checkpoint, localPath: target };
@@ -223,7 +221,7 @@ export async function killRun(
   vmName: string,
   runId: string,
 ): Promise<boolean> {
-  const session = await SshSession.connect(await deps.provider.sshTarget(vmName), deps.ssh);
+  const session = await RemoteSession.connect(await deps.provider.sshTarget(vmName), deps.ssh);
   try {
     const out = await session.run(killCommand(runId), { timeoutMs: EXEC_TIMEOUT_MS });
     return out.includes('alive=0');

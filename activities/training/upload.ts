@@ -2,10 +2,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { shellQuote, type SshSession } from '../remote/ssh';
+import { shellQuote } from '../remote/ssh';
 import { TrainingErrorType, type CheckpointRef, type CodeSource } from '../../workflows/training-types';
 import { envScript, runDirOf } from './remote';
-import type { SftpSession } from './sftp';
+import type { RemoteSession } from './session';
 import { WRAPPER_SCRIPT } from './wrapper';
 
 export interface UploadInput {
@@ -50,55 +50,54 @@ function pathArchive(path: string): { command: string; args: string[] } {
  * Puts everything a run needs into `~/runs/<id>/`: the wrapper, `command.sh`, `env.sh`, `code/`,
  * `inputs/` and `resume/`. A run that was launched already is left untouched (returns false).
  */
-export async function uploadRun(ssh: SshSession, sftp: SftpSession, input: UploadInput): Promise<boolean> {
-  const home = (await ssh.run('printf %s "$HOME"')).trim();
+export async function uploadRun(session: RemoteSession, input: UploadInput): Promise<boolean> {
+  const home = (await session.run('printf %s "$HOME"')).trim();
   const rel = runDirOf(input.runId);
   const dir = `${home}/${rel}`;
-  if ((await ssh.exec(`test -e ${shellQuote(`${dir}/launched_at`)}`)).code === 0) return false;
+  if ((await session.exec(`test -e ${shellQuote(`${dir}/launched_at`)}`)).code === 0) return false;
   const archives = {
     code: codeArchive(input.code),
     inputs: (input.inputs ?? []).map(pathArchive),
   };
   const q = shellQuote(dir);
-  await ssh.run(`mkdir -p ${q}/code ${q}/inputs ${q}/resume`);
+  await session.run(`mkdir -p ${q}/code ${q}/inputs ${q}/resume`);
 
   const env: Record<string, string> = { ...input.env };
   if (input.resumeFrom) {
     const name = input.resumeFrom.name;
     if (input.resumeOnSameVm && input.resumeFrom.remotePath) {
-      await ssh.run(
+      await session.run(
         `cp -a ${shellQuote(input.resumeFrom.remotePath)} ${shellQuote(`${dir}/resume/${name}`)}`,
       );
     } else if (input.resumeFrom.localPath) {
-      await untarInto(ssh, sftp, pathArchive(input.resumeFrom.localPath), dir, 'resume');
+      await untarInto(session, pathArchive(input.resumeFrom.localPath), dir, 'resume');
     } else {
       throw uploadFailed(`checkpoint ${name} has no copy this VM can reach`);
     }
     env.RESUME_FROM = `${dir}/resume/${name}`;
   }
-  await untarInto(ssh, sftp, archives.code, dir, 'code');
-  for (const archive of archives.inputs) await untarInto(ssh, sftp, archive, dir, 'inputs');
-  await sftp.putText(`${dir}/env.sh`, envScript(env));
-  await sftp.putText(`${dir}/command.sh`, `${input.command}\n`);
-  await sftp.putText(`${dir}/wrapper.sh`, WRAPPER_SCRIPT, 0o755);
+  await untarInto(session, archives.code, dir, 'code');
+  for (const archive of archives.inputs) await untarInto(session, archive, dir, 'inputs');
+  await session.putText(`${dir}/env.sh`, envScript(env));
+  await session.putText(`${dir}/command.sh`, `${input.command}\n`);
+  await session.putText(`${dir}/wrapper.sh`, WRAPPER_SCRIPT, 0o755);
   return true;
 }
 
 async function untarInto(
-  ssh: SshSession,
-  sftp: SftpSession,
+  session: RemoteSession,
   archive: { command: string; args: string[] },
   dir: string,
   sub: string,
 ): Promise<void> {
   const tarPath = `${dir}/.upload-${sub}.tar`;
   try {
-    await sftp.uploadCommandOutput(archive.command, archive.args, tarPath);
+    await session.uploadCommandOutput(archive.command, archive.args, tarPath);
   } catch (error) {
     if (error instanceof Error && /failed \(exit/.test(error.message)) throw uploadFailed(error.message);
     throw error;
   }
-  await ssh.run(
+  await session.run(
     `tar -xf ${shellQuote(tarPath)} -C ${shellQuote(`${dir}/${sub}`)} && rm -f ${shellQuote(tarPath)}`,
   );
 }

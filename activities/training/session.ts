@@ -1,0 +1,215 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Client, type ClientChannel, type FileEntry, type SFTPWrapper, type Stats } from 'ssh2';
+import { SshError, type ExecResult, type SshOptions, type SshTarget } from '../remote/ssh';
+
+/**
+ * One SSH connection of the training activities: exec and (lazily) SFTP, host key pinned.
+ *
+ * Every operation fails instead of hanging when the link drops (ssh2 may leave a pending exec or
+ * SFTP request without a callback), and a failed or dropped connection never leaves an ssh2 error
+ * unheard: ssh2 can emit a second error after a handshake timeout ("Connection lost before
+ * handshake"), which without a listener is an uncaught exception that kills the worker.
+ * SFTP paths must be absolute: the SFTP server starts in the account's home from passwd, which on a
+ * local instance is not the `HOME` its shell sessions get.
+ */
+export class RemoteSession {
+  /** Rejects when the connection drops. */
+  private readonly dropped: Promise<never>;
+  private channel: Promise<SFTPWrapper> | undefined;
+
+  private constructor(private readonly client: Client) {
+    this.dropped = new Promise<never>((_, reject) => {
+      client.once('close', () => reject(new SshError('SSH connection closed')));
+    });
+    this.dropped.catch(() => undefined);
+  }
+
+  static async connect(target: SshTarget, options: SshOptions = {}): Promise<RemoteSession> {
+    const client = new Client();
+    client.on('error', () => undefined);
+    const expected = Buffer.from(target.hostKey, 'base64');
+    let mismatch = false;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.once('ready', () => resolve());
+        client.once('error', (error) =>
+          reject(
+            new SshError(
+              mismatch
+                ? `host key of ${target.host}:${target.port} does not match the pinned key`
+                : `cannot connect to ${target.username}@${target.host}:${target.port}: ${error.message}`,
+            ),
+          ),
+        );
+        client.once('close', () =>
+          reject(new SshError(`connection to ${target.host}:${target.port} closed`)),
+        );
+        client.connect({
+          host: target.host,
+          port: target.port,
+          username: target.username,
+          privateKey: target.privateKey,
+          readyTimeout: options.readyTimeoutMs ?? 10_000,
+          keepaliveInterval: options.keepaliveIntervalMs ?? 5_000,
+          keepaliveCountMax: options.keepaliveCountMax ?? 3,
+          hostVerifier: (key: Buffer) => {
+            mismatch = !key.equals(expected);
+            return !mismatch;
+          },
+        });
+      });
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
+    return new RemoteSession(client);
+  }
+
+  /** Runs one operation, failing instead of hanging if the connection drops meanwhile. */
+  private guarded<T>(operation: Promise<T>): Promise<T> {
+    operation.catch(() => undefined);
+    return Promise.race([operation, this.dropped]);
+  }
+
+  /** Runs a command (no pty, stdin closed) and collects its output. */
+  async exec(command: string, options: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const result = new Promise<ExecResult>((resolve, reject) => {
+      if (options.timeoutMs)
+        timer = setTimeout(() => {
+          reject(new SshError(`exec timed out after ${options.timeoutMs} ms`));
+          this.client.destroy();
+        }, options.timeoutMs);
+      this.client.exec(command, (error, channel: ClientChannel) => {
+        if (error) return reject(new SshError(`exec failed: ${error.message}`));
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        let code: number | null = null;
+        let signal: string | undefined;
+        channel.on('data', (chunk: Buffer) => out.push(chunk));
+        channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+        channel.on('exit', (exitCode: number | null, exitSignal?: string) => {
+          code = exitCode;
+          signal = exitSignal;
+        });
+        channel.on('close', () =>
+          resolve({
+            code,
+            signal,
+            stdout: Buffer.concat(out).toString('utf8'),
+            stderr: Buffer.concat(err).toString('utf8'),
+          }),
+        );
+        channel.end();
+      });
+    });
+    try {
+      return await this.guarded(result);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Runs a command and fails unless it exits 0. */
+  async run(command: string, options: { timeoutMs?: number } = {}): Promise<string> {
+    const result = await this.exec(command, options);
+    if (result.code !== 0) {
+      throw new SshError(
+        `remote command failed (exit ${result.code ?? result.signal}): ${command.slice(0, 200)}\n${result.stderr.trim()}`,
+      );
+    }
+    return result.stdout;
+  }
+
+  /** The SFTP channel, opened on first use. */
+  private sftp(): Promise<SFTPWrapper> {
+    this.channel ??= this.guarded(
+      new Promise<SFTPWrapper>((resolve, reject) =>
+        this.client.sftp((error, channel) =>
+          error ? reject(new SshError(`SFTP subsystem failed: ${error.message}`)) : resolve(channel),
+        ),
+      ),
+    );
+    return this.channel;
+  }
+
+  /** Streams a local command's stdout (a tar or git archive) into a remote file. */
+  async uploadCommandOutput(command: string, args: string[], remotePath: string): Promise<void> {
+    const sftp = await this.sftp();
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const stderr: Buffer[] = [];
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const exited = new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', resolve);
+    });
+    const written = new Promise<void>((resolve, reject) => {
+      const out = sftp.createWriteStream(remotePath);
+      out.once('error', reject);
+      out.once('close', () => resolve());
+      child.stdout.pipe(out);
+    });
+    const [code] = await this.guarded(Promise.all([exited, written]));
+    if (code !== 0) {
+      throw new Error(
+        `${command} ${args.join(' ')} failed (exit ${code}): ${Buffer.concat(stderr).toString()}`,
+      );
+    }
+  }
+
+  async putText(remotePath: string, content: string, mode = 0o644): Promise<void> {
+    const sftp = await this.sftp();
+    await this.guarded(
+      new Promise<void>((resolve, reject) =>
+        sftp.writeFile(remotePath, content, { mode }, (error) => (error ? reject(error) : resolve())),
+      ),
+    );
+  }
+
+  /** Downloads a remote file or folder (recursively) to a local path; returns the files copied. */
+  async download(remotePath: string, localPath: string): Promise<number> {
+    const sftp = await this.sftp();
+    const stats = await this.guarded(
+      new Promise<Stats>((resolve, reject) =>
+        sftp.stat(remotePath, (error, result) => (error ? reject(error) : resolve(result))),
+      ),
+    );
+    if (!stats.isDirectory()) {
+      mkdirSync(dirname(localPath), { recursive: true });
+      await this.guarded(
+        new Promise<void>((resolve, reject) =>
+          sftp.fastGet(remotePath, localPath, (error) => (error ? reject(error) : resolve())),
+        ),
+      );
+      return 1;
+    }
+    mkdirSync(localPath, { recursive: true });
+    const entries = await this.guarded(
+      new Promise<FileEntry[]>((resolve, reject) =>
+        sftp.readdir(remotePath, (error, list) => (error ? reject(error) : resolve(list))),
+      ),
+    );
+    let count = 0;
+    for (const entry of entries) {
+      count += await this.download(`${remotePath}/${entry.filename}`, join(localPath, entry.filename));
+    }
+    return count;
+  }
+
+  /** True when the remote path exists. */
+  async exists(remotePath: string): Promise<boolean> {
+    const sftp = await this.sftp();
+    return await this.guarded(new Promise((resolve) => sftp.stat(remotePath, (error) => resolve(!error))));
+  }
+
+  /** Drops the connection at once. */
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}

@@ -88,4 +88,22 @@ describe('trainOnVm when the instance is stopped under the training (local stack
     expect(launchCount(stack, trainingId)).toBe(1);
     expect((await stack.provider.status(input.vm.name)).status).toBe('NOT_FOUND');
   });
+
+  it('restarts a persistent instance (never deletes it) and resumes there from the copied checkpoint', async () => {
+    const trainingId = `stop-persist-${randomUUID().slice(0, 8)}`;
+    const input = trainerInput(stack, trainingId, {
+      env: { TRAINER_STEPS: '30', TRAINER_STEP_SECONDS: '0.2' },
+      policy: { maxRetries: 1 },
+    });
+    input.vm.persistent = true;
+    const result = await trainAndStopVm(input);
+    expect(result.status).toBe('succeeded');
+    expect(result.attempts.map((attempt) => [attempt.vmName, attempt.outcome.kind])).toEqual([
+      [input.vm.name, 'vm-stopped'],
+      [input.vm.name, 'exited'],
+    ]);
+    expect(readFileSync(result.outputs!.logPath!, 'utf8')).toMatch(/resuming from .*step-\d+\.json/);
+    expect(launchCount(stack, trainingId)).toBe(2);
+    expect((await stack.provider.status(input.vm.name)).status).toBe('STOPPED');
+  });
 });

@@ -149,7 +149,7 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
           : (checkpoint ?? resumeFrom);
         if (verdict.freshVm) {
           await CancellationScope.nonCancellable(() => teardown(vmName));
-          if (!persistent) vmName = `${input.vm.name}-r${attempt + 1}`;
+          if (!persistent) vmName = freshVmName(input.vm.name, attempt + 1);
           needVm = true;
         }
         continue;
@@ -245,4 +245,10 @@ async function monitor(
     }
     throw error;
   }
+}
+
+/** `<name>-r<n>`, shortened to Compute Engine's 63 characters (names end with a letter or digit). */
+export function freshVmName(base: string, retry: number): string {
+  const suffix = `-r${retry}`;
+  return `${base.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
 }

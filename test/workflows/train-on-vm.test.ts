@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrainingActivities } from '../../activities/training';
 import { judgeAttempt } from '../../activities/training/judge';
-import { trainOnVm } from '../../workflows/train-on-vm';
+import { freshVmName, trainOnVm } from '../../workflows/train-on-vm';
 import {
   TrainingErrorType,
   trainingProgressQuery,
@@ -213,5 +213,14 @@ describe('trainOnVm workflow (time-skipping server, activities stubbed at the bo
     });
     expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
     expect(calls.slice(-2)).toEqual(['kill:cancel', 'teardown:vm-cancel:delete']);
+  });
+
+  it('names fresh VMs within the 63 characters Compute Engine allows', () => {
+    expect(freshVmName('vm-a', 1)).toBe('vm-a-r1');
+    const long = `rt-${'x'.repeat(55)}-abcd`;
+    expect(long).toHaveLength(63);
+    expect(freshVmName(long, 1)).toBe(`rt-${'x'.repeat(55)}-a-r1`);
+    // Never a dash before the suffix, never past 63 characters.
+    expect(freshVmName(long, 12)).toBe(`rt-${'x'.repeat(55)}-r12`);
   });
 });

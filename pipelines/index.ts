@@ -1,4 +1,5 @@
 import { demoPipeline } from './examples/demo';
+import { visitsScalingPipeline } from './visits-scaling';
 import type { PipelineDefinition } from './types';
 
 export type PipelineRegistry = ReadonlyMap<string, PipelineDefinition>;
@@ -14,7 +15,7 @@ export function createPipelineRegistry(definitions: PipelineDefinition[]): Pipel
 }
 
 /** Every pipeline the worker can run and the API lists (add one line per pipeline file). */
-export const pipelines: PipelineRegistry = createPipelineRegistry([demoPipeline]);
+export const pipelines: PipelineRegistry = createPipelineRegistry([demoPipeline, visitsScalingPipeline]);
 
 export * from './builder';
 export * from './params';

@@ -12,6 +12,11 @@ import { builtinStepHandlers, createStepActivities } from '../activities/steps';
 import { createBigQueryActivities } from '../activities/bigquery';
 import { bigQueryStepHandlers } from '../activities/bigquery/steps';
 import { createRegistryActivities, registryRoot } from '../activities/registry';
+import {
+  createTrainingStepActivities,
+  visitsScalingDepsFor,
+  visitsScalingStepHandlers,
+} from '../activities/visits-scaling';
 import { pipelines } from '../pipelines';
 import type { SshTarget } from '../activities/remote/ssh';
 import { loadConfig, type Config } from '../config';
@@ -38,7 +43,10 @@ export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'not
     ...createStepActivities({
       ...builtinStepHandlers,
       ...bigQueryStepHandlers(deps.bigquery, warehouseConfig(deps.bigquery)),
+      ...visitsScalingStepHandlers(visitsScalingDepsFor(deps.bigquery, loadConfig())),
     }),
+    // Training steps around the trainOnVm child: export the data, file the model under the step's output.
+    ...createTrainingStepActivities(visitsScalingDepsFor(deps.bigquery, loadConfig())),
     ...createNotifyActivities(deps.notify ?? loadConfig({})), // defaults: log only
     // Warehouse (BigQuery or the emulator) and the model registry (REGISTRY_DIR or <DATA_DIR>/registry).
     ...createBigQueryActivities(deps.bigquery, warehouseConfig(deps.bigquery)),

@@ -1,7 +1,16 @@
-import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  executeChild,
+  proxyActivities,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { Duration, RetryPolicy } from '@temporalio/common';
 import type { StepActivities, StepExecution, StepResult } from '../../activities/steps';
+import type { TrainingStepActivities } from '../../activities/visits-scaling/training';
 import type { PlannedStep } from '../../pipelines/types';
+import { trainOnVm } from '../train-on-vm';
+import { TrainingErrorType } from '../training-types';
 
 /** Default retry of a step's activity when the definition sets none. */
 const DEFAULT_STEP_RETRY = { maximumAttempts: 3 };
@@ -20,23 +29,58 @@ function activityOptions(step: PlannedStep): ActivityOptions {
 }
 
 /**
- * THE place where a step kind is dispatched. Everything but the built-in `gate` runs through the
- * generic `executeStep` activity (activities/steps.ts maps the kind to a handler).
- *
- * To run a kind as a child workflow, add a case here, e.g. for `train`:
- *   case 'train': return await executeChild(trainOnVm, { args: [...], workflowId: `${execution.workflowId}/${step.id}/${execution.attempt}` });
- * The child is cancelled with the step's scope (rerunFrom, abortRun), so its own teardown runs.
+ * THE place where a step kind is dispatched. `gate` runs nothing, `train` runs the `trainOnVm` child
+ * workflow, everything else runs through the generic `executeStep` activity (activities/steps.ts maps
+ * the kind to a handler).
  */
 export async function dispatchStep(step: PlannedStep, execution: StepExecution): Promise<StepResult> {
   switch (step.kind) {
     case 'gate':
       // Nothing to run: an approval gate (or a join point) only orders the DAG.
       return { outputs: execution.outputs };
+    case 'train':
+      return await trainStep(step, execution);
     default: {
       const { executeStep } = proxyActivities<StepActivities>(activityOptions(step));
       return await executeStep(execution);
     }
   }
+}
+
+/** Child workflow id of one attempt of a training step: one per run, step and attempt, never reused. */
+export const trainingWorkflowId = (
+  execution: Pick<StepExecution, 'workflowId' | 'step' | 'attempt'>,
+): string => `${execution.workflowId}/${execution.step.id}/${execution.attempt}`;
+
+/**
+ * A training step: export its data and build the child's input (activity), train on a VM (the
+ * `trainOnVm` child workflow, cancelled with the step's scope — rerunFrom, abortRun — so its own
+ * teardown runs), then file the model under the step's output (activity). A training that needs a
+ * decision fails the step with the training's failure type, so `onFailure: 'wait'` puts it in
+ * awaiting-decision; its latest checkpoint is filed first, for an operator who marks it succeeded.
+ */
+async function trainStep(step: PlannedStep, execution: StepExecution): Promise<StepResult> {
+  const { prepareTrainingStep, finishTrainingStep } = proxyActivities<TrainingStepActivities>({
+    startToCloseTimeout: '1 hour',
+    retry: { ...DEFAULT_STEP_RETRY, ...(step.retry ?? {}) } as RetryPolicy,
+    summary: `${step.id} (train)`,
+  });
+  const input = await prepareTrainingStep(execution);
+  const result = await executeChild(trainOnVm, {
+    args: [input],
+    workflowId: trainingWorkflowId(execution),
+    staticSummary: `${step.id}: ${input.trainingId}`,
+  });
+  const finished = await finishTrainingStep({ execution, trainingId: input.trainingId, result });
+  if (result.status === 'needs-decision') {
+    throw ApplicationFailure.create({
+      type: result.reason ?? TrainingErrorType.TRAINING_FAILED,
+      message: `training ${input.trainingId} needs a decision: ${result.message}`,
+      nonRetryable: true,
+      details: [finished.info ?? null],
+    });
+  }
+  return finished;
 }
 
 const { outputsExist } = proxyActivities<StepActivities>({

@@ -1,0 +1,150 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { BigQuery } from '@google-cloud/bigquery';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type { BigQueryActivitiesConfig } from '../bigquery/context';
+import type { JsonObject, JsonValue } from '../../pipelines/types';
+import type { StepExecution } from '../steps';
+
+/** Failure types of the visits-scaling step kinds (train, predict, evaluate, promote, gapfill, cleanup). */
+export enum PipelineStepErrorType {
+  /** The step's spec lacks a field or has one of the wrong type: a definition bug, never retried. */
+  INVALID_SPEC = 'PipelineStepInvalidSpec',
+  /** A model artifact (model.json of a training) is missing. */
+  ARTIFACT_MISSING = 'PipelineStepArtifactMissing',
+  /** The model program (predict, evaluate) exited non-zero. */
+  MODEL_COMMAND_FAILED = 'PipelineStepModelCommandFailed',
+}
+
+/** What the visits-scaling step kinds close over; the worker builds it once. */
+export interface VisitsScalingDeps {
+  bigquery: BigQuery;
+  config: BigQueryActivitiesConfig & { REGISTRY_KEEP_VERSIONS?: number };
+  /** Model registry root; training artifacts live under `<registry>/artifacts/<output name>/`. */
+  registryDir: string;
+  /** Scratch folder for files moved between the warehouse and the models (removed after each step). */
+  workDir: string;
+  /** Folder holding `models/` for worker-side predict and evaluate (default: this checkout). */
+  projectDir?: string;
+  python?: string;
+}
+
+export const failure = (type: PipelineStepErrorType, message: string) =>
+  ApplicationFailure.create({ type, message, nonRetryable: true });
+
+export function specString(execution: Pick<StepExecution, 'step'>, key: string): string {
+  const value = execution.step.spec[key];
+  if (typeof value !== 'string' || value === '') {
+    throw failure(
+      PipelineStepErrorType.INVALID_SPEC,
+      `step ${execution.step.id}: spec.${key} must be a non-empty string`,
+    );
+  }
+  return value;
+}
+
+export function specObject(spec: JsonObject, key: string, step: string): JsonObject {
+  const value = spec[key];
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw failure(PipelineStepErrorType.INVALID_SPEC, `step ${step}: spec.${key} must be an object`);
+  }
+  return value;
+}
+
+export function specList(spec: JsonObject, key: string, step: string): JsonObject[] {
+  const value = spec[key];
+  if (
+    !Array.isArray(value) ||
+    value.some((item) => !item || typeof item !== 'object' || Array.isArray(item))
+  ) {
+    throw failure(PipelineStepErrorType.INVALID_SPEC, `step ${step}: spec.${key} must be a list of objects`);
+  }
+  return value as JsonObject[];
+}
+
+export const str = (value: JsonValue | undefined, fallback = ''): string =>
+  value === undefined || value === null ? fallback : String(value);
+
+export const shortHash = (text: string, length = 8): string =>
+  createHash('sha256').update(text).digest('hex').slice(0, length);
+
+/** The artifact folder of a step output that is not a table (a model, a decision, a promotion record). */
+export const artifactDir = (deps: VisitsScalingDeps, output: string): string =>
+  join(resolve(deps.registryDir), 'artifacts', output);
+
+export function readJson<T>(path: string): T | undefined {
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+/**
+ * Registry version of a trained model: the cutoff plus the training's cache key, so the same
+ * computation always publishes under the same name and a new one never collides with it.
+ */
+export const modelVersionOf = (cutoff: string, artifact: string): string => `${cutoff}-${artifact.slice(-8)}`;
+
+/** What finishTrainingStep leaves in a model artifact (`result.json`). */
+export interface ModelArtifact {
+  status: 'succeeded' | 'accepted-checkpoint' | 'needs-decision';
+  version: string;
+  model: string;
+  trainingId: string;
+  runId: string;
+  commit: string;
+  cutoff: string;
+  message: string;
+  trainingMs: number;
+  lastLoss: number | null;
+}
+
+export const modelFileOf = (deps: VisitsScalingDeps, artifact: string): string =>
+  join(artifactDir(deps, artifact), 'model.json');
+
+export function readModelArtifact(deps: VisitsScalingDeps, artifact: string): ModelArtifact {
+  const result = readJson<ModelArtifact>(join(artifactDir(deps, artifact), 'result.json'));
+  if (!result || !existsSync(modelFileOf(deps, artifact))) {
+    throw failure(
+      PipelineStepErrorType.ARTIFACT_MISSING,
+      `model artifact ${artifact} has no model.json (the training produced neither a model nor a checkpoint)`,
+    );
+  }
+  return result;
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Runs `models/<script>` with the worker's Python (predict, evaluate); fails typed with its stderr. */
+export async function runModel(
+  deps: VisitsScalingDeps,
+  script: string,
+  args: string[],
+  signal: AbortSignal,
+): Promise<string> {
+  const cwd = resolve(deps.projectDir ?? join(__dirname, '..', '..'));
+  try {
+    const { stdout } = await execFileAsync(deps.python ?? 'python3', [join(cwd, script), ...args], {
+      cwd,
+      signal,
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return stdout;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    const stderr = (error as { stderr?: string }).stderr ?? String(error);
+    throw failure(
+      PipelineStepErrorType.MODEL_COMMAND_FAILED,
+      `${script} ${args[0] ?? ''} failed: ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+    );
+  }
+}
+
+/** The run's labels for tables it creates. */
+export const runLabels = (execution: Pick<StepExecution, 'workflowId' | 'pipeline' | 'step'>) => ({
+  run_id: execution.workflowId,
+  pipeline: execution.pipeline,
+  step: execution.step.id,
+});

@@ -1,0 +1,240 @@
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { once } from 'node:events';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createBigQueryActivities } from '../bigquery';
+import { parseTableName } from '../bigquery/steps';
+import { createRegistryActivities } from '../registry';
+import type { StepExecution, StepHandlers } from '../steps';
+import type { JsonObject } from '../../pipelines/types';
+import { PREDICTION_SCHEMAS } from '../../scripts/synthetic/schema';
+import {
+  artifactDir,
+  failure,
+  modelFileOf,
+  PipelineStepErrorType,
+  readJson,
+  readModelArtifact,
+  runLabels,
+  runModel,
+  shortHash,
+  specList,
+  specString,
+  str,
+  type VisitsScalingDeps,
+} from './common';
+import { trainedModelExists } from './training';
+
+/** What `evaluate` decides and keeps in `<artifacts>/<decision output>/decision.json`. */
+export interface EvaluationDecision {
+  promote: boolean;
+  reason: string;
+  maxRatio: number;
+  models: Record<
+    string,
+    {
+      challenger: number;
+      champion: number | null;
+      championVersion: string | null;
+      version: string;
+      rows: number;
+      passed: boolean;
+    }
+  >;
+}
+
+/** Adds `model_version` to every line of a predictions file (production tables carry it). */
+async function withModelVersion(input: string, output: string, version: string): Promise<void> {
+  const out = createWriteStream(output);
+  for await (const line of createInterface({ input: createReadStream(input), crlfDelay: Infinity })) {
+    if (!line.trim()) continue;
+    const row = { ...(JSON.parse(line) as Record<string, unknown>), model_version: version };
+    if (!out.write(`${JSON.stringify(row)}\n`)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'close');
+}
+
+/**
+ * `predict` (a model's predictions loaded into the step's table, with `model_version`) and `evaluate`
+ * (champion / challenger: the new model and the registry's `production` version scored by the same
+ * `train.py evaluate` on the same labelled rows). Both run the model programs on the worker.
+ */
+export function modelStepHandlers(deps: VisitsScalingDeps): StepHandlers {
+  const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
+  const registry = createRegistryActivities(resolve(deps.registryDir));
+  const workFolder = (execution: StepExecution) => {
+    const dir = join(
+      resolve(deps.workDir),
+      execution.step.id,
+      shortHash(`${execution.workflowId}/${execution.attempt}`),
+    );
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  };
+
+  return {
+    train: {
+      async run(execution) {
+        // Trainings run as the trainOnVm child workflow (workflows/runner/dispatch.ts), never here.
+        throw failure(
+          PipelineStepErrorType.INVALID_SPEC,
+          `step ${execution.step.id}: train runs as a child workflow`,
+        );
+      },
+      async outputsExist(execution) {
+        return Object.values(execution.outputs).every((artifact) => trainedModelExists(deps, artifact));
+      },
+    },
+
+    predict: {
+      async run(execution, context) {
+        const artifact = specString(execution, 'artifact');
+        const schemaName = specString(execution, 'schema') as keyof typeof PREDICTION_SCHEMAS;
+        const schema = PREDICTION_SCHEMAS[schemaName];
+        if (!schema)
+          throw failure(
+            PipelineStepErrorType.INVALID_SPEC,
+            `step ${execution.step.id}: unknown schema ${schemaName}`,
+          );
+        const model = readModelArtifact(deps, artifact);
+        const destination = execution.outputs.table;
+        if (!destination)
+          throw failure(
+            PipelineStepErrorType.INVALID_SPEC,
+            `step ${execution.step.id} declares no output table`,
+          );
+        const dir = workFolder(execution);
+        try {
+          const data = join(dir, 'data.ndjson');
+          await warehouse.exportToFile({ table: parseTableName(specString(execution, 'data')), path: data });
+          context.heartbeat({ phase: 'predict' });
+          await runModel(
+            deps,
+            specString(execution, 'script'),
+            [
+              'predict',
+              '--model',
+              modelFileOf(deps, artifact),
+              '--data',
+              data,
+              '--out',
+              join(dir, 'raw.ndjson'),
+            ],
+            context.signal,
+          );
+          await withModelVersion(join(dir, 'raw.ndjson'), join(dir, 'predictions.ndjson'), model.version);
+          const loaded = await warehouse.loadFromFile({
+            path: join(dir, 'predictions.ndjson'),
+            table: parseTableName(destination),
+            schema: [...schema, { name: 'model_version', type: 'STRING' }],
+            labels: runLabels(execution),
+          });
+          const table = `${loaded.table.dataset}.${loaded.table.table}`;
+          return { info: { rows: loaded.rows, table, version: model.version, createdTables: [table] } };
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+      async outputsExist(execution) {
+        for (const name of Object.values(execution.outputs)) {
+          if (!(await warehouse.describeTable({ table: parseTableName(name) })).exists) return false;
+          await warehouse.keepTable({ table: parseTableName(name) });
+        }
+        return true;
+      },
+    },
+
+    evaluate: {
+      async run(execution, context) {
+        const maxRatio = Number(execution.step.spec.max_ratio ?? 1);
+        const dir = workFolder(execution);
+        const decision: EvaluationDecision = { promote: true, reason: '', maxRatio, models: {} };
+        const score = async (script: string, modelFile: string, data: string) => {
+          const out = await runModel(
+            deps,
+            script,
+            ['evaluate', '--model', modelFile, '--data', data],
+            context.signal,
+          );
+          return JSON.parse(out.trim().split('\n').pop() as string) as { rows: number; mse: number };
+        };
+        try {
+          for (const entry of specList(execution.step.spec, 'models', execution.step.id)) {
+            const name = str(entry.model);
+            const script = str(entry.script);
+            const artifact = str(entry.artifact);
+            const challenger = readModelArtifact(deps, artifact);
+            const data = join(dir, `${name}.ndjson`);
+            await warehouse.exportToFile({ table: parseTableName(str(entry.data)), path: data });
+            context.heartbeat({ phase: 'evaluate', model: name });
+            const mine = await score(script, modelFileOf(deps, artifact), data);
+            const production = await registry.getModelAlias({ model: name });
+            const theirs = production
+              ? await score(script, join(production.path, production.modelFile), data)
+              : null;
+            const passed = theirs === null || mine.mse <= maxRatio * theirs.mse;
+            decision.models[name] = {
+              challenger: mine.mse,
+              champion: theirs?.mse ?? null,
+              championVersion: production?.version ?? null,
+              version: challenger.version,
+              rows: mine.rows,
+              passed,
+            };
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+        const worse = Object.entries(decision.models).filter(([, m]) => !m.passed);
+        decision.promote = worse.length === 0;
+        decision.reason = decision.promote
+          ? 'every challenger is at least as good as its champion'
+          : `not promoted: ${worse
+              .map(
+                ([name, m]) =>
+                  `${name} challenger mse ${m.challenger.toPrecision(4)} > ${maxRatio} × champion ${m.champion?.toPrecision(4)}`,
+              )
+              .join('; ')}`;
+        writeArtifact(deps, execution, 'decision', 'decision.json', decision);
+        return { info: decision as unknown as JsonObject };
+      },
+      async outputsExist(execution) {
+        return existsSync(join(artifactDir(deps, str(execution.outputs.decision)), 'decision.json'));
+      },
+    },
+  };
+}
+
+/** Writes `<artifacts>/<output>/<file>` whole or not at all. */
+export function writeArtifact(
+  deps: VisitsScalingDeps,
+  execution: Pick<StepExecution, 'outputs' | 'step'>,
+  output: string,
+  file: string,
+  value: unknown,
+): string {
+  const name = execution.outputs[output];
+  if (!name)
+    throw failure(
+      PipelineStepErrorType.INVALID_SPEC,
+      `step ${execution.step.id} declares no output ${output}`,
+    );
+  const dir = artifactDir(deps, name);
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, file);
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+  return path;
+}
+
+export const readDecision = (deps: VisitsScalingDeps, artifact: string): EvaluationDecision | undefined =>
+  readJson<EvaluationDecision>(join(artifactDir(deps, artifact), 'decision.json'));

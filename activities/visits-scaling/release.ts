@@ -1,0 +1,244 @@
+import { Context } from '@temporalio/activity';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createBigQueryActivities, dateParam } from '../bigquery';
+import { BigQueryErrorType, bigQueryFailure } from '../bigquery/errors';
+import { parseTableName } from '../bigquery/steps';
+import { createRegistryActivities, RegistryErrorType } from '../registry';
+import type { StepExecution, StepHandlers } from '../steps';
+import type { JsonObject } from '../../pipelines/types';
+import { addDays } from '../../scripts/synthetic/generate';
+import { renderSql } from '../../sql/render';
+import { statusQuery } from '../../workflows/definitions';
+import {
+  artifactDir,
+  failure,
+  modelFileOf,
+  PipelineStepErrorType,
+  readJson,
+  readModelArtifact,
+  runLabels,
+  shortHash,
+  specList,
+  specString,
+  str,
+  type VisitsScalingDeps,
+} from './common';
+import { readDecision, writeArtifact } from './models';
+
+/** What `promote` keeps in `<artifacts>/<record output>/promotion.json`. */
+export interface PromotionRecord {
+  promoted: boolean;
+  reason: string;
+  versions: Record<string, string>;
+  replaced: string[];
+}
+
+const recordOf = (deps: VisitsScalingDeps, artifact: string) =>
+  readJson<PromotionRecord>(join(artifactDir(deps, artifact), 'promotion.json'));
+
+/** `prepare`, `promote` (all or nothing), `gapfill` (the days after the cutoff) and `cleanup` (the run's own tables). */
+export function releaseStepHandlers(deps: VisitsScalingDeps): StepHandlers {
+  const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
+  const registry = createRegistryActivities(resolve(deps.registryDir));
+  const datasetOf = (execution: Pick<StepExecution, 'outputs'>) =>
+    str(Object.values(execution.outputs)[0]).split('.')[0] as string;
+
+  const missingSources = async (execution: Pick<StepExecution, 'step'>) => {
+    const missing: string[] = [];
+    for (const entry of specList(execution.step.spec, 'sources', execution.step.id)) {
+      const table = parseTableName(str(entry.table));
+      const [datasetExists] = await deps.bigquery.dataset(table.dataset).exists();
+      if (!datasetExists || !(await warehouse.describeTable({ table })).exists)
+        missing.push(str(entry.table));
+    }
+    return missing;
+  };
+
+  return {
+    prepare: {
+      async run(execution) {
+        const missing = await missingSources(execution);
+        if (missing.length > 0) {
+          throw bigQueryFailure(
+            BigQueryErrorType.TABLE_NOT_FOUND,
+            `source tables not found: ${missing.join(', ')}`,
+          );
+        }
+        const { dataset, created } = await warehouse.ensureScratchDataset({ pipeline: execution.pipeline });
+        return { info: { dataset, created } };
+      },
+      /** Cached while the scratch dataset exists; the sources are checked every time (it is cheap). */
+      async outputsExist(execution) {
+        const [exists] = await deps.bigquery.dataset(datasetOf(execution)).exists();
+        return exists && (await missingSources(execution)).length === 0;
+      },
+    },
+
+    promote: {
+      async run(execution) {
+        const spec = execution.step.spec;
+        const decision = readDecision(deps, specString(execution, 'decision'));
+        if (!decision) {
+          throw failure(
+            PipelineStepErrorType.ARTIFACT_MISSING,
+            `step ${execution.step.id}: no evaluation decision`,
+          );
+        }
+        if (!decision.promote) {
+          const record: PromotionRecord = {
+            promoted: false,
+            reason: decision.reason,
+            versions: {},
+            replaced: [],
+          };
+          writeArtifact(deps, execution, 'record', 'promotion.json', record);
+          return { info: record as unknown as JsonObject };
+        }
+        const models = specList(spec, 'models', execution.step.id).map((entry) => {
+          const artifact = str(entry.artifact);
+          return { name: str(entry.model), artifact, meta: readModelArtifact(deps, artifact) };
+        });
+        for (const { name, artifact, meta } of models) {
+          const known = await registry
+            .getModelVersion({ model: name, version: meta.version })
+            .catch((error: unknown) => {
+              if ((error as { type?: string }).type === RegistryErrorType.VERSION_NOT_FOUND) return null;
+              throw error;
+            });
+          if (known) continue; // the same computation, published by an earlier run
+          const metrics = join(artifactDir(deps, artifact), 'metrics.jsonl');
+          await registry.registerModelVersion({
+            model: name,
+            version: meta.version,
+            files: [modelFileOf(deps, artifact), ...(existsSync(metrics) ? [metrics] : [])],
+            modelFile: 'model.json',
+            metrics: { mse: decision.models[name]?.challenger ?? Number.NaN },
+            lineage: { runId: meta.runId, commit: meta.commit, cutoff: meta.cutoff },
+          });
+        }
+        const tables = specList(spec, 'tables', execution.step.id).map((entry) => ({
+          source: parseTableName(str(entry.source)),
+          target: parseTableName(str(entry.target)),
+        }));
+        const promotionId = `p_${shortHash(`${execution.workflowId}/${execution.step.cacheKey}`, 16)}`;
+        const { plan, replaced } = await warehouse.promoteTables({
+          promotionId,
+          tables,
+          labels: runLabels(execution),
+          keepBackups: true,
+        });
+        const moved: { name: string; previous: string | null }[] = [];
+        try {
+          for (const { name, meta } of models) {
+            const expected = decision.models[name]?.championVersion ?? null;
+            const { previous } = await registry.setModelAlias({
+              model: name,
+              version: meta.version,
+              expectedCurrent: expected,
+            });
+            moved.push({ name, previous });
+          }
+        } catch (error) {
+          // All or nothing: the tables go back, and so do the aliases already moved.
+          await warehouse.rollbackPromotion({ plan });
+          for (const { name, previous } of moved) {
+            if (previous) await registry.setModelAlias({ model: name, version: previous });
+          }
+          await warehouse.finishPromotion({ plan });
+          throw error;
+        }
+        await warehouse.finishPromotion({ plan });
+        for (const { name } of models) {
+          await registry.pruneModelVersions({ model: name, keep: deps.config.REGISTRY_KEEP_VERSIONS ?? 5 });
+        }
+        const record: PromotionRecord = {
+          promoted: true,
+          reason: decision.reason,
+          versions: Object.fromEntries(models.map((m) => [m.name, m.meta.version])),
+          replaced,
+        };
+        writeArtifact(deps, execution, 'record', 'promotion.json', record);
+        return { info: record as unknown as JsonObject };
+      },
+      /** Done when it decided not to promote, or when production still holds what it promoted. */
+      async outputsExist(execution) {
+        const record = recordOf(deps, str(execution.outputs.record));
+        if (!record) return false;
+        for (const [model, version] of Object.entries(record.versions)) {
+          if ((await registry.getModelAlias({ model }))?.version !== version) return false;
+        }
+        return true;
+      },
+    },
+
+    gapfill: {
+      async run(execution) {
+        const promotion = recordOf(deps, specString(execution, 'promotion'));
+        const fill = async (): Promise<JsonObject> => {
+          if (!promotion?.promoted)
+            return { filled: false, reason: 'nothing was promoted, production keeps its gap fill' };
+          const predictions = parseTableName(specString(execution, 'predictions'));
+          const from = addDays(execution.cutoff, 1);
+          const [range] = await warehouse.queryRows({
+            sql: `SELECT MAX(day) AS last FROM \`${deps.config.BIGQUERY_PROJECT}.${predictions.dataset}.${predictions.table}\` WHERE day >= @from`,
+            params: { from: dateParam(from) },
+          });
+          const to = range?.last ? String(range.last) : undefined;
+          if (!to) return { filled: false, reason: `no prediction after the cutoff ${execution.cutoff}` };
+          const version = promotion.versions[specString(execution, 'version_of')] ?? 'unknown';
+          const sql = renderSql(
+            'visits-scaling/poi_visits_scaled_merge',
+            { target: parseTableName(specString(execution, 'target')), predictions },
+            deps.config.BIGQUERY_PROJECT,
+          );
+          const { affectedRows } = await warehouse.runStatement({
+            sql,
+            params: { from: dateParam(from), to: dateParam(to), model_version: version },
+            what: `gap fill of ${specString(execution, 'target')} from ${from} to ${to}`,
+          });
+          return { filled: true, from, to, affectedRows, modelVersion: version };
+        };
+        const record = await fill();
+        writeArtifact(deps, execution, 'record', 'gapfill.json', record);
+        return { info: record };
+      },
+      async outputsExist(execution) {
+        return existsSync(join(artifactDir(deps, str(execution.outputs.record)), 'gapfill.json'));
+      },
+    },
+
+    cleanup: {
+      /**
+       * Deletes scratch tables from the run's own record (each step's `info.createdTables`, read
+       * through the run's `status` query), never by labels. Step outputs are kept until the scratch
+       * expiry (they are the cache of an identical run and the inputs of a rerun `from` a step) unless
+       * `spec.delete_outputs`; everything else the run created goes.
+       */
+      async run(execution) {
+        const status = await Context.current()
+          .client.workflow.getHandle(execution.workflowId)
+          .query(statusQuery);
+        const deleteOutputs = execution.step.spec.delete_outputs === true;
+        const prefix = deps.config.SCRATCH_DATASET_PREFIX;
+        const doomed = new Set<string>();
+        for (const step of status.steps) {
+          const created = step.info?.createdTables;
+          if (!Array.isArray(created)) continue;
+          const outputs = new Set(
+            Object.values(step.outputs).map((name) => name.split('.').slice(-2).join('.')),
+          );
+          for (const name of created.map(String)) {
+            const short = name.split('.').slice(-2).join('.');
+            if (!short.startsWith(prefix)) continue;
+            if (deleteOutputs || !outputs.has(short)) doomed.add(name);
+          }
+        }
+        const { deleted, missing } = await warehouse.deleteTables({
+          tables: [...doomed].map(parseTableName),
+        });
+        return { info: { deleted, missing, keptOutputs: !deleteOutputs } };
+      },
+    },
+  };
+}

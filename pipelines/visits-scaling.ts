@@ -1,0 +1,301 @@
+import { definePipeline, param } from './builder';
+import type { StepOptions } from './builder';
+import type { JsonObject } from './types';
+
+const TEMPLATES = ['cpu-python-template-prod', 'tensorflow-template-prod'];
+const source = (table: string) => `{{source_dataset}}.${table}`;
+const sources = {
+  pois: source('pois'),
+  visits: source('poi_visits_daily'),
+  clusters: source('clusters_daily'),
+};
+
+/** The trainOnVm settings every model shares; `vm` and extra env differ per model. */
+function training(model: string, script: string, vm: JsonObject, env: JsonObject = {}): JsonObject {
+  return {
+    model,
+    script,
+    data: `{{steps.${model}.data.table}}`,
+    vm,
+    env: { TRAIN_SECONDS: '{{train_seconds}}', TRAIN_STEPS: '{{train_steps}}', ...env },
+    maxDuration: '{{max_training_duration}}',
+    policy: { maxRetries: '{{train_retries}}' },
+    monitor: { pollInterval: '{{monitor_poll_interval}}' },
+  };
+}
+
+/** The four models: registry name and program (models/<folder>/train.py). */
+const MODELS = [
+  { name: 'visits_share', script: 'models/visits-share/train.py' },
+  { name: 'quality', script: 'models/quality/train.py' },
+  { name: 'trend', script: 'models/trend/train.py' },
+  { name: 'real_visits', script: 'models/real-visits/train.py' },
+];
+/** Models whose prediction tables replace production's (real visits feeds poi_visits_scaled's gap fill). */
+const PROMOTED = ['visits_share', 'quality', 'trend'];
+
+const repo = { url: '{{models_repo}}', ref: '{{models_ref}}' };
+const trainStep = (after: string[], spec: JsonObject): StepOptions => ({
+  kind: 'train',
+  after,
+  spec,
+  repo,
+  outputs: ['model'],
+  cache: true,
+  onFailure: 'wait',
+});
+const predictStep = (model: string, script: string, data: string, after: string[]): StepOptions => ({
+  kind: 'predict',
+  after: [`${model}.train`, ...after],
+  spec: { model, script, artifact: `{{steps.${model}.train.model}}`, data, schema: model },
+  outputs: ['table'],
+  cache: true,
+});
+const sql = (
+  file: string,
+  tables: JsonObject,
+  params: JsonObject,
+  after: string[],
+  extra: JsonObject = {},
+): StepOptions => ({
+  kind: 'sql',
+  after,
+  spec: { sql: `visits-scaling/${file}`, tables, params, ...extra },
+  outputs: ['table'],
+  cache: true,
+});
+
+/**
+ * Seed 000, the quarterly visits-scaling retraining (DESIGN.md §7.1): per model data (SQL) → train
+ * (VM) → predict; real visits after the other three; champion/challenger evaluation; optional
+ * approval; promotion of models and tables, all or nothing; gap fill of `poi_visits_scaled`; cleanup.
+ * docs/visits-scaling.md explains each step and parameter.
+ */
+export const visitsScalingPipeline = definePipeline('visits-scaling', {
+  description: 'quarterly retraining of visits share, quality, trend and real visits (seed 000)',
+  parameters: {
+    source_dataset: param.string({ default: 'visits_source' }),
+    production_dataset: param.string({ default: 'visits_production' }),
+    history_start: param.date({ default: '2000-01-01', description: 'first day of data read' }),
+    predict_until: param.date({ default: '2099-12-31', description: 'last day predicted (the gap)' }),
+    trend_origin: param.date({ default: '2000-01-01', description: 'day t = 0 of the trend model' }),
+    visits_share_vm_template: param.string({ default: TEMPLATES[0], choices: TEMPLATES }),
+    trend_vm_template: param.string({ default: TEMPLATES[0], choices: TEMPLATES }),
+    real_visits_vm_template: param.string({ default: TEMPLATES[0], choices: TEMPLATES }),
+    quality_instance: param.string({ default: 'quality-notebook', description: 'persistent instance' }),
+    quality_instance_image: param.string({
+      default: TEMPLATES[1],
+      choices: TEMPLATES,
+      description: 'image the persistent instance is created from when it does not exist (local only)',
+    }),
+    quality_notebook_data_machine: param.string({ default: 'n1-highmem-8' }),
+    quality_notebook_train_machine_config: param.string({ default: 'n1-standard-8' }),
+    quality_notebook_train_accelerator_config: param.string({
+      default: 'nvidia-tesla-t4:1',
+      description: 'type:count, empty for none',
+    }),
+    quality_min_training: param.string({
+      default: '5 hours',
+      description: 'seed 000: a quality training that ran this long is valid with its latest checkpoint',
+    }),
+    train_seconds: param.number({ default: 21_600, description: 'training time budget (TRAIN_SECONDS)' }),
+    train_steps: param.number({ default: 100_000, description: 'training steps (TRAIN_STEPS)' }),
+    train_retries: param.number({ default: 0, description: 'retries from the checkpoint before asking' }),
+    max_training_duration: param.string({ default: '12 hours' }),
+    monitor_poll_interval: param.string({ default: '15 seconds' }),
+    trend_fail_at_step: param.number({
+      default: -1,
+      description: 'fault drill: the trend trainer exits at this step (FAIL_AT_STEP); -1 never',
+    }),
+    evaluate_max_ratio: param.number({
+      default: 1,
+      description: 'a challenger passes when its MSE ≤ this × the champion MSE',
+    }),
+    require_approval: param.boolean({ default: false }),
+    cleanup_outputs: param.boolean({
+      default: false,
+      description: 'cleanup also deletes the step output tables (else they stay until the scratch expiry)',
+    }),
+    models_repo: param.string({ default: '.', description: 'git repository holding models/' }),
+    models_ref: param.string({ default: 'HEAD' }),
+  },
+})
+  .step('prepare', {
+    kind: 'prepare',
+    spec: { sources: Object.values(sources).map((table) => ({ table })) },
+    outputs: ['dataset'],
+    cache: true,
+  })
+  // Visits share.
+  .step('visits_share.data', sql('visits_share_data', sources, {}, ['prepare']))
+  .step(
+    'visits_share.train',
+    trainStep(
+      ['visits_share.data'],
+      training('visits_share', 'models/visits-share/train.py', {
+        machineImage: '{{visits_share_vm_template}}',
+      }),
+    ),
+  )
+  .step(
+    'visits_share.predict',
+    predictStep('visits_share', 'models/visits-share/train.py', '{{steps.visits_share.data.table}}', [
+      'visits_share.data',
+    ]),
+  )
+  // Quality: labels (seed 000's smoothing) and features, joined into training rows.
+  .step('quality.labels', sql('quality_labels', sources, {}, ['prepare']))
+  .step(
+    'quality.features',
+    sql('quality_features', sources, { from: '{{history_start}}', to: '{{predict_until}}' }, ['prepare'], {
+      data_machine: '{{quality_notebook_data_machine}}',
+    }),
+  )
+  .step(
+    'quality.data',
+    sql(
+      'quality_data',
+      { labels: '{{steps.quality.labels.table}}', features: '{{steps.quality.features.table}}' },
+      {},
+      ['quality.labels', 'quality.features'],
+    ),
+  )
+  .step(
+    'quality.train',
+    trainStep(['quality.data'], {
+      ...training('quality', 'models/quality/train.py', {
+        name: '{{quality_instance}}',
+        persistent: true,
+        machineImage: '{{quality_instance_image}}',
+        machineType: '{{quality_notebook_train_machine_config}}',
+        accelerator: '{{quality_notebook_train_accelerator_config}}',
+      }),
+      policy: { acceptCheckpointAfter: '{{quality_min_training}}', maxRetries: '{{train_retries}}' },
+    }),
+  )
+  .step(
+    'quality.predict',
+    predictStep('quality', 'models/quality/train.py', '{{steps.quality.features.table}}', [
+      'quality.features',
+    ]),
+  )
+  // Trend: trained up to the cutoff, predicted for every day.
+  .step(
+    'trend.data',
+    sql('trend_data', sources, { from: '{{history_start}}', to: '{{cutoff}}', origin: '{{trend_origin}}' }, [
+      'prepare',
+    ]),
+  )
+  .step(
+    'trend.features',
+    sql(
+      'trend_data',
+      sources,
+      { from: '{{history_start}}', to: '{{predict_until}}', origin: '{{trend_origin}}' },
+      ['prepare'],
+    ),
+  )
+  .step(
+    'trend.train',
+    trainStep(
+      ['trend.data'],
+      training(
+        'trend',
+        'models/trend/train.py',
+        { machineImage: '{{trend_vm_template}}' },
+        {
+          FAIL_AT_STEP: '{{trend_fail_at_step}}',
+        },
+      ),
+    ),
+  )
+  .step(
+    'trend.predict',
+    predictStep('trend', 'models/trend/train.py', '{{steps.trend.features.table}}', ['trend.features']),
+  )
+  // Real visits: the other three models' new predictions are its features.
+  .step(
+    'real_visits.data',
+    sql(
+      'real_visits_data',
+      realVisitsTables(),
+      { from: '{{history_start}}', to: '{{cutoff}}', panel_only: true },
+      ['visits_share.predict', 'quality.predict', 'trend.predict'],
+    ),
+  )
+  .step(
+    'real_visits.gap',
+    sql(
+      'real_visits_data',
+      realVisitsTables(),
+      { from: '{{cutoff}}', to: '{{predict_until}}', panel_only: false },
+      ['visits_share.predict', 'quality.predict', 'trend.predict'],
+    ),
+  )
+  .step(
+    'real_visits.train',
+    trainStep(
+      ['real_visits.data'],
+      training('real_visits', 'models/real-visits/train.py', { machineImage: '{{real_visits_vm_template}}' }),
+    ),
+  )
+  .step(
+    'real_visits.predict',
+    predictStep('real_visits', 'models/real-visits/train.py', '{{steps.real_visits.gap.table}}', [
+      'real_visits.gap',
+    ]),
+  )
+  .step('evaluate', {
+    kind: 'evaluate',
+    after: MODELS.flatMap((m) => [`${m.name}.data`, `${m.name}.train`]),
+    spec: {
+      max_ratio: '{{evaluate_max_ratio}}',
+      models: MODELS.map((m) => ({
+        model: m.name,
+        script: m.script,
+        artifact: `{{steps.${m.name}.train.model}}`,
+        data: `{{steps.${m.name}.data.table}}`,
+      })),
+    },
+    outputs: ['decision'],
+    cache: true,
+  })
+  .step('promote', {
+    kind: 'promote',
+    after: ['evaluate', ...MODELS.map((m) => `${m.name}.train`), ...PROMOTED.map((m) => `${m}.predict`)],
+    approval: '{{require_approval}}',
+    spec: {
+      decision: '{{steps.evaluate.decision}}',
+      models: MODELS.map((m) => ({ model: m.name, artifact: `{{steps.${m.name}.train.model}}` })),
+      tables: PROMOTED.map((m) => ({
+        source: `{{steps.${m}.predict.table}}`,
+        target: `{{production_dataset}}.${m}_predictions`,
+      })),
+    },
+    outputs: ['record'],
+    cache: true,
+  })
+  .step('gapfill', {
+    kind: 'gapfill',
+    after: ['promote', 'real_visits.predict'],
+    spec: {
+      promotion: '{{steps.promote.record}}',
+      predictions: '{{steps.real_visits.predict.table}}',
+      target: '{{production_dataset}}.poi_visits_scaled',
+      version_of: 'real_visits',
+    },
+    outputs: ['record'],
+    cache: true,
+  })
+  .step('cleanup', { kind: 'cleanup', after: ['gapfill'], spec: { delete_outputs: '{{cleanup_outputs}}' } })
+  .build();
+
+function realVisitsTables(): JsonObject {
+  return {
+    visits: source('poi_visits_daily'),
+    panel: source('real_visits_panel'),
+    visits_share_predictions: '{{steps.visits_share.predict.table}}',
+    quality_predictions: '{{steps.quality.predict.table}}',
+    trend_predictions: '{{steps.trend.predict.table}}',
+  };
+}

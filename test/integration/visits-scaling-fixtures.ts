@@ -1,0 +1,137 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { LocalVmProvider } from '../../activities/providers/local';
+import { createRegistryActivities } from '../../activities/registry';
+import { projectRoot } from '../../scripts/stack/paths';
+import { prepareVisitsScalingWarehouse, type LocalWarehouse } from '../../scripts/visits-scaling/warehouse';
+import { createActivities, workflowsPath } from '../../workers/worker';
+import { statusQuery, type RunPipelineInput, type RunStatus } from '../../workflows/definitions';
+import { runPipeline } from '../../workflows/run-pipeline';
+import type { BigQueryHarness } from '../harness/bigquery';
+import { testTempDir } from '../harness/paths';
+import { waitFor } from './fixtures/training';
+
+/** Everything a visits-scaling suite shares: the warehouse, the folders, one workflow bundle. */
+export interface VisitsScalingStack {
+  dir: string;
+  registryDir: string;
+  provider: LocalVmProvider;
+  warehouse: LocalWarehouse;
+  bundle: WorkflowBundleWithSourceMap;
+  /** Parameters that make a run take seconds: short trainings, fast polls, models at a fixed commit. */
+  params: RunPipelineInput['params'];
+}
+
+/**
+ * A small synthetic warehouse on the suite's emulator, a registry, VMs and work files under a temp
+ * folder (through the same environment variables the worker reads), and the workflow bundle.
+ */
+export async function createVisitsScalingStack(bq: BigQueryHarness): Promise<VisitsScalingStack> {
+  const dir = testTempDir('visits-scaling');
+  const registryDir = join(dir, 'registry');
+  Object.assign(process.env, { DATA_DIR: dir, REGISTRY_DIR: registryDir, LOCAL_VM_ROOT: join(dir, 'vms') });
+  const [warehouse, bundle] = await Promise.all([
+    prepareVisitsScalingWarehouse({
+      bigquery: bq.bigquery,
+      config: {
+        BIGQUERY_PROJECT: bq.emulator.projectId,
+        BIGQUERY_LOCATION: 'US',
+        SCRATCH_DATASET_PREFIX: 'smc_',
+        SCRATCH_EXPIRATION_DAYS: 30,
+      },
+      registryDir,
+      dir,
+      synthetic: { seed: 5, metAreas: [0, 11, 22, 5], poisPerArea: 3, days: 120, panelFraction: 0.5 },
+    }),
+    bundleWorkflowCode({ workflowsPath: workflowsPath() }),
+  ]);
+  // Pinned once: other commits landing while the suite runs must not change the training steps' keys.
+  const commit = execFileSync('git', ['-C', projectRoot, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+  return {
+    dir,
+    registryDir,
+    provider: new LocalVmProvider({
+      root: join(dir, 'vms'),
+      imagesDir: resolve(projectRoot, 'machine-images'),
+    }),
+    warehouse,
+    bundle,
+    params: {
+      train_seconds: 60,
+      train_steps: 40,
+      monitor_poll_interval: '300 milliseconds',
+      models_repo: projectRoot,
+      models_ref: commit,
+    },
+  };
+}
+
+/** A worker with every activity the production worker serves (workers/worker.ts), on its own queue. */
+export async function createVisitsScalingWorker(
+  env: TestWorkflowEnvironment,
+  bq: BigQueryHarness,
+  stack: VisitsScalingStack,
+): Promise<Worker> {
+  return await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: `visits-scaling-${randomUUID()}`,
+    workflowBundle: stack.bundle,
+    activities: createActivities({ bigquery: bq.bigquery }),
+  });
+}
+
+/** Starts a run of the pipeline on the worker's queue. */
+export async function startRun(
+  env: TestWorkflowEnvironment,
+  worker: Worker,
+  input: Omit<RunPipelineInput, 'pipeline'>,
+) {
+  return await env.client.workflow.start(runPipeline, {
+    args: [{ pipeline: 'visits-scaling', ...input }],
+    workflowId: `visits-scaling/test-${randomUUID().slice(0, 8)}`,
+    taskQueue: worker.options.taskQueue,
+  });
+}
+
+/** trainOnVm children the run started: each one is a training launched on a VM. */
+export async function trainingsStarted(env: TestWorkflowEnvironment, workflowId: string): Promise<string[]> {
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).flatMap((event) => {
+    const started = event.startChildWorkflowExecutionInitiatedEventAttributes;
+    return started?.workflowType?.name === 'trainOnVm' ? [started.workflowId ?? ''] : [];
+  });
+}
+
+export const stepOf = (status: RunStatus, id: string) => {
+  const step = status.steps.find((s) => s.id === id);
+  if (!step) throw new Error(`no step ${id}`);
+  return step;
+};
+
+/** Waits until a step of a running run is in the given state. */
+export async function waitForStep(
+  env: TestWorkflowEnvironment,
+  workflowId: string,
+  step: string,
+  state: string,
+): Promise<RunStatus> {
+  return await waitFor(
+    `${step} ${state} in ${workflowId}`,
+    async () => {
+      const status = await env.client.workflow.getHandle(workflowId).query(statusQuery);
+      return stepOf(status, step).state === state ? status : undefined;
+    },
+    120_000,
+  );
+}
+
+/** The `production` version of each model. */
+export async function productionVersions(registryDir: string): Promise<Record<string, string | undefined>> {
+  const registry = createRegistryActivities(registryDir);
+  const models = ['visits_share', 'quality', 'trend', 'real_visits'];
+  const versions = await Promise.all(models.map((model) => registry.getModelAlias({ model })));
+  return Object.fromEntries(models.map((model, i) => [model, versions[i]?.version]));
+}

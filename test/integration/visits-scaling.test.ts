@@ -1,0 +1,253 @@
+import { ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBigQueryActivities } from '../../activities/bigquery';
+import { parseTableName } from '../../activities/bigquery/steps';
+import { statusQuery, type RunStatus, type RunSummary } from '../../workflows/definitions';
+import { runPipeline } from '../../workflows/run-pipeline';
+import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
+import { createDevServerEnv } from '../harness/temporal';
+import { waitFor } from './fixtures/training';
+import {
+  createVisitsScalingStack,
+  createVisitsScalingWorker,
+  productionVersions,
+  startRun,
+  stepOf,
+  trainingsStarted,
+  waitForStep,
+  type VisitsScalingStack,
+} from './visits-scaling-fixtures';
+
+const MODELS = ['visits_share', 'quality', 'trend', 'real_visits'];
+
+describe('the visits-scaling pipeline on the local stack (dev server, BigQuery emulator, sshd + tmux VMs)', () => {
+  let env: TestWorkflowEnvironment;
+  let bq: BigQueryHarness;
+  let stack: VisitsScalingStack;
+  let warehouse: ReturnType<typeof createBigQueryActivities>;
+  /** The first full run, which later runs are compared with and rerun from. */
+  let first: { workflowId: string; status: RunStatus };
+
+  beforeAll(async () => {
+    [env, bq] = await Promise.all([createDevServerEnv(), startBigQueryHarness()]);
+    stack = await createVisitsScalingStack(bq);
+    warehouse = createBigQueryActivities(bq.bigquery, {
+      BIGQUERY_PROJECT: bq.emulator.projectId,
+      BIGQUERY_LOCATION: 'US',
+      SCRATCH_DATASET_PREFIX: 'smc_',
+      SCRATCH_EXPIRATION_DAYS: 30,
+    });
+  });
+  afterAll(async () => {
+    for (const vm of (await stack?.provider.list()) ?? []) await stack.provider.stop(vm.name);
+    await Promise.all([env?.teardown(), bq?.stop()]);
+  });
+
+  const versionsIn = async (table: string) =>
+    (
+      await warehouse.queryRows({
+        sql: `SELECT DISTINCT model_version FROM \`visits_production.${table}\` ORDER BY 1`,
+      })
+    ).map((row) => row.model_version);
+  const exists = async (name: string) =>
+    (await warehouse.describeTable({ table: parseTableName(name) })).exists;
+
+  /** Runs to the end on a fresh worker; returns the final status. */
+  async function run(params: Record<string, string | number | boolean> = {}, extra = {}) {
+    const worker = await createVisitsScalingWorker(env, bq, stack);
+    return await worker.runUntil(async () => {
+      const handle = await startRun(env, worker, {
+        cutoff: stack.warehouse.cutoff,
+        params: { ...stack.params, ...params },
+        ...extra,
+      });
+      const result = await handle.result();
+      return { workflowId: handle.workflowId, result, status: await handle.query(statusQuery) };
+    });
+  }
+
+  it('runs end to end: new models in production, tables replaced, the gap filled, intermediates gone', async () => {
+    const { workflowId, result, status } = await run();
+    first = { workflowId, status };
+    expect(result.state).toBe('succeeded');
+    expect(status.steps.filter((s) => s.state !== 'succeeded').map((s) => s.id)).toEqual([]);
+    expect(await trainingsStarted(env, workflowId)).toHaveLength(4);
+
+    const evaluation = stepOf(status, 'evaluate').info as {
+      promote: boolean;
+      models: Record<string, unknown>;
+    };
+    expect(evaluation.promote).toBe(true);
+    const promoted = stepOf(status, 'promote').info as {
+      promoted: boolean;
+      versions: Record<string, string>;
+    };
+    expect(promoted.promoted).toBe(true);
+    expect(Object.keys(promoted.versions).sort()).toEqual([...MODELS].sort());
+    expect(await productionVersions(stack.registryDir)).toEqual(promoted.versions);
+    for (const model of ['visits_share', 'quality', 'trend']) {
+      expect(await versionsIn(`${model}_predictions`)).toEqual([promoted.versions[model]]);
+    }
+    // poi_visits_scaled: the previous quarter's rows up to the cutoff, the new model's after it.
+    const scaled = await warehouse.queryRows({
+      sql: 'SELECT model_version, MIN(day) AS first, MAX(day) AS last FROM `visits_production.poi_visits_scaled` GROUP BY 1 ORDER BY 2',
+    });
+    expect(scaled.map((row) => row.model_version)).toEqual([
+      stack.warehouse.previousVersion,
+      promoted.versions.real_visits,
+    ]);
+    expect(scaled[1]?.last).toBe(stack.warehouse.end);
+
+    // Cleanup worked from the run's record: what it created beyond the step outputs is gone, and the
+    // outputs (the cache of an identical run, the inputs of a rerun) are all that is left of it.
+    const created = status.steps.flatMap((s) => (s.info?.createdTables as string[] | undefined) ?? []);
+    expect(created.length).toBeGreaterThan(10);
+    const left = await Promise.all(created.map(async (name) => ((await exists(name)) ? name : undefined)));
+    const outputs = new Set(status.steps.flatMap((s) => Object.values(s.outputs)));
+    expect(left.filter((name) => name && !outputs.has(name))).toEqual([]);
+    expect(stepOf(status, 'cleanup').info).toMatchObject({ keptOutputs: true });
+    // Training VMs are gone; quality's persistent instance is stopped, not deleted.
+    const vms = await stack.provider.list();
+    expect(vms.map((vm) => [vm.name, vm.status])).toEqual([['quality-notebook', 'STOPPED']]);
+  }, 240_000);
+
+  it('the same run again with nothing changed: every step cached, no training launched', async () => {
+    const { workflowId, result, status } = await run();
+    expect(result.state).toBe('succeeded');
+    const states = Object.fromEntries(status.steps.map((s) => [s.id, s.state]));
+    // cleanup always runs (it has no output to be cached) and finds nothing of this run to delete.
+    expect(states).toEqual({
+      ...Object.fromEntries(status.steps.map((s) => [s.id, 'cached'])),
+      cleanup: 'succeeded',
+    });
+    expect(stepOf(status, 'cleanup').info).toMatchObject({ deleted: [] });
+    expect(await trainingsStarted(env, workflowId)).toEqual([]);
+    expect(status.steps.map((s) => s.cacheKey)).toEqual(first.status.steps.map((s) => s.cacheKey));
+  }, 120_000);
+
+  it('a rerun from quality of a finished run reuses visits share and recomputes quality, real visits and what follows', async () => {
+    const { workflowId, result, status } = await run(
+      { quality_min_training: '4 hours' },
+      { reuseRunId: first.workflowId, from: 'quality.data' },
+    );
+    expect(result.state).toBe('succeeded');
+    for (const id of [
+      'prepare',
+      'visits_share.data',
+      'visits_share.train',
+      'visits_share.predict',
+      'trend.train',
+    ]) {
+      expect([id, stepOf(status, id).state]).toEqual([id, 'reused']);
+      expect(stepOf(status, id).outputs).toEqual(stepOf(first.status, id).outputs);
+    }
+    for (const id of [
+      'quality.train',
+      'quality.predict',
+      'real_visits.train',
+      'real_visits.predict',
+      'evaluate',
+      'promote',
+    ]) {
+      expect([id, stepOf(status, id).state]).toEqual([id, 'succeeded']);
+    }
+    const trainings = await trainingsStarted(env, workflowId);
+    expect(trainings.map((id) => id.split('/').at(-2)).sort()).toEqual([
+      'quality.train',
+      'real_visits.train',
+    ]);
+    // Same data and steps: the retrained models score like their champions and replace them.
+    const versions = await productionVersions(stack.registryDir);
+    expect(versions.visits_share).toBe(
+      (stepOf(first.status, 'promote').info as { versions: Record<string, string> }).versions.visits_share,
+    );
+    expect(versions.quality).toBe((stepOf(status, 'quality.train').info as { version: string }).version);
+  }, 180_000);
+
+  it('a trend training that fails waits for an operator; marked succeeded, the worse challenger is not promoted', async () => {
+    const before = await productionVersions(stack.registryDir);
+    const tablesBefore = await versionsIn('trend_predictions');
+    const worker = await createVisitsScalingWorker(env, bq, stack);
+    const { workflowId, result, status } = await worker.runUntil(async () => {
+      const handle = await startRun(env, worker, {
+        cutoff: stack.warehouse.cutoff,
+        params: { ...stack.params, trend_fail_at_step: 5, cleanup_outputs: true },
+      });
+      const waiting = await waitForStep(env, handle.workflowId, 'trend.train', 'awaiting-decision');
+      expect(stepOf(waiting, 'trend.train')).toMatchObject({ awaiting: 'failure' });
+      expect(stepOf(waiting, 'trend.train').error).toMatch(/needs a decision: training exited with code 3/);
+      await handle.signal('markSucceeded', { step: 'trend.train', reason: 'the checkpoint is good enough' });
+      const result = await handle.result();
+      return { workflowId: handle.workflowId, result, status: await handle.query(statusQuery) };
+    });
+    expect(result.state).toBe('succeeded');
+    expect(stepOf(status, 'trend.train')).toMatchObject({ state: 'marked-succeeded' });
+    const evaluation = stepOf(status, 'evaluate').info as {
+      promote: boolean;
+      reason: string;
+      models: Record<string, { passed: boolean }>;
+    };
+    expect(evaluation.promote).toBe(false);
+    expect(evaluation.models.trend?.passed).toBe(false);
+    expect(evaluation.reason).toMatch(/^not promoted: trend challenger mse/);
+    expect(stepOf(status, 'promote').info).toMatchObject({ promoted: false, reason: evaluation.reason });
+    expect(stepOf(status, 'gapfill').info).toMatchObject({ filled: false });
+    expect(await productionVersions(stack.registryDir)).toEqual(before);
+    expect(await versionsIn('trend_predictions')).toEqual(tablesBefore);
+    // Only trend (failed once) and real visits (on trend's new predictions) trained.
+    expect((await trainingsStarted(env, workflowId)).map((id) => id.split('/').at(-2)).sort()).toEqual([
+      'real_visits.train',
+      'trend.train',
+    ]);
+    // cleanup_outputs: no table this run created is left.
+    const created = status.steps.flatMap((s) => (s.info?.createdTables as string[] | undefined) ?? []);
+    expect(created.length).toBeGreaterThan(0);
+    expect((await Promise.all(created.map(exists))).filter(Boolean)).toEqual([]);
+  }, 180_000);
+
+  it('a backfilled quarterly run takes its cutoff from the nominal time, not its start', async () => {
+    const worker = await createVisitsScalingWorker(env, bq, stack);
+    const scheduleId = `visits-scaling-quarterly-${randomUUID()}`;
+    const schedule = await env.client.schedule.create({
+      scheduleId,
+      spec: { cronExpressions: ['0 0 1 1,4,7,10 *'] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: runPipeline,
+        // A missing source dataset makes the run stop at `prepare`: only its plan matters here.
+        args: [
+          { pipeline: 'visits-scaling', params: { ...stack.params, source_dataset: 'no_such_dataset' } },
+        ],
+        workflowId: `visits-scaling/${scheduleId}`,
+        taskQueue: worker.options.taskQueue,
+      },
+      state: { paused: true },
+    });
+    try {
+      const status = await worker.runUntil(async () => {
+        await schedule.backfill({
+          start: new Date('2026-03-31T00:00:00Z'),
+          end: new Date('2026-04-02T00:00:00Z'),
+          overlap: ScheduleOverlapPolicy.ALLOW_ALL,
+        });
+        const started = await waitFor('the backfilled run', async () => {
+          return (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId;
+        });
+        const handle = env.client.workflow.getHandle(started);
+        const failure = await handle.result().catch((error: unknown) => error);
+        expect(failure).toBeInstanceOf(WorkflowFailedError);
+        expect(
+          ((failure as WorkflowFailedError).cause as { details?: RunSummary[] }).details?.[0]?.cutoff,
+        ).toBe('2026-04-01');
+        return await handle.query(statusQuery);
+      });
+      expect(status.plan).toMatchObject({ cutoff: '2026-04-01', cutoffSource: 'schedule' });
+      expect(status.plan?.createdAt.slice(0, 10)).not.toBe('2026-04-01');
+      expect(stepOf(status, 'prepare').error).toMatch(/^source tables not found: no_such_dataset.pois/);
+    } finally {
+      await schedule.delete();
+    }
+  }, 120_000);
+});

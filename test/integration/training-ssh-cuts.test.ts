@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainingActivities } from '../../activities/training';
+import { readTrainingProgress } from '../../activities/training/progress';
 import { trainOnVm } from '../../workflows/train-on-vm';
 import { createDevServerEnv } from '../harness/temporal';
 import {
@@ -57,6 +58,16 @@ describe('trainOnVm on the local stack: SSH connections cut during training', ()
         if (pids.length > 0) cuts += 1;
       }
       expect(cuts).toBeGreaterThanOrEqual(2);
+      // Live progress: the query's phase merged with the monitor's heartbeat (step, loss, elapsed).
+      const progress = await readTrainingProgress(env.client, trainingId);
+      expect(progress).toMatchObject({
+        phase: 'training',
+        runId: trainingId,
+        monitorActivityId: `monitor-${trainingId}`,
+      });
+      expect(progress.lastMetric?.step).toBeGreaterThanOrEqual(16);
+      expect(progress.live?.reconnects).toBeGreaterThanOrEqual(1);
+      expect(progress.elapsedMs).toBeGreaterThan(0);
       return await handle.result();
     });
 
@@ -67,6 +78,7 @@ describe('trainOnVm on the local stack: SSH connections cut during training', ()
     expect(launchCount(stack, trainingId)).toBe(1);
     expect(result.attempts).toHaveLength(1);
     expect(result.attempts[0]?.outcome).toEqual({ kind: 'exited', exitCode: 0 });
+    expect(result.attempts[0]?.reconnects).toBeGreaterThanOrEqual(2);
 
     // Outputs are in the registry; the instance is deleted.
     const outputs = result.outputs!;

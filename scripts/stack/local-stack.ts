@@ -1,16 +1,16 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBigQueryEmulator } from './bigquery-emulator';
-import { dataDir } from './paths';
+import { resolve } from 'node:path';
+import { LocalVmProvider } from '../../activities/providers/local';
+import { dataDir, projectRoot } from './paths';
 import { freePort, StackError } from './process';
-import { startLocalSshHost, killTmuxServer } from './sshd';
 import { startTemporalDevServer, temporalIsServing } from './temporal';
 
 /** What `npm run stack -- start` left running, recorded in .data/stack.json for later commands. */
 export interface StackState {
   temporal: { pid: number; address: string; uiUrl: string; dbFile: string };
   bigquery: { pid: number; apiEndpoint: string; projectId: string };
-  vm: { pid: number; dir: string; port: number; tmuxDir: string };
   logs: string;
 }
 
@@ -45,7 +45,7 @@ async function portOr(preferred: number): Promise<number> {
 export async function runningStack(): Promise<StackState | undefined> {
   const state = readStackState();
   if (!state) return undefined;
-  const pids = [state.temporal.pid, state.bigquery.pid, state.vm.pid];
+  const pids = [state.temporal.pid, state.bigquery.pid];
   if (!pids.every(alive)) return undefined;
   try {
     return (await temporalIsServing(state.temporal.address)) ? state : undefined;
@@ -56,8 +56,9 @@ export async function runningStack(): Promise<StackState | undefined> {
 
 /**
  * Starts the local stack detached (it outlives this command): Temporal dev server with its Web UI and
- * SQLite file, the BigQuery emulator (file-backed), and one local VM (sshd + tmux). Prefers the usual
- * ports (7233, 8233, 9050) and falls back to free ones, so it never clashes with anything else.
+ * SQLite file, and the BigQuery emulator (file-backed). Local VMs are not part of it: the worker's
+ * `local` provider creates them on demand under .data/vms/. Prefers the usual ports (7233, 8233,
+ * 9050) and falls back to free ones, so it never clashes with anything else.
  */
 export async function startLocalStack(): Promise<StackState> {
   const existing = await runningStack();
@@ -67,7 +68,7 @@ export async function startLocalStack(): Promise<StackState> {
   mkdirSync(logs, { recursive: true });
   const dbFile = dataDir('temporal.db');
   const projectId = process.env.BIGQUERY_PROJECT ?? 'retrainer-local';
-  const [temporal, bigquery, vm] = await Promise.all([
+  const [temporal, bigquery] = await Promise.all([
     startTemporalDevServer({
       dbFile,
       port: await portOr(7233),
@@ -82,12 +83,10 @@ export async function startLocalStack(): Promise<StackState> {
       logFile: `${logs}/bqemulator.log`,
       detached: true,
     }),
-    startLocalSshHost({ dir: dataDir('vms', 'stack-check'), detached: true }),
   ]);
   const state: StackState = {
     temporal: { pid: temporal.process.pid, address: temporal.address, uiUrl: temporal.uiUrl ?? '', dbFile },
     bigquery: { pid: bigquery.process.pid, apiEndpoint: bigquery.apiEndpoint, projectId },
-    vm: { pid: vm.process.pid, dir: vm.dir, port: vm.port, tmuxDir: vm.tmuxDir },
     logs,
   };
   writeFileSync(stateFile(), `${JSON.stringify(state, null, 2)}\n`);
@@ -101,13 +100,25 @@ async function terminate(pid: number): Promise<void> {
   if (alive(pid)) process.kill(pid, 'SIGKILL');
 }
 
-/** Stops what .data/stack.json names; keeps the data (Temporal's SQLite file, the warehouse). */
+/** Stops the local VMs the worker's `local` provider left running under .data/vms/ (sshd, tmux, jobs). */
+async function stopLocalVms(): Promise<void> {
+  const provider = new LocalVmProvider({ root: dataDir('vms'), imagesDir: resolve(projectRoot, 'machine-images') });
+  for (const vm of await provider.list()) if (vm.status === 'RUNNING') await provider.stop(vm.name);
+}
+
+/** Stops what .data/stack.json names and every local VM; keeps the data (Temporal's SQLite file, the warehouse). */
 export async function stopLocalStack(): Promise<void> {
+  await stopLocalVms();
   const state = readStackState();
   if (!state) return;
-  await Promise.all([terminate(state.temporal.pid), terminate(state.bigquery.pid), terminate(state.vm.pid)]);
-  killTmuxServer(state.vm.tmuxDir);
+  await Promise.all([terminate(state.temporal.pid), terminate(state.bigquery.pid)]);
   rmSync(stateFile(), { force: true });
+}
+
+/** Stops everything and deletes the local state: Temporal history, warehouse, registry, VMs, logs. */
+export async function resetLocalStack(): Promise<void> {
+  await stopLocalStack();
+  rmSync(dataDir(), { recursive: true, force: true });
 }
 
 export function describeStack(state: StackState): string {
@@ -115,7 +126,6 @@ export function describeStack(state: StackState): string {
     `Temporal      ${state.temporal.address}  (SQLite ${state.temporal.dbFile})`,
     `Web UI        ${state.temporal.uiUrl}`,
     `BigQuery      ${state.bigquery.apiEndpoint}  (emulator, project ${state.bigquery.projectId})`,
-    `local VM      ssh on 127.0.0.1:${state.vm.port}  (${state.vm.dir})`,
     `logs          ${state.logs}`,
   ].join('\n');
 }

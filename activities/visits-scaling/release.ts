@@ -9,7 +9,7 @@ import type { StepExecution, StepHandlers } from '../steps';
 import type { JsonObject } from '../../pipelines/types';
 import { addDays } from '../../scripts/synthetic/generate';
 import { renderSql } from '../../sql/render';
-import { statusQuery } from '../../workflows/definitions';
+import { statusQuery, type StepStatus } from '../../workflows/definitions';
 import {
   artifactDir,
   failure,
@@ -93,7 +93,11 @@ export function releaseStepHandlers(deps: VisitsScalingDeps): StepHandlers {
             replaced: [],
           };
           writeArtifact(deps, execution, 'record', 'promotion.json', record);
-          return { info: record as unknown as JsonObject };
+          // Said in the outputs too, so the run's final result (its summary) tells it.
+          return {
+            outputs: { ...execution.outputs, promoted: 'false' },
+            info: record as unknown as JsonObject,
+          };
         }
         const models = specList(spec, 'models', execution.step.id).map((entry) => {
           const artifact = str(entry.artifact);
@@ -159,7 +163,7 @@ export function releaseStepHandlers(deps: VisitsScalingDeps): StepHandlers {
           replaced,
         };
         writeArtifact(deps, execution, 'record', 'promotion.json', record);
-        return { info: record as unknown as JsonObject };
+        return { outputs: { ...execution.outputs, promoted: 'true' }, info: record as unknown as JsonObject };
       },
       /** Done when it decided not to promote, or when production still holds what it promoted. */
       async outputsExist(execution) {
@@ -220,25 +224,36 @@ export function releaseStepHandlers(deps: VisitsScalingDeps): StepHandlers {
           .client.workflow.getHandle(execution.workflowId)
           .query(statusQuery);
         const deleteOutputs = execution.step.spec.delete_outputs === true;
-        const prefix = deps.config.SCRATCH_DATASET_PREFIX;
-        const doomed = new Set<string>();
-        for (const step of status.steps) {
-          const created = step.info?.createdTables;
-          if (!Array.isArray(created)) continue;
-          const outputs = new Set(
-            Object.values(step.outputs).map((name) => name.split('.').slice(-2).join('.')),
-          );
-          for (const name of created.map(String)) {
-            const short = name.split('.').slice(-2).join('.');
-            if (!short.startsWith(prefix)) continue;
-            if (deleteOutputs || !outputs.has(short)) doomed.add(name);
-          }
-        }
+        const doomed = tablesToDelete(status.steps, deps.config.SCRATCH_DATASET_PREFIX, deleteOutputs);
         const { deleted, missing } = await warehouse.deleteTables({
-          tables: [...doomed].map(parseTableName),
+          tables: doomed.map(parseTableName),
         });
         return { info: { deleted, missing, keptOutputs: !deleteOutputs } };
       },
     },
   };
+}
+
+/**
+ * The scratch tables a run created (each executed step's `info.createdTables`), minus the step
+ * outputs unless `deleteOutputs`. Cached and reused steps created nothing, so an earlier run's
+ * outputs are never touched; production datasets never match the scratch prefix.
+ */
+export function tablesToDelete(
+  steps: Pick<StepStatus, 'outputs' | 'info'>[],
+  scratchPrefix: string,
+  deleteOutputs: boolean,
+): string[] {
+  const short = (name: string) => name.split('.').slice(-2).join('.');
+  const doomed = new Set<string>();
+  for (const step of steps) {
+    const created = step.info?.createdTables;
+    if (!Array.isArray(created)) continue;
+    const outputs = new Set(Object.values(step.outputs).map(short));
+    for (const name of created.map(String)) {
+      if (!short(name).startsWith(scratchPrefix)) continue;
+      if (deleteOutputs || !outputs.has(short(name))) doomed.add(name);
+    }
+  }
+  return [...doomed];
 }

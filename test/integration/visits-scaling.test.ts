@@ -85,6 +85,7 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
       versions: Record<string, string>;
     };
     expect(promoted.promoted).toBe(true);
+    expect(result.steps.promote?.outputs).toMatchObject({ promoted: 'true' });
     expect(Object.keys(promoted.versions).sort()).toEqual([...MODELS].sort());
     expect(await productionVersions(stack.registryDir)).toEqual(promoted.versions);
     for (const model of ['visits_share', 'quality', 'trend']) {
@@ -193,6 +194,7 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
     expect(evaluation.models.trend?.passed).toBe(false);
     expect(evaluation.reason).toMatch(/^not promoted: trend challenger mse/);
     expect(stepOf(status, 'promote').info).toMatchObject({ promoted: false, reason: evaluation.reason });
+    expect(result.steps.promote?.outputs).toMatchObject({ promoted: 'false' });
     expect(stepOf(status, 'gapfill').info).toMatchObject({ filled: false });
     expect(await productionVersions(stack.registryDir)).toEqual(before);
     expect(await versionsIn('trend_predictions')).toEqual(tablesBefore);

@@ -1,6 +1,7 @@
 import {
   ActivityCancellationType,
   ApplicationFailure,
+  ChildWorkflowCancellationType,
   executeChild,
   proxyActivities,
   type ActivityOptions,
@@ -69,6 +70,8 @@ async function trainStep(step: PlannedStep, execution: StepExecution): Promise<S
   const result = await executeChild(trainOnVm, {
     args: [input],
     workflowId: trainingWorkflowId(execution),
+    // The SDK's default, stated: a rerun or abort waits until the child has torn its VMs down.
+    cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
     staticSummary: `${step.id}: ${input.trainingId}`,
   });
   const finished = await finishTrainingStep({ execution, trainingId: input.trainingId, result });

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { resolvePlan } from '../../activities/plan';
+import { assertVmName } from '../../activities/providers/naming';
+import { tablesToDelete } from '../../activities/visits-scaling/release';
+import { trainingIds } from '../../activities/visits-scaling/training';
+import { downstreamOf } from '../../pipelines/graph';
+import { createPipelineRegistry } from '../../pipelines';
+import { visitsScalingPipeline } from '../../pipelines/visits-scaling';
+import type { Plan } from '../../pipelines/types';
+import type { StepStatus } from '../../workflows/definitions';
+
+const commit = 'a'.repeat(40);
+const pipelines = createPipelineRegistry([visitsScalingPipeline]);
+const plan = (params: Record<string, string | number | boolean> = {}): Promise<Plan> =>
+  resolvePlan(
+    { pipelines },
+    {
+      pipeline: 'visits-scaling',
+      workflowId: 'visits-scaling/unit',
+      startTime: '2026-10-02T08:00:00Z',
+      cutoff: '2026-09-30',
+      params: { models_ref: commit, ...params },
+    },
+  );
+const step = (p: Plan, id: string) => p.steps.find((s) => s.id === id)!;
+const defined = (id: string) => visitsScalingPipeline.steps.find((s) => s.id === id)!;
+
+describe('the visits-scaling definition', () => {
+  it('runs real visits after the three other models and promotes, fills the gap and cleans up last', () => {
+    expect(defined('real_visits.data').after.sort()).toEqual([
+      'quality.predict',
+      'trend.predict',
+      'visits_share.predict',
+    ]);
+    expect(defined('promote').after).toContain('evaluate');
+    expect(defined('gapfill').after).toEqual(['promote', 'real_visits.predict']);
+    expect(defined('cleanup')).toMatchObject({ after: ['gapfill'], cleanup: true });
+    expect([...downstreamOf(visitsScalingPipeline.steps, 'prepare')].length).toBe(
+      visitsScalingPipeline.steps.length,
+    );
+  });
+
+  it('trains every model on a VM that waits for an operator after a failure, with the seed parameter names', () => {
+    const trains = visitsScalingPipeline.steps.filter((s) => s.kind === 'train');
+    expect(trains.map((s) => s.id)).toEqual([
+      'visits_share.train',
+      'quality.train',
+      'trend.train',
+      'real_visits.train',
+    ]);
+    for (const train of trains)
+      expect(train).toMatchObject({ onFailure: 'wait', cache: true, outputs: ['model'] });
+    for (const name of ['visits_share_vm_template', 'trend_vm_template', 'real_visits_vm_template']) {
+      expect(visitsScalingPipeline.parameters[name]?.choices).toEqual([
+        'cpu-python-template-prod',
+        'tensorflow-template-prod',
+      ]);
+    }
+  });
+
+  it('resolves quality onto its persistent instance with the train machine and accelerator', async () => {
+    const quality = step(await plan(), 'quality.train');
+    expect(quality.commit).toBe(commit);
+    expect(quality.spec.vm).toEqual({
+      name: 'quality-notebook',
+      persistent: true,
+      machineImage: 'tensorflow-template-prod',
+      machineType: 'n1-standard-8',
+      accelerator: 'nvidia-tesla-t4:1',
+    });
+    expect(quality.spec.policy).toEqual({ acceptCheckpointAfter: '5 hours', maxRetries: 0 });
+    expect(
+      step(await plan({ trend_vm_template: 'tensorflow-template-prod' }), 'trend.train').spec.vm,
+    ).toEqual({ machineImage: 'tensorflow-template-prod' });
+  });
+
+  it('changes only trend and what follows it when trend is drilled to fail', async () => {
+    const [normal, drilled] = await Promise.all([plan(), plan({ trend_fail_at_step: 5 })]);
+    const changed = normal.steps.filter((s) => step(drilled, s.id).cacheKey !== s.cacheKey).map((s) => s.id);
+    expect(changed).toEqual([
+      'trend.train',
+      'trend.predict',
+      'real_visits.data',
+      'real_visits.gap',
+      'real_visits.train',
+      'real_visits.predict',
+      'evaluate',
+      'promote',
+      'gapfill',
+      'cleanup',
+    ]);
+  });
+});
+
+describe('training ids', () => {
+  it('are unique per run, step and attempt and make valid instance names', () => {
+    const ids = (workflowId: string, attempt: number) =>
+      trainingIds({ workflowId, attempt, step: { id: 'real_visits.train' } as never });
+    const first = ids('visits-scaling/2026-Q3', 1);
+    expect(first.trainingId).toMatch(/^real-visits-train-[0-9a-f]{8}-1$/);
+    expect(ids('visits-scaling/2026-Q3', 2).trainingId).not.toBe(first.trainingId);
+    expect(ids('visits-scaling/2026-Q4', 1).trainingId).not.toBe(first.trainingId);
+    expect(() => assertVmName(first.vmName)).not.toThrow();
+  });
+});
+
+describe('what cleanup deletes', () => {
+  const steps: Pick<StepStatus, 'outputs' | 'info'>[] = [
+    { outputs: { table: 'smc_v.a_1' }, info: { createdTables: ['smc_v.a_1', 'smc_v.a_1_tmp'] } },
+    { outputs: { table: 'smc_v.b_2' } }, // cached: created nothing
+    { outputs: {}, info: { createdTables: ['visits_production.x__stage_p'] } },
+  ];
+  it('keeps step outputs by default and deletes the rest the run created in scratch datasets', () => {
+    expect(tablesToDelete(steps, 'smc_', false)).toEqual(['smc_v.a_1_tmp']);
+  });
+  it('with delete_outputs, deletes every scratch table the run created, never a production one', () => {
+    expect(tablesToDelete(steps, 'smc_', true)).toEqual(['smc_v.a_1', 'smc_v.a_1_tmp']);
+  });
+});

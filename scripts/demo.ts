@@ -1,68 +1,55 @@
-// `npm run demo`: starts the local stack (or reuses the running one), runs a worker in this process,
-// runs the demo workflow on it, and prints where to look. `npm run demo -- --stop` stops the stack
-// at the end; by default it keeps running so the run stays visible in the Web UI.
-import { Client, Connection } from '@temporalio/client';
+// `npm run demo`: starts the local stack (or reuses the running one), then runs the visits-scaling
+// pipeline with a worker and the API in this process, driven through HTTP only, and prints where to
+// look. `npm run demo -- --stop` stops the stack at the end; by default it keeps running so the run
+// stays visible in the Web UI.
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
 import { createBigQueryClient } from '../activities/clients';
 import { loadConfig } from '../config';
-import { stackCheck } from '../workflows';
-import { createWorker } from '../workers/worker';
+import { demoToken, runDemo } from './demo/run-demo';
+import { dataDir } from './stack/paths';
 import { describeStack, startLocalStack, stopLocalStack } from './stack/local-stack';
-import { publicKeyBlob } from './stack/sshd';
 
 async function main(): Promise<void> {
   const stopAtEnd = process.argv.includes('--stop');
   // The demo prints its own progress; the SDK's info logs (webpack output, worker states) are noise here.
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  console.log('starting the local stack (Temporal dev server + Web UI, BigQuery emulator, local VM)…');
+  console.log('starting the local stack (Temporal dev server + Web UI, BigQuery emulator)…');
   const stack = await startLocalStack();
   console.log(describeStack(stack));
 
-  const config = loadConfig({
-    ...process.env,
+  // The worker reads its settings from the environment (as in production); point them at the stack.
+  Object.assign(process.env, {
     TEMPORAL_ADDRESS: stack.temporal.address,
     TEMPORAL_UI_URL: stack.temporal.uiUrl,
     BIGQUERY_PROJECT: stack.bigquery.projectId,
     BIGQUERY_API_ENDPOINT: stack.bigquery.apiEndpoint,
+    DATA_DIR: dataDir(),
+    VM_PROVIDER: 'local',
+    API_TOKENS: demoToken(),
   });
-  const vm = () => ({
-    host: '127.0.0.1',
-    port: stack.vm.port,
-    username: userInfo().username,
-    privateKey: readFileSync(join(stack.vm.dir, 'client_ed25519')),
-    hostKey: publicKeyBlob(join(stack.vm.dir, 'host_ed25519_key.pub')),
-  });
-  const { worker, connection: workerConnection } = await createWorker({
-    config,
-    bigquery: createBigQueryClient(config),
-    vm,
-  });
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const workflowId = `stack-check/${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  const runUrl = `${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowId)}`;
+  const config = loadConfig();
+  const started = Date.now();
   try {
-    const result = await worker.runUntil(async () => {
-      const handle = await client.workflow.start(stackCheck, {
-        taskQueue: config.TEMPORAL_TASK_QUEUE,
-        workflowId,
-        args: [{ dataset: 'smc_demo', withVm: true }],
-      });
-      console.log(`\nrun started: ${workflowId}\n  follow it in the Web UI: ${runUrl}`);
-      return await handle.result();
-    });
-    console.log('\nrun finished:');
+    const { workflowId, view } = await runDemo({ config, bigquery: createBigQueryClient(config) });
+    const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+    const evaluate = view.run.steps.find((step) => step.id === 'evaluate');
+    console.log(`\nrun ${workflowId}: ${view.run.state} in ${minutes} min`);
+    printEvaluation(evaluate?.info);
+    if (view.run.steps.every((step) => step.state === 'cached' || step.id === 'cleanup')) {
+      console.log('  every step was cached: an earlier demo computed the same outputs from the same inputs.');
+      console.log('  to start over from an empty warehouse: npm run stack -- reset && npm run demo');
+    }
+    console.log('\nwhere to look:');
+    console.log(`  Web UI            ${view.webUiUrl}`);
+    console.log(`  model registry    ${resolve(config.DATA_DIR, 'registry')} (alias "production" per model)`);
     console.log(
-      `  warehouse: smc_demo.visits has ${result.warehouse.rows} rows, ${result.warehouse.total} visits`,
+      `  production tables dataset visits_production on ${stack.bigquery.apiEndpoint} (project ${stack.bigquery.projectId})`,
     );
-    console.log(`  VM (tmux over SSH): ${result.vmOutput?.replace(/\n/g, ' | ')}`);
-    console.log(`\nwhere to look:\n  Web UI      ${runUrl}\n  logs        ${stack.logs}`);
+    console.log(`  local VMs         ${resolve(config.DATA_DIR, 'vms')}  (npm run vms -- list)`);
+    console.log(`  logs              ${stack.logs}`);
+    if (view.run.state !== 'succeeded') process.exitCode = 1;
   } finally {
-    await connection.close();
-    await workerConnection.close();
     if (stopAtEnd) await stopLocalStack();
   }
   console.log(
@@ -70,6 +57,27 @@ async function main(): Promise<void> {
       ? '\nlocal stack stopped.'
       : '\nthe local stack keeps running; stop it with: npm run stack -- stop',
   );
+}
+
+interface Evaluation {
+  promote?: boolean;
+  reason?: string;
+  models?: Record<string, { challenger?: number; champion?: number; passed?: boolean }>;
+}
+
+/** The champion/challenger verdict, one line per model. */
+function printEvaluation(info: Record<string, unknown> | undefined): void {
+  const evaluation = info as Evaluation | undefined;
+  if (!evaluation?.models) return;
+  console.log(
+    `  evaluation: ${evaluation.promote ? 'promoted' : 'NOT promoted'} (${evaluation.reason ?? ''})`,
+  );
+  for (const [model, scores] of Object.entries(evaluation.models)) {
+    const mse = (value: number | undefined) => (value === undefined ? 'n/a' : value.toPrecision(4));
+    console.log(
+      `    ${model.padEnd(13)} MSE ${mse(scores.challenger)} vs production ${mse(scores.champion)} → ${scores.passed ? 'better' : 'worse'}`,
+    );
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,67 @@
+import type { RunStatus, StepState } from '../../workflows/definitions';
+
+/** What GET /runs/:id answers (the parts the demo reads). */
+export interface RunView {
+  status: string;
+  webUiUrl: string;
+  run: RunStatus;
+  progress: { workflowId: string; activity: string; details?: unknown }[];
+}
+
+interface MonitorDetails {
+  lastMetric?: { step?: number; loss?: number; val_loss?: number };
+  elapsedMs?: number;
+  reconnects?: number;
+}
+
+const ICON: Partial<Record<StepState, string>> = {
+  succeeded: '✓',
+  'marked-succeeded': '✓',
+  cached: '=',
+  reused: '=',
+  failed: '✗',
+  skipped: '-',
+  'awaiting-decision': '?',
+  running: '▸',
+};
+
+/** Turns successive views of a run into the lines a person wants to see: step changes and training loss. */
+export class ProgressPrinter {
+  private readonly seen = new Map<string, StepState>();
+  private lastTraining = '';
+
+  constructor(private readonly print: (line: string) => void) {}
+
+  update(view: RunView): void {
+    for (const step of view.run.steps) {
+      if (this.seen.get(step.id) === step.state) continue;
+      this.seen.set(step.id, step.state);
+      if (step.state === 'pending') continue;
+      const took = step.startedAt && step.endedAt ? ` (${seconds(step.startedAt, step.endedAt)})` : '';
+      const why = step.state === 'awaiting-decision' ? ` — waiting for ${step.awaiting ?? 'a decision'}` : '';
+      const error = step.error && step.state === 'failed' ? `: ${step.error}` : '';
+      this.print(`  ${ICON[step.state] ?? ' '} ${step.id.padEnd(22)} ${step.state}${took}${why}${error}`);
+    }
+    const trainings = view.progress
+      .filter(
+        (activity) =>
+          activity.details && typeof activity.details === 'object' && 'lastMetric' in activity.details,
+      )
+      .map((activity) => {
+        const details = activity.details as MonitorDetails;
+        const metric = details.lastMetric ?? {};
+        const loss = metric.loss === undefined ? '…' : metric.loss.toFixed(4);
+        const elapsed = details.elapsedMs === undefined ? '' : `, ${Math.round(details.elapsedMs / 1000)}s`;
+        return `${activity.workflowId.split('/').slice(-2, -1)[0] ?? activity.workflowId}: step ${metric.step ?? 0}, loss ${loss}${elapsed}`;
+      });
+    const line = trainings.join(' | ');
+    if (line && line !== this.lastTraining) {
+      this.lastTraining = line;
+      this.print(`      training ${line}`);
+    }
+  }
+}
+
+function seconds(from: string, to: string): string {
+  return `${((Date.parse(to) - Date.parse(from)) / 1000).toFixed(1)}s`;
+}

@@ -1,0 +1,70 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistryActivities } from '../../activities/registry';
+import { LocalVmProvider } from '../../activities/providers/local';
+import { loadConfig } from '../../config';
+import { runDemo } from '../../scripts/demo/run-demo';
+import { projectRoot } from '../../scripts/stack/paths';
+import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
+import { testTempDir } from '../harness/paths';
+import { createDevServerEnv } from '../harness/temporal';
+
+describe('the demo: visits-scaling driven end to end through the HTTP API only', () => {
+  let env: TestWorkflowEnvironment;
+  let bq: BigQueryHarness;
+  const dir = testTempDir('demo-e2e');
+  beforeAll(async () => {
+    [env, bq] = await Promise.all([createDevServerEnv(), startBigQueryHarness()]);
+  });
+  afterAll(async () => {
+    const provider = new LocalVmProvider({
+      root: join(dir, 'vms'),
+      imagesDir: join(projectRoot, 'machine-images'),
+    });
+    for (const vm of await provider.list()) await provider.stop(vm.name);
+    await Promise.all([env?.teardown(), bq?.stop()]);
+  });
+
+  it('starts the run, approves the promotion and sees it finish, all over HTTP', async () => {
+    // The worker reads its VM and registry settings from the environment, as in production.
+    Object.assign(process.env, { DATA_DIR: dir, REGISTRY_DIR: '', LOCAL_VM_ROOT: '', VM_PROVIDER: 'local' });
+    const config = loadConfig({
+      ...process.env,
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_TASK_QUEUE: `demo-${randomUUID()}`,
+      BIGQUERY_PROJECT: bq.emulator.projectId,
+      BIGQUERY_API_ENDPOINT: bq.emulator.apiEndpoint,
+      API_TOKENS: 'e2e-token',
+    });
+    const lines: string[] = [];
+    const { workflowId, view, warehouse } = await runDemo({
+      config,
+      bigquery: bq.bigquery,
+      connection: env.nativeConnection,
+      print: (line) => lines.push(line),
+      trainSeconds: 4,
+    });
+
+    expect(view.status).toBe('COMPLETED');
+    expect(view.run.state).toBe('succeeded');
+    expect(view.run.cutoff).toBe(warehouse.cutoff);
+    // The approval came through POST /runs/:id/approve, recorded by the workflow as an operator action.
+    expect(view.run.operatorActions).toEqual([
+      expect.objectContaining({ signal: 'approve', accepted: true, payload: { step: 'promote' } }),
+    ]);
+    expect(lines.some((line) => line.includes(`POST /runs/${encodeURIComponent(workflowId)}/approve`))).toBe(
+      true,
+    );
+    // Progress was followed through GET /runs/:id: step changes and training loss from heartbeats.
+    expect(lines.some((line) => /✓ quality\.train\s+succeeded/.test(line))).toBe(true);
+    expect(lines.some((line) => /training .*\.train: step \d+, loss \d/.test(line))).toBe(true);
+    // The new models are production now.
+    const registry = createRegistryActivities(join(dir, 'registry'));
+    for (const model of ['visits_share', 'quality', 'trend', 'real_visits']) {
+      const alias = await registry.getModelAlias({ model });
+      expect(alias?.version, model).not.toBe(warehouse.previousVersion);
+    }
+  });
+});

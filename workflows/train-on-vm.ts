@@ -116,7 +116,8 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
         lastMetric: result.progress.lastMetric,
         elapsedMs: trainingMs,
       });
-      const checkpoint = result.progress.checkpoint ?? result.progress.syncedCheckpoint;
+      // A retry that crashed before its first checkpoint still has the one it resumed from.
+      const checkpoint = result.progress.checkpoint ?? result.progress.syncedCheckpoint ?? resumeFrom;
       const { progress: _last, ...outcome } = result;
       attempts.push({
         attempt,
@@ -167,8 +168,9 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
         vmName,
         runId,
         status,
-        checkpoint: result.progress.checkpoint,
-        syncedCheckpoint: result.progress.syncedCheckpoint,
+        checkpoint: result.progress.checkpoint ?? resumeFrom,
+        syncedCheckpoint:
+          result.progress.syncedCheckpoint ?? (resumeFrom?.localPath ? resumeFrom : undefined),
       });
       const reason = verdict.action === 'give-up' ? verdict.reason : undefined;
       const final: TrainOnVmResult = {

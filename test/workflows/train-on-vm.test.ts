@@ -39,7 +39,7 @@ const progress = (extra: Partial<MonitorHeartbeat> = {}): MonitorHeartbeat => ({
  */
 function stubActivities(
   outcomes: MonitorOutcome[],
-  options: { monitorBlocks?: boolean; uploadFails?: boolean } = {},
+  options: { monitorBlocks?: boolean; uploadFails?: boolean; noCheckpointFrom?: number } = {},
 ) {
   const calls: string[] = [];
   let monitorCalls = 0;
@@ -66,13 +66,16 @@ function stubActivities(
       calls.push(`monitor:${input.runId}`);
       if (options.monitorBlocks) return await Context.current().cancelled; // until the worker shuts down
       const outcome = outcomes[monitorCalls++]!;
-      const checkpoint = { name: `ckpt-${monitorCalls}`, size: 1, localPath: `/synced/ckpt-${monitorCalls}` };
+      const checkpoint =
+        monitorCalls >= (options.noCheckpointFrom ?? Infinity)
+          ? undefined
+          : { name: `ckpt-${monitorCalls}`, size: 1, localPath: `/synced/ckpt-${monitorCalls}` };
       return { ...outcome, progress: progress({ runId: input.runId, syncedCheckpoint: checkpoint }) };
     },
     judgeTraining: async (input) => judgeAttempt(input),
     killTraining: async (input) => (calls.push(`kill:${input.runId}`), { stopped: true }),
     collectTrainingOutputs: async (input) => (
-      calls.push(`collect:${input.runId}:${input.status}`),
+      calls.push(`collect:${input.runId}:${input.status}:${input.syncedCheckpoint?.name ?? '-'}`),
       { dir: `/registry/${input.trainingId}` }
     ),
     teardownTrainingVm: async (input) =>
@@ -130,7 +133,7 @@ describe('trainOnVm workflow (time-skipping server, activities stubbed at the bo
       'upload:ok:-:fresh',
       'launch:ok',
       'monitor:ok',
-      'collect:ok:succeeded',
+      'collect:ok:succeeded:ckpt-1',
       'teardown:vm-ok:delete',
     ]);
   });
@@ -155,9 +158,22 @@ describe('trainOnVm workflow (time-skipping server, activities stubbed at the bo
       'upload:pre-r1:ckpt-1:fresh',
       'launch:pre-r1',
       'monitor:pre-r1',
-      'collect:pre-r1:succeeded',
+      'collect:pre-r1:succeeded:ckpt-2',
       'teardown:vm-pre-r1:delete',
     ]);
+  });
+
+  it('counts the checkpoint a retry resumed from: accepted when the retry crashes before its own', async () => {
+    const crash = { kind: 'exited', exitCode: 1 } as const;
+    const { calls, activities } = stubActivities([crash, crash], { noCheckpointFrom: 2 });
+    const { result } = await run(
+      activities,
+      input('resumed', { policy: { maxRetries: 1, acceptCheckpointAfter: '90 seconds' } }),
+    );
+    // 60 s + 60 s of training ≥ 90 s, and the checkpoint of the first attempt exists.
+    expect(result).toMatchObject({ status: 'accepted-checkpoint', trainingMs: 120_000 });
+    expect(result?.attempts.map((attempt) => attempt.checkpoint)).toEqual(['ckpt-1', 'ckpt-1']);
+    expect(calls).toContain('collect:resumed-r1:accepted-checkpoint:ckpt-1');
   });
 
   it('fails with a typed failure when the policy says so, still tearing down (persistent: stop)', async () => {
@@ -170,7 +186,7 @@ describe('trainOnVm workflow (time-skipping server, activities stubbed at the bo
     const cause = (error as WorkflowFailedError).cause;
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect((cause as ApplicationFailure).type).toBe(TrainingErrorType.TRAINING_FAILED);
-    expect(calls.slice(-2)).toEqual(['collect:fail:needs-decision', 'teardown:quality-nb:stop']);
+    expect(calls.slice(-2)).toEqual(['collect:fail:needs-decision:ckpt-1', 'teardown:quality-nb:stop']);
   });
 
   it('tears the VM down when the upload fails, without a kill (nothing was launched)', async () => {

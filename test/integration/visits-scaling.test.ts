@@ -6,6 +6,7 @@ import { createBigQueryActivities } from '../../activities/bigquery';
 import { parseTableName } from '../../activities/bigquery/steps';
 import { statusQuery, type RunStatus, type RunSummary } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
+import { trainingProgressQuery } from '../../workflows/training-types';
 import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
 import { createDevServerEnv } from '../harness/temporal';
 import { waitFor } from './fixtures/training';
@@ -208,6 +209,36 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
     expect(created.length).toBeGreaterThan(0);
     expect((await Promise.all(created.map(exists))).filter(Boolean)).toEqual([]);
   }, 180_000);
+
+  it('an aborted run cancels its trainings: the children tear their VMs down and cleanup still runs', async () => {
+    const worker = await createVisitsScalingWorker(env, bq, stack);
+    const { failure, status, children } = await worker.runUntil(async () => {
+      const handle = await startRun(env, worker, {
+        cutoff: stack.warehouse.cutoff,
+        params: { ...stack.params, train_steps: 1_000_000, train_seconds: 120 },
+      });
+      const child = env.client.workflow.getHandle(`${handle.workflowId}/quality.train/1`);
+      await waitFor('quality training', async () => {
+        return (await child.query(trainingProgressQuery)).phase === 'training' || undefined;
+      });
+      await handle.signal('abortRun', { reason: 'operator changed their mind' });
+      const failure = await handle.result().catch((error: unknown) => error);
+      const children = await trainingsStarted(env, handle.workflowId);
+      return { failure, status: await handle.query(statusQuery), children };
+    });
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause).toMatchObject({ type: 'RunAborted' });
+    expect(stepOf(status, 'quality.train')).toMatchObject({
+      state: 'failed',
+      error: 'cancelled: operator changed their mind',
+    });
+    expect(stepOf(status, 'cleanup').state).toBe('succeeded');
+    for (const id of children) {
+      expect((await env.client.workflow.getHandle(id).describe()).status.name).toBe('CANCELLED');
+    }
+    const vms = await stack.provider.list();
+    expect(vms.map((vm) => [vm.name, vm.status])).toEqual([['quality-notebook', 'STOPPED']]);
+  }, 120_000);
 
   it('a backfilled quarterly run takes its cutoff from the nominal time, not its start', async () => {
     const worker = await createVisitsScalingWorker(env, bq, stack);

@@ -1,0 +1,69 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../scripts/stack/paths';
+import { createDevServerEnv } from '../harness/temporal';
+
+const run = promisify(execFile);
+
+describe('npm run schedules: the quarterly visits-scaling schedule from the command line', () => {
+  let env: TestWorkflowEnvironment;
+  beforeAll(async () => {
+    env = await createDevServerEnv();
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  const schedules = async (...args: string[]) => {
+    const { stdout } = await run(
+      process.execPath,
+      ['-r', '@swc-node/register', join(projectRoot, 'scripts', 'schedules.ts'), ...args],
+      {
+        cwd: projectRoot,
+        env: { ...process.env, TEMPORAL_ADDRESS: env.address },
+      },
+    );
+    return JSON.parse(stdout) as Record<string, unknown>;
+  };
+
+  it('creates the quarterly schedule and backfills past quarters, one run per nominal time', async () => {
+    const created = await schedules('quarterly', '--paused');
+    expect(created).toMatchObject({
+      id: 'visits-scaling-quarterly',
+      pipeline: 'visits-scaling',
+      cron: ['0 6 1 1,4,7,10 *'],
+      paused: true,
+    });
+    expect((created.nextRuns as string[]).every((time) => /-(01|04|07|10)-01T06:00:00/.test(time))).toBe(
+      true,
+    );
+
+    await schedules('backfill', 'visits-scaling-quarterly', '2026-01-01', '2026-07-02');
+    const expected = ['2026-01-01', '2026-04-01', '2026-07-01'].map(
+      (day) => `visits-scaling/visits-scaling-quarterly-${day}T06:00:00Z`,
+    );
+    let ids: string[] = [];
+    for (let attempt = 0; attempt < 100 && ids.length < expected.length; attempt++) {
+      ids = [];
+      for await (const execution of env.client.workflow.list({
+        query: `TemporalScheduledById = 'visits-scaling-quarterly'`,
+      })) {
+        ids.push(execution.workflowId);
+      }
+    }
+    expect(ids.sort()).toEqual(expected);
+
+    await expect(schedules('backfill', 'visits-scaling-quarterly', 'soon', '2026-07-02')).rejects.toThrow(
+      /START must be a date/,
+    );
+    expect(await schedules('delete', 'visits-scaling-quarterly')).toEqual({
+      deleted: 'visits-scaling-quarterly',
+    });
+    await expect(schedules('show', 'visits-scaling-quarterly')).rejects.toThrow(
+      /unknown schedule visits-scaling-quarterly/,
+    );
+  });
+});

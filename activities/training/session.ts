@@ -125,13 +125,20 @@ export class RemoteSession {
 
   /** The SFTP channel, opened on first use. */
   private sftp(): Promise<SFTPWrapper> {
-    this.channel ??= this.guarded(
-      new Promise<SFTPWrapper>((resolve, reject) =>
-        this.client.sftp((error, channel) =>
-          error ? reject(new SshError(`SFTP subsystem failed: ${error.message}`)) : resolve(channel),
+    if (!this.channel) {
+      const opening = this.guarded(
+        new Promise<SFTPWrapper>((resolve, reject) =>
+          this.client.sftp((error, channel) =>
+            error ? reject(new SshError(`SFTP subsystem failed: ${error.message}`)) : resolve(channel),
+          ),
         ),
-      ),
-    );
+      );
+      // A failed open is not cached: the next copy on this connection tries again.
+      opening.catch(() => {
+        if (this.channel === opening) this.channel = undefined;
+      });
+      this.channel = opening;
+    }
     return this.channel;
   }
 

@@ -113,6 +113,11 @@ export function createTrainingStepActivities(deps: VisitsScalingDeps) {
       };
     },
 
+    /** Removes a training's exported inputs when the child ended without a result (failed, cancelled). */
+    async discardTrainingInputs(input: { trainingId: string }): Promise<void> {
+      rmSync(exportDir(input.trainingId), { recursive: true, force: true });
+    },
+
     /**
      * Files a training's result under the step's output (write to a temporary folder, then rename,
      * so a reader never sees half an artifact). A training that needs a decision still files its

@@ -1,6 +1,8 @@
 import { ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBigQueryActivities } from '../../activities/bigquery';
 import { parseTableName } from '../../activities/bigquery/steps';
@@ -233,6 +235,8 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
       error: 'cancelled: operator changed their mind',
     });
     expect(stepOf(status, 'cleanup').state).toBe('succeeded');
+    // The exported training data of the cancelled trainings went with them.
+    expect(readdirSync(join(stack.dir, 'work', 'train'))).toEqual([]);
     for (const id of children) {
       expect((await env.client.workflow.getHandle(id).describe()).status.name).toBe('CANCELLED');
     }

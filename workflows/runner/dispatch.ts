@@ -1,6 +1,7 @@
 import {
   ActivityCancellationType,
   ApplicationFailure,
+  CancellationScope,
   ChildWorkflowCancellationType,
   executeChild,
   proxyActivities,
@@ -11,7 +12,7 @@ import type { StepActivities, StepExecution, StepResult } from '../../activities
 import type { TrainingStepActivities } from '../../activities/visits-scaling/training';
 import type { PlannedStep } from '../../pipelines/types';
 import { trainOnVm } from '../train-on-vm';
-import { TrainingErrorType } from '../training-types';
+import { TrainingErrorType, type TrainOnVmResult } from '../training-types';
 
 /** Default retry of a step's activity when the definition sets none. */
 const DEFAULT_STEP_RETRY = { maximumAttempts: 3 };
@@ -61,19 +62,26 @@ export const trainingWorkflowId = (
  * awaiting-decision; its latest checkpoint is filed first, for an operator who marks it succeeded.
  */
 async function trainStep(step: PlannedStep, execution: StepExecution): Promise<StepResult> {
-  const { prepareTrainingStep, finishTrainingStep } = proxyActivities<TrainingStepActivities>({
-    startToCloseTimeout: '1 hour',
-    retry: { ...DEFAULT_STEP_RETRY, ...(step.retry ?? {}) } as RetryPolicy,
-    summary: `${step.id} (train)`,
-  });
+  const { prepareTrainingStep, finishTrainingStep, discardTrainingInputs } =
+    proxyActivities<TrainingStepActivities>({
+      startToCloseTimeout: '1 hour',
+      retry: { ...DEFAULT_STEP_RETRY, ...(step.retry ?? {}) } as RetryPolicy,
+      summary: `${step.id} (train)`,
+    });
   const input = await prepareTrainingStep(execution);
-  const result = await executeChild(trainOnVm, {
-    args: [input],
-    workflowId: trainingWorkflowId(execution),
-    // The SDK's default, stated: a rerun or abort waits until the child has torn its VMs down.
-    cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
-    staticSummary: `${step.id}: ${input.trainingId}`,
-  });
+  let result: TrainOnVmResult;
+  try {
+    result = await executeChild(trainOnVm, {
+      args: [input],
+      workflowId: trainingWorkflowId(execution),
+      // The SDK's default, stated: a rerun or abort waits until the child has torn its VMs down.
+      cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+      staticSummary: `${step.id}: ${input.trainingId}`,
+    });
+  } catch (error) {
+    await CancellationScope.nonCancellable(() => discardTrainingInputs({ trainingId: input.trainingId }));
+    throw error;
+  }
   const finished = await finishTrainingStep({ execution, trainingId: input.trainingId, result });
   if (result.status === 'needs-decision') {
     throw ApplicationFailure.create({

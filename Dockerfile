@@ -4,13 +4,13 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm install --no-audit --no-fund
 COPY . .
-RUN npx tsc -p tsconfig.build.json \
- && node dist/scripts/build-workflow-bundle.js dist/workflow-bundle.js \
- && npm prune --omit=dev
+RUN bash scripts/build.sh dist && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-# The worker reaches training VMs over SSH (ssh2 is pure JS); git pins model repos to commits.
-RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates && rm -rf /var/lib/apt/lists/*
+# The worker reaches training VMs over SSH (ssh2 is pure JS); git pins model repos to commits and
+# archives the pinned code; python3 runs the model programs for predict and evaluate.
+RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates python3 \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
 COPY --from=build /app/node_modules ./node_modules

@@ -116,4 +116,24 @@ describe('trainOnVm judging a crashed training by the step policy (local stack)'
     expect(result).toMatchObject({ status: 'needs-decision', reason: TrainingErrorType.CONVERGENCE_FAILED });
     expect(result.metrics).toMatchObject({ count: 6, invalid: 1 });
   });
+
+  it('stops a training that runs past maxDuration: killed, TIMED_OUT, with the last heartbeat progress', async () => {
+    const trainingId = `timeout-${randomUUID().slice(0, 8)}`;
+    const result = await train(
+      trainerInput(stack, trainingId, {
+        env: { TRAINER_STEPS: '600', TRAINER_STEP_SECONDS: '0.1' },
+        maxDuration: '5 seconds',
+      }),
+    );
+    expect(result).toMatchObject({ status: 'needs-decision', reason: TrainingErrorType.TIMED_OUT });
+    expect(result.attempts[0]?.outcome).toEqual({ kind: 'timed-out' });
+    // Progress came from the monitor's last heartbeat, carried by the timeout failure.
+    expect(result.lastMetric?.step).toBeGreaterThan(5);
+    expect(launchCount(stack, trainingId)).toBe(1);
+    const log = readFileSync(result.outputs!.logPath!, 'utf8');
+    expect(log).not.toContain('training done');
+    expect(readFileSync(join(result.outputs!.dir, 'runs', trainingId, 'exit_code'), 'utf8').trim()).toBe(
+      '143',
+    );
+  });
 });

@@ -57,7 +57,7 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
   const exists = async (name: string) =>
     (await warehouse.describeTable({ table: parseTableName(name) })).exists;
 
-  /** Runs to the end on a fresh worker; returns the final status. */
+  /** Runs to the end on a fresh worker (approving the promotion when the run asks); returns the final status. */
   async function run(params: Record<string, string | number | boolean> = {}, extra = {}) {
     const worker = await createVisitsScalingWorker(env, bq, stack);
     return await worker.runUntil(async () => {
@@ -66,6 +66,15 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
         params: { ...stack.params, ...params },
         ...extra,
       });
+      if (params.require_approval === true) {
+        const waiting = await waitForStep(env, handle.workflowId, 'promote', 'awaiting-decision');
+        expect(stepOf(waiting, 'promote').awaiting).toBe('approval');
+        // Nothing was promoted while it waited.
+        expect(await productionVersions(stack.registryDir)).toEqual(
+          (stepOf(first.status, 'promote').info as { versions: Record<string, string> }).versions,
+        );
+        await handle.signal('approve', { step: 'promote' });
+      }
       const result = await handle.result();
       return { workflowId: handle.workflowId, result, status: await handle.query(statusQuery) };
     });
@@ -131,9 +140,9 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
     expect(status.steps.map((s) => s.cacheKey)).toEqual(first.status.steps.map((s) => s.cacheKey));
   }, 120_000);
 
-  it('a rerun from quality of a finished run reuses visits share and recomputes quality, real visits and what follows', async () => {
+  it('a rerun from quality of a finished run reuses visits share, recomputes quality, real visits and what follows, and promotes once approved', async () => {
     const { workflowId, result, status } = await run(
-      { quality_min_training: '4 hours' },
+      { quality_min_training: '4 hours', require_approval: true },
       { reuseRunId: first.workflowId, from: 'quality.data' },
     );
     expect(result.state).toBe('succeeded');

@@ -46,6 +46,9 @@ export class SshSession {
     const client = new Client();
     const expected = Buffer.from(target.hostKey, 'base64');
     let hostKeyMismatch = false;
+    // ssh2 may emit a second error after a failed handshake ("Connection lost before handshake");
+    // unheard, it would crash the worker. Keep a listener for the whole life of the client.
+    client.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => {
       client.once('ready', () => resolve());
       client.once('error', (error) =>
@@ -70,6 +73,9 @@ export class SshSession {
           return !hostKeyMismatch;
         },
       });
+    }).catch((error: unknown) => {
+      client.destroy();
+      throw error;
     });
     return new SshSession(client);
   }

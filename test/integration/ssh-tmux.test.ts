@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshSession, shellQuote } from '../../activities/remote/ssh';
@@ -54,5 +55,22 @@ describe('local SSH host (OpenSSH sshd + tmux) through ssh2', () => {
     const pending = session.exec('sleep 30');
     setImmediate(() => session.destroy());
     await expect(pending).rejects.toThrow(/closed|failed/);
+  });
+  it('fails connect to a port that is not SSH with a clear error, and no unheard error crashes the process', async () => {
+    // A server that accepts and says nothing: the handshake times out, then the link drops, and
+    // ssh2 reports both (the second error once found nobody listening and crashed a worker).
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      await expect(SshSession.connect({ ...host, port }, { readyTimeoutMs: 500 })).rejects.toThrow(
+        new RegExp(`cannot connect to ${host.username}@127\\.0\\.0\\.1:${port}`),
+      );
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -1,6 +1,12 @@
 // `npm run stack -- start|stop|status|reset`: the local stack in the background, for the demo and for
 // poking around in the Web UI. Tests never use it: they start their own servers on free ports.
-import { describeStack, resetLocalStack, runningStack, startLocalStack, stopLocalStack } from './stack/local-stack';
+import {
+  describeStack,
+  resetLocalStack,
+  runningStack,
+  startLocalStack,
+  stopLocalStack,
+} from './stack/local-stack';
 
 async function main(command: string | undefined): Promise<void> {
   switch (command) {

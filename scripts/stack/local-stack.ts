@@ -102,7 +102,10 @@ async function terminate(pid: number): Promise<void> {
 
 /** Stops the local VMs the worker's `local` provider left running under .data/vms/ (sshd, tmux, jobs). */
 async function stopLocalVms(): Promise<void> {
-  const provider = new LocalVmProvider({ root: dataDir('vms'), imagesDir: resolve(projectRoot, 'machine-images') });
+  const provider = new LocalVmProvider({
+    root: dataDir('vms'),
+    imagesDir: resolve(projectRoot, 'machine-images'),
+  });
   for (const vm of await provider.list()) if (vm.status === 'RUNNING') await provider.stop(vm.name);
 }
 

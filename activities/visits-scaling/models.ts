@@ -1,12 +1,4 @@
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -181,7 +173,9 @@ export function modelStepHandlers(deps: VisitsScalingDeps): StepHandlers {
             const theirs = production
               ? await score(script, join(production.path, production.modelFile), data)
               : null;
-            const passed = theirs === null || mine.mse <= maxRatio * theirs.mse;
+            // "At least as good" within floating-point noise: the same model trained on the same rows
+            // read in another order scores a few ulps apart.
+            const passed = theirs === null || mine.mse <= maxRatio * theirs.mse * (1 + 1e-9);
             decision.models[name] = {
               challenger: mine.mse,
               champion: theirs?.mse ?? null,
@@ -207,8 +201,22 @@ export function modelStepHandlers(deps: VisitsScalingDeps): StepHandlers {
         writeArtifact(deps, execution, 'decision', 'decision.json', decision);
         return { info: decision as unknown as JsonObject };
       },
+      /**
+       * A decision holds while it is about today's production: the champions it was made against are
+       * still in production, or its own challengers are (it was applied). When production moved on
+       * (another run promoted), the challengers are evaluated again against the new champions.
+       */
       async outputsExist(execution) {
-        return existsSync(join(artifactDir(deps, str(execution.outputs.decision)), 'decision.json'));
+        const decision = readDecision(deps, str(execution.outputs.decision));
+        if (!decision) return false;
+        const models = Object.entries(decision.models);
+        const current = await Promise.all(
+          models.map(async ([model]) => (await registry.getModelAlias({ model }))?.version ?? null),
+        );
+        return (
+          models.every(([, m], i) => m.championVersion === current[i]) ||
+          models.every(([, m], i) => m.version === current[i])
+        );
       },
     },
   };

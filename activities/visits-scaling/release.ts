@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createBigQueryActivities, dateParam } from '../bigquery';
 import { BigQueryErrorType, bigQueryFailure } from '../bigquery/errors';
+import { tableSql } from '../bigquery/identifiers';
 import { parseTableName } from '../bigquery/steps';
 import { createRegistryActivities, RegistryErrorType } from '../registry';
 import type { StepExecution, StepHandlers } from '../steps';
@@ -32,6 +33,13 @@ export interface PromotionRecord {
   reason: string;
   versions: Record<string, string>;
   replaced: string[];
+}
+
+interface GapFillRecord {
+  filled: boolean;
+  from?: string;
+  to?: string;
+  modelVersion?: string;
 }
 
 const recordOf = (deps: VisitsScalingDeps, artifact: string) =>
@@ -165,10 +173,11 @@ export function releaseStepHandlers(deps: VisitsScalingDeps): StepHandlers {
         writeArtifact(deps, execution, 'record', 'promotion.json', record);
         return { outputs: { ...execution.outputs, promoted: 'true' }, info: record as unknown as JsonObject };
       },
-      /** Done when it decided not to promote, or when production still holds what it promoted. */
+      /** Done when it followed the current decision: not promoting, or production still holds what it promoted. */
       async outputsExist(execution) {
         const record = recordOf(deps, str(execution.outputs.record));
-        if (!record) return false;
+        const decision = readDecision(deps, specString(execution, 'decision'));
+        if (!record || !decision || record.promoted !== decision.promote) return false;
         for (const [model, version] of Object.entries(record.versions)) {
           if ((await registry.getModelAlias({ model }))?.version !== version) return false;
         }
@@ -207,8 +216,23 @@ export function releaseStepHandlers(deps: VisitsScalingDeps): StepHandlers {
         writeArtifact(deps, execution, 'record', 'gapfill.json', record);
         return { info: record };
       },
+      /** Done when it followed the promotion, and the filled days still carry the promoted version. */
       async outputsExist(execution) {
-        return existsSync(join(artifactDir(deps, str(execution.outputs.record)), 'gapfill.json'));
+        const record = readJson<GapFillRecord>(
+          join(artifactDir(deps, str(execution.outputs.record)), 'gapfill.json'),
+        );
+        const promotion = recordOf(deps, specString(execution, 'promotion'));
+        if (!record || !promotion) return false;
+        if (!promotion.promoted) return !record.filled;
+        const version = promotion.versions[specString(execution, 'version_of')];
+        if (!version || !record.filled || record.modelVersion !== version || !record.from || !record.to)
+          return false;
+        const target = parseTableName(specString(execution, 'target'));
+        const [row] = await warehouse.queryRows({
+          sql: `SELECT COUNT(*) AS n FROM ${tableSql(target, deps.config.BIGQUERY_PROJECT)} WHERE day BETWEEN @from AND @to AND model_version != @version`,
+          params: { from: dateParam(record.from), to: dateParam(record.to), version },
+        });
+        return Number(row?.n) === 0;
       },
     },
 

@@ -8,7 +8,12 @@ import { createRegistryActivities } from '../../activities/registry';
 import { projectRoot } from '../../scripts/stack/paths';
 import { prepareVisitsScalingWarehouse, type LocalWarehouse } from '../../scripts/visits-scaling/warehouse';
 import { createActivities, workflowsPath } from '../../workers/worker';
-import { statusQuery, type RunPipelineInput, type RunStatus } from '../../workflows/definitions';
+import {
+  approveSignal,
+  statusQuery,
+  type RunPipelineInput,
+  type RunStatus,
+} from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
 import type { BigQueryHarness } from '../harness/bigquery';
 import { testTempDir } from '../harness/paths';
@@ -134,4 +139,31 @@ export async function productionVersions(registryDir: string): Promise<Record<st
   const models = ['visits_share', 'quality', 'trend', 'real_visits'];
   const versions = await Promise.all(models.map((model) => registry.getModelAlias({ model })));
   return Object.fromEntries(models.map((model, i) => [model, versions[i]?.version]));
+}
+
+/**
+ * Runs to the end on a fresh worker. When the run waits for approval of `promote`, `beforeApproval`
+ * sees the waiting status, then the step is approved.
+ */
+export async function runToEnd(
+  env: TestWorkflowEnvironment,
+  bq: BigQueryHarness,
+  stack: VisitsScalingStack,
+  input: Omit<RunPipelineInput, 'pipeline' | 'cutoff'>,
+  beforeApproval: (waiting: RunStatus) => Promise<void>,
+) {
+  const worker = await createVisitsScalingWorker(env, bq, stack);
+  return await worker.runUntil(async () => {
+    const handle = await startRun(env, worker, {
+      ...input,
+      cutoff: stack.warehouse.cutoff,
+      params: { ...stack.params, ...input.params },
+    });
+    if (input.params?.require_approval === true) {
+      await beforeApproval(await waitForStep(env, handle.workflowId, 'promote', 'awaiting-decision'));
+      await handle.signal(approveSignal, { step: 'promote' });
+    }
+    const result = await handle.result();
+    return { workflowId: handle.workflowId, result, status: await handle.query(statusQuery) };
+  });
 }

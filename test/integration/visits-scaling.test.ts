@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBigQueryActivities } from '../../activities/bigquery';
 import { parseTableName } from '../../activities/bigquery/steps';
-import { statusQuery, type RunStatus, type RunSummary } from '../../workflows/definitions';
+import {
+  abortRunSignal,
+  markSucceededSignal,
+  statusQuery,
+  type RunStatus,
+  type RunSummary,
+} from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
 import { trainingProgressQuery } from '../../workflows/training-types';
 import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
@@ -16,6 +22,7 @@ import {
   createVisitsScalingStack,
   createVisitsScalingWorker,
   productionVersions,
+  runToEnd,
   startRun,
   stepOf,
   trainingsStarted,
@@ -57,28 +64,14 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
   const exists = async (name: string) =>
     (await warehouse.describeTable({ table: parseTableName(name) })).exists;
 
-  /** Runs to the end on a fresh worker (approving the promotion when the run asks); returns the final status. */
-  async function run(params: Record<string, string | number | boolean> = {}, extra = {}) {
-    const worker = await createVisitsScalingWorker(env, bq, stack);
-    return await worker.runUntil(async () => {
-      const handle = await startRun(env, worker, {
-        cutoff: stack.warehouse.cutoff,
-        params: { ...stack.params, ...params },
-        ...extra,
-      });
-      if (params.require_approval === true) {
-        const waiting = await waitForStep(env, handle.workflowId, 'promote', 'awaiting-decision');
-        expect(stepOf(waiting, 'promote').awaiting).toBe('approval');
-        // Nothing was promoted while it waited.
-        expect(await productionVersions(stack.registryDir)).toEqual(
-          (stepOf(first.status, 'promote').info as { versions: Record<string, string> }).versions,
-        );
-        await handle.signal('approve', { step: 'promote' });
-      }
-      const result = await handle.result();
-      return { workflowId: handle.workflowId, result, status: await handle.query(statusQuery) };
+  /** Runs to the end; a run that asks for approval shows production untouched, then is approved. */
+  const run = (params: Record<string, string | number | boolean> = {}, extra = {}) =>
+    runToEnd(env, bq, stack, { params, ...extra }, async (waiting) => {
+      expect(stepOf(waiting, 'promote').awaiting).toBe('approval');
+      expect(await productionVersions(stack.registryDir)).toEqual(
+        (stepOf(first.status, 'promote').info as { versions: Record<string, string> }).versions,
+      );
     });
-  }
 
   it('runs end to end: new models in production, tables replaced, the gap filled, intermediates gone', async () => {
     const { workflowId, result, status } = await run();
@@ -191,7 +184,10 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
       const waiting = await waitForStep(env, handle.workflowId, 'trend.train', 'awaiting-decision');
       expect(stepOf(waiting, 'trend.train')).toMatchObject({ awaiting: 'failure' });
       expect(stepOf(waiting, 'trend.train').error).toMatch(/needs a decision: training exited with code 3/);
-      await handle.signal('markSucceeded', { step: 'trend.train', reason: 'the checkpoint is good enough' });
+      await handle.signal(markSucceededSignal, {
+        step: 'trend.train',
+        reason: 'the checkpoint is good enough',
+      });
       const result = await handle.result();
       return { workflowId: handle.workflowId, result, status: await handle.query(statusQuery) };
     });
@@ -221,6 +217,26 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
     expect((await Promise.all(created.map(exists))).filter(Boolean)).toEqual([]);
   }, 180_000);
 
+  it('the first configuration run again after production moved on is evaluated against the new champions', async () => {
+    const firstVersions = (stepOf(first.status, 'promote').info as { versions: Record<string, string> })
+      .versions;
+    expect(await productionVersions(stack.registryDir)).not.toEqual(firstVersions);
+    const { workflowId, result, status } = await run();
+    expect(result.state).toBe('succeeded');
+    expect(await trainingsStarted(env, workflowId)).toEqual([]);
+    const states = Object.fromEntries(status.steps.map((s) => [s.id, s.state]));
+    expect(states).toMatchObject({ 'quality.train': 'cached', evaluate: 'succeeded', promote: 'succeeded' });
+    const evaluation = stepOf(status, 'evaluate').info as {
+      models: Record<string, { championVersion: string }>;
+    };
+    expect(evaluation.models.quality?.championVersion).not.toBe(firstVersions.quality);
+    expect(await productionVersions(stack.registryDir)).toEqual(firstVersions);
+    expect(stepOf(status, 'gapfill')).toMatchObject({
+      state: 'succeeded',
+      info: { filled: true, modelVersion: firstVersions.real_visits },
+    });
+  }, 120_000);
+
   it('an aborted run cancels its trainings: the children tear their VMs down and cleanup still runs', async () => {
     const worker = await createVisitsScalingWorker(env, bq, stack);
     const { failure, status, children } = await worker.runUntil(async () => {
@@ -232,7 +248,7 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
       await waitFor('quality training', async () => {
         return (await child.query(trainingProgressQuery)).phase === 'training' || undefined;
       });
-      await handle.signal('abortRun', { reason: 'operator changed their mind' });
+      await handle.signal(abortRunSignal, { reason: 'operator changed their mind' });
       const failure = await handle.result().catch((error: unknown) => error);
       const children = await trainingsStarted(env, handle.workflowId);
       return { failure, status: await handle.query(statusQuery), children };

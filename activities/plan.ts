@@ -82,6 +82,8 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
   const lookup = (name: string) => builtins[name];
 
   const reused = await reusedOutputs(deps, definition, request);
+  const rerunSet =
+    request.reuseRunId && request.from ? downstreamOf(definition.steps, request.from) : undefined;
   const steps: PlannedStep[] = [];
   const keys = new Map<string, string>();
   const outputsOf = new Map<string, Record<string, string>>();
@@ -99,6 +101,10 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
       spec,
       commit: commit ?? null,
       upstream: [...step.after].sort().map((id) => [id, keys.get(id) ?? '']),
+      // A rerun `from` a step computes that step and its downstream afresh even when nothing changed
+      // (the seed's "clear downstream"; a retraining with the same inputs is still a new model): its
+      // keys, so its output names and model versions, are its own, and the earlier run's stay intact.
+      ...(rerunSet?.has(step.id) ? { rerunIn: request.workflowId } : {}),
     });
     keys.set(step.id, cacheKey);
     const outputs = outputNames(definition.name, step, cacheKey);

@@ -153,6 +153,24 @@ describe('plan resolution', () => {
     expect(rerun['quality.data']?.spec.query).toContain('FROM smc_visits_scaling.prepare_old WHERE');
     expect(rerun['quality.train']?.reuse).toBeUndefined();
     expect(rerun.promote?.reuse).toBeUndefined();
+    // `from` and its downstream are computed afresh: keys (so output names) of their own, per run.
+    expect(rerun['quality.train']?.cacheKey).not.toBe(first['quality.train']?.cacheKey);
+    expect(rerun.promote?.cacheKey).not.toBe(first.promote?.cacheKey);
+    expect(rerun['quality.train']?.outputs).not.toEqual(first['quality.train']?.outputs);
+    expect(rerun['quality.data']?.cacheKey).toBe(first['quality.data']?.cacheKey);
+    const again = await byId(
+      plan(
+        scaling(),
+        {
+          cutoff: '2026-09-30',
+          reuseRunId: 'visits-scaling/q3',
+          from: 'quality.train',
+          workflowId: 'visits-scaling/other',
+        },
+        earlier,
+      ),
+    );
+    expect(again['quality.train']?.cacheKey).not.toBe(rerun['quality.train']?.cacheKey);
 
     const unknownFrom = await failure(
       plan(scaling(), { reuseRunId: 'visits-scaling/q3', from: 'nope' }, earlier),

@@ -20,7 +20,7 @@ function training(model: string, script: string, vm: JsonObject, env: JsonObject
     env: { TRAIN_SECONDS: '{{train_seconds}}', TRAIN_STEPS: '{{train_steps}}', ...env },
     maxDuration: '{{max_training_duration}}',
     policy: { maxRetries: '{{train_retries}}' },
-    monitor: { pollInterval: '{{monitor_poll_interval}}' },
+    monitor: { pollInterval: '{{monitor_poll_interval}}', heartbeatTimeout: '{{monitor_heartbeat_timeout}}' },
   };
 }
 
@@ -103,6 +103,11 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     train_retries: param.number({ default: 0, description: 'retries from the checkpoint before asking' }),
     max_training_duration: param.string({ default: '12 hours' }),
     monitor_poll_interval: param.string({ default: '15 seconds' }),
+    monitor_heartbeat_timeout: param.string({
+      default: '90 seconds',
+      description:
+        'a silent monitor is retried after this; live progress updates at most every 0.8 × this (max 60 s)',
+    }),
     trend_fail_at_step: param.number({
       default: -1,
       description: 'fault drill: the trend trainer exits at this step (FAIL_AT_STEP); -1 never',

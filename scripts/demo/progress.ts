@@ -51,7 +51,7 @@ export class ProgressPrinter {
         const details = activity.details as MonitorDetails;
         const metric = details.lastMetric ?? {};
         const loss = metric.loss === undefined ? '…' : metric.loss.toFixed(4);
-        const elapsed = details.elapsedMs === undefined ? '' : `, ${Math.round(details.elapsedMs / 1000)}s`;
+        const elapsed = details.elapsedMs ? `, ${Math.round(details.elapsedMs / 1000)}s on the VM` : '';
         return `${activity.workflowId.split('/').slice(-2, -1)[0] ?? activity.workflowId}: step ${metric.step ?? 0}, loss ${loss}${elapsed}`;
       });
     const line = trainings.join(' | ');

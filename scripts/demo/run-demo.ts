@@ -66,8 +66,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         cutoff: warehouse.cutoff,
         params: {
           train_seconds: options.trainSeconds ?? 8,
-          train_steps: 60,
+          train_steps: 400,
           monitor_poll_interval: '1 second',
+          // Heartbeats (the live progress) are throttled to 0.8 × this: seconds-long trainings need it short.
+          monitor_heartbeat_timeout: '3 seconds',
           quality_min_training: '3 seconds',
           require_approval: options.requireApproval ?? true,
           models_repo: projectRoot,

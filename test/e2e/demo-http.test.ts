@@ -44,7 +44,7 @@ describe('the demo: visits-scaling driven end to end through the HTTP API only',
       bigquery: bq.bigquery,
       connection: env.nativeConnection,
       print: (line) => lines.push(line),
-      trainSeconds: 4,
+      trainSeconds: 6,
     });
 
     expect(view.status).toBe('COMPLETED');

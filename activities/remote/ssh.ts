@@ -29,6 +29,51 @@ export interface SshOptions {
 }
 
 /**
+ * Opens an ssh2 connection with the host key pinned, keepalive on, and clear errors on refusal,
+ * timeout, a dropped handshake or a wrong key. The client keeps an error listener for its whole life:
+ * ssh2 may emit a second error after a failed handshake ("Connection lost before handshake"), which
+ * unheard would crash the worker.
+ */
+export async function connectSshClient(target: SshTarget, options: SshOptions = {}): Promise<Client> {
+  const client = new Client();
+  const expected = Buffer.from(target.hostKey, 'base64');
+  let hostKeyMismatch = false;
+  client.on('error', () => undefined);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', () => resolve());
+      client.once('error', (error) =>
+        reject(
+          new SshError(
+            hostKeyMismatch
+              ? `host key of ${target.host}:${target.port} does not match the pinned key`
+              : `cannot connect to ${target.username}@${target.host}:${target.port}: ${error.message}`,
+          ),
+        ),
+      );
+      client.once('close', () => reject(new SshError(`connection to ${target.host}:${target.port} closed`)));
+      client.connect({
+        host: target.host,
+        port: target.port,
+        username: target.username,
+        privateKey: target.privateKey,
+        readyTimeout: options.readyTimeoutMs ?? 10_000,
+        keepaliveInterval: options.keepaliveIntervalMs ?? 5_000,
+        keepaliveCountMax: options.keepaliveCountMax ?? 3,
+        hostVerifier: (key: Buffer) => {
+          hostKeyMismatch = !key.equals(expected);
+          return !hostKeyMismatch;
+        },
+      });
+    });
+  } catch (error) {
+    client.destroy();
+    throw error;
+  }
+  return client;
+}
+
+/**
  * One SSH connection. Every pending exec fails when the connection closes: ssh2 may leave an exec
  * channel without `close`/`exit` events when the link drops, and a monitor must never wait forever.
  */
@@ -43,41 +88,7 @@ export class SshSession {
 
   /** Connects with the host key pinned; rejects with a clear error on refusal, timeout or wrong key. */
   static async connect(target: SshTarget, options: SshOptions = {}): Promise<SshSession> {
-    const client = new Client();
-    const expected = Buffer.from(target.hostKey, 'base64');
-    let hostKeyMismatch = false;
-    // ssh2 may emit a second error after a failed handshake ("Connection lost before handshake");
-    // unheard, it would crash the worker. Keep a listener for the whole life of the client.
-    client.on('error', () => undefined);
-    await new Promise<void>((resolve, reject) => {
-      client.once('ready', () => resolve());
-      client.once('error', (error) =>
-        reject(
-          new SshError(
-            hostKeyMismatch
-              ? `host key of ${target.host}:${target.port} does not match the pinned key`
-              : `cannot connect to ${target.username}@${target.host}:${target.port}: ${error.message}`,
-          ),
-        ),
-      );
-      client.connect({
-        host: target.host,
-        port: target.port,
-        username: target.username,
-        privateKey: target.privateKey,
-        readyTimeout: options.readyTimeoutMs ?? 10_000,
-        keepaliveInterval: options.keepaliveIntervalMs ?? 5_000,
-        keepaliveCountMax: options.keepaliveCountMax ?? 3,
-        hostVerifier: (key: Buffer) => {
-          hostKeyMismatch = !key.equals(expected);
-          return !hostKeyMismatch;
-        },
-      });
-    }).catch((error: unknown) => {
-      client.destroy();
-      throw error;
-    });
-    return new SshSession(client);
+    return new SshSession(await connectSshClient(target, options));
   }
 
   /** Runs a command (no pty, stdin closed) and collects its output. */

@@ -1,16 +1,14 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Client, type ClientChannel, type FileEntry, type SFTPWrapper, type Stats } from 'ssh2';
-import { SshError, type ExecResult, type SshOptions, type SshTarget } from '../remote/ssh';
+import type { Client, ClientChannel, FileEntry, SFTPWrapper, Stats } from 'ssh2';
+import { connectSshClient, SshError, type ExecResult, type SshOptions, type SshTarget } from '../remote/ssh';
 
 /**
  * One SSH connection of the training activities: exec and (lazily) SFTP, host key pinned.
  *
  * Every operation fails instead of hanging when the link drops (ssh2 may leave a pending exec or
- * SFTP request without a callback), and a failed or dropped connection never leaves an ssh2 error
- * unheard: ssh2 can emit a second error after a handshake timeout ("Connection lost before
- * handshake"), which without a listener is an uncaught exception that kills the worker.
+ * SFTP request without a callback); connecting is `connectSshClient`'s (pinned key, no unheard error).
  * SFTP paths must be absolute: the SFTP server starts in the account's home from passwd, which on a
  * local instance is not the `HOME` its shell sessions get.
  */
@@ -27,44 +25,7 @@ export class RemoteSession {
   }
 
   static async connect(target: SshTarget, options: SshOptions = {}): Promise<RemoteSession> {
-    const client = new Client();
-    client.on('error', () => undefined);
-    const expected = Buffer.from(target.hostKey, 'base64');
-    let mismatch = false;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        client.once('ready', () => resolve());
-        client.once('error', (error) =>
-          reject(
-            new SshError(
-              mismatch
-                ? `host key of ${target.host}:${target.port} does not match the pinned key`
-                : `cannot connect to ${target.username}@${target.host}:${target.port}: ${error.message}`,
-            ),
-          ),
-        );
-        client.once('close', () =>
-          reject(new SshError(`connection to ${target.host}:${target.port} closed`)),
-        );
-        client.connect({
-          host: target.host,
-          port: target.port,
-          username: target.username,
-          privateKey: target.privateKey,
-          readyTimeout: options.readyTimeoutMs ?? 10_000,
-          keepaliveInterval: options.keepaliveIntervalMs ?? 5_000,
-          keepaliveCountMax: options.keepaliveCountMax ?? 3,
-          hostVerifier: (key: Buffer) => {
-            mismatch = !key.equals(expected);
-            return !mismatch;
-          },
-        });
-      });
-    } catch (error) {
-      client.destroy();
-      throw error;
-    }
-    return new RemoteSession(client);
+    return new RemoteSession(await connectSshClient(target, options));
   }
 
   /** Runs one operation, failing instead of hanging if the connection drops meanwhile. */

@@ -48,6 +48,8 @@ const predictStep = (model: string, script: string, data: string, after: string[
   kind: 'predict',
   after: [`${model}.train`, ...after],
   spec: { model, script, artifact: `{{steps.${model}.train.model}}`, data, schema: model },
+  // Predict runs the model program at the commit the training ran (the plan pins it).
+  repo,
   outputs: ['table'],
   cache: true,
 });
@@ -252,6 +254,8 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
   )
   .step('evaluate', {
     kind: 'evaluate',
+    // Champion and challenger are scored by the same program, at the pinned commit.
+    repo,
     after: MODELS.flatMap((m) => [`${m.name}.data`, `${m.name}.train`]),
     spec: {
       max_ratio: '{{evaluate_max_ratio}}',

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { BigQuery } from '@google-cloud/bigquery';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { BigQueryActivitiesConfig } from '../bigquery/context';
@@ -116,14 +116,63 @@ export function readModelArtifact(deps: VisitsScalingDeps, artifact: string): Mo
 
 const execFileAsync = promisify(execFile);
 
-/** Runs `models/<script>` with the worker's Python (predict, evaluate); fails typed with its stderr. */
+/** The commit of the models repository a step runs, pinned by the plan (from the step's `repo`). */
+export interface PinnedCode {
+  repo: string;
+  commit: string;
+}
+
+/** The pinned code of a step, when its definition names a repo (the plan pins it to a commit). */
+export const pinnedCodeOf = (execution: Pick<StepExecution, 'step'>): PinnedCode | undefined =>
+  execution.step.repo && execution.step.commit
+    ? { repo: execution.step.repo.url, commit: execution.step.commit }
+    : undefined;
+
+/**
+ * The models at a pinned commit, extracted once into `<workDir>/code/<commit>/` (atomically: a
+ * half-written folder is never used), so predict and evaluate run the same code the training ran.
+ */
+async function checkout(deps: VisitsScalingDeps, code: PinnedCode, signal: AbortSignal): Promise<string> {
+  const target = join(resolve(deps.workDir), 'code', code.commit);
+  if (existsSync(target)) return target;
+  const staging = `${target}.${process.pid}.${Date.now()}`;
+  mkdirSync(staging, { recursive: true });
+  try {
+    await execFileAsync(
+      'sh',
+      ['-c', 'git -C "$1" archive --format=tar "$2" models | tar -x -C "$3"', 'sh', code.repo, code.commit, staging],
+      {
+        signal,
+      },
+    );
+    if (!existsSync(target)) renameSync(staging, target);
+  } catch (error) {
+    if (signal.aborted) throw error;
+    const stderr = (error as { stderr?: string }).stderr ?? String(error);
+    throw failure(
+      PipelineStepErrorType.MODEL_COMMAND_FAILED,
+      `cannot check out ${code.repo} at ${code.commit}: ${stderr.trim()}`,
+    );
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return target;
+}
+
+/**
+ * Runs `models/<script>` with the worker's Python (predict, evaluate); fails typed with its stderr.
+ * With `code`, from that pinned commit (what the training ran); without, from `projectDir`.
+ */
 export async function runModel(
   deps: VisitsScalingDeps,
   script: string,
   args: string[],
   signal: AbortSignal,
+  code?: PinnedCode,
 ): Promise<string> {
-  const cwd = resolve(deps.projectDir ?? join(__dirname, '..', '..'));
+  const cwd = code
+    ? await checkout(deps, code, signal)
+    : resolve(deps.projectDir ?? join(__dirname, '..', '..'));
   try {
     const { stdout } = await execFileAsync(deps.python ?? 'python3', [join(cwd, script), ...args], {
       cwd,

@@ -16,6 +16,7 @@ import {
   readJson,
   readModelArtifact,
   runLabels,
+  pinnedCodeOf,
   runModel,
   shortHash,
   specList,
@@ -122,6 +123,7 @@ export function modelStepHandlers(deps: VisitsScalingDeps): StepHandlers {
               join(dir, 'raw.ndjson'),
             ],
             context.signal,
+            pinnedCodeOf(execution),
           );
           await withModelVersion(join(dir, 'raw.ndjson'), join(dir, 'predictions.ndjson'), model.version);
           const loaded = await warehouse.loadFromFile({
@@ -156,6 +158,7 @@ export function modelStepHandlers(deps: VisitsScalingDeps): StepHandlers {
             script,
             ['evaluate', '--model', modelFile, '--data', data],
             context.signal,
+            pinnedCodeOf(execution),
           );
           return JSON.parse(out.trim().split('\n').pop() as string) as { rows: number; mse: number };
         };

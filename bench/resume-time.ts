@@ -6,7 +6,6 @@
 //   npx tsx bench/resume-time.ts [--runs 3] [--heartbeat-timeout 3s]
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { readMonitorHeartbeat } from '../activities/training/progress';
 import { trainOnVm } from '../workflows/train-on-vm';
 import { createDevServerEnv } from '../test/harness/temporal';
 import {
@@ -15,7 +14,7 @@ import {
   startWorkerProcess,
   stopAll,
   trainerInput,
-  waitFor,
+  waitForResumedMonitor,
   waitForStep,
 } from '../test/integration/fixtures/training';
 
@@ -51,13 +50,7 @@ async function main(): Promise<void> {
       const killedAt = Date.now();
       const second = startWorkerProcess(stack, env.address, taskQueue);
       try {
-        await waitFor('the resumed monitor', async () => {
-          const monitor = await readMonitorHeartbeat(env.client, trainingId);
-          const step = monitor?.live.lastMetric?.step ?? -1;
-          return monitor && monitor.monitorAttempt >= 2 && step > (before.live.lastMetric?.step ?? 0)
-            ? true
-            : undefined;
-        });
+        await waitForResumedMonitor(env.client, trainingId, before.live.lastMetric?.step ?? 0);
         figures.push(Date.now() - killedAt);
         const result = await handle.result();
         console.log(

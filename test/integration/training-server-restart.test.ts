@@ -2,7 +2,6 @@ import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readMonitorHeartbeat } from '../../activities/training/progress';
 import { freePort } from '../../scripts/stack/process';
 import { startTemporalDevServer, type TemporalDevServer } from '../../scripts/stack/temporal';
 import { trainOnVm } from '../../workflows/train-on-vm';
@@ -13,7 +12,6 @@ import {
   startWorkerProcess,
   stopAll,
   trainerInput,
-  waitFor,
   waitForStep,
   type TrainingStack,
   type WorkerProcess,
@@ -67,10 +65,7 @@ describe('trainOnVm while the Temporal dev server restarts on its SQLite file (l
     server = await start();
     const after = await connectClient(server.address);
     // The restarted server still knows the run, and the monitor keeps heartbeating progress into it.
-    await waitFor('heartbeats after the restart', async () => {
-      const monitor = await readMonitorHeartbeat(after, trainingId);
-      return (monitor?.live.lastMetric?.step ?? -1) >= 20 ? monitor : undefined;
-    });
+    await waitForStep(after, trainingId, 20);
     const result = await after.workflow.getHandle<typeof trainOnVm>(trainingId).result();
     expect(result.status).toBe('succeeded');
     expect(result.metrics).toMatchObject({ count: 50, invalid: 0 });

@@ -42,6 +42,16 @@ function fakeWarehouse(
 
 const labels = { run_id: 'r', pipeline: 'p', step: 'promote' };
 
+/** A promotion of scratch.<table> over prod.<table> for each of `tables`. */
+const promotionInput = (promotionId: string, tables: string[]) => ({
+  promotionId,
+  labels,
+  tables: tables.map((table) => ({
+    source: { dataset: 'scratch', table },
+    target: { dataset: 'prod', table },
+  })),
+});
+
 describe('promotion commit (all or nothing)', () => {
   it('restores every replaced table when a later replacement fails, and says so', async () => {
     const { ops, tables, failCopyTo } = fakeWarehouse({
@@ -52,14 +62,7 @@ describe('promotion commit (all or nothing)', () => {
       'scratch.c': { content: 'new c', rows: 2 },
     });
     const promotion = promotionOps(ops, 'proj-test');
-    const plan = await promotion.stage({
-      promotionId: 'x1',
-      labels,
-      tables: ['a', 'b', 'c'].map((t) => ({
-        source: { dataset: 'scratch', table: t },
-        target: { dataset: 'prod', table: t },
-      })),
-    });
+    const plan = await promotion.stage(promotionInput('x1', ['a', 'b', 'c']));
     failCopyTo.add('prod.c');
 
     const error = (await promotion.commit(plan).catch((caught: unknown) => caught)) as ApplicationFailure;
@@ -83,14 +86,7 @@ describe('promotion commit (all or nothing)', () => {
       'scratch.b': { content: 'new b', rows: 2 },
     });
     const promotion = promotionOps(ops, 'proj-test');
-    const plan = await promotion.stage({
-      promotionId: 'x2',
-      labels,
-      tables: ['a', 'b'].map((t) => ({
-        source: { dataset: 'scratch', table: t },
-        target: { dataset: 'prod', table: t },
-      })),
-    });
+    const plan = await promotion.stage(promotionInput('x2', ['a', 'b']));
     failCopyTo.add('prod.b');
     const realCopy = ops.copy;
     ops.copy = async (from, to) => {
@@ -113,14 +109,7 @@ describe('promotion commit (all or nothing)', () => {
       'scratch.c': { content: 'new c', rows: 2 },
     });
     const promotion = promotionOps(ops, 'proj-test');
-    const input = {
-      promotionId: 'x3',
-      labels,
-      tables: ['a', 'b', 'c'].map((t) => ({
-        source: { dataset: 'scratch', table: t },
-        target: { dataset: 'prod', table: t },
-      })),
-    };
+    const input = promotionInput('x3', ['a', 'b', 'c']);
     await promotion.stage(input);
     // The worker died after the first replacement of a commit.
     await ops.copy({ dataset: 'prod', table: 'a__stage_x3' }, { dataset: 'prod', table: 'a' });

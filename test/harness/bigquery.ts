@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BigQuery } from '@google-cloud/bigquery';
+import type { BigQueryActivitiesConfig } from '../../activities/bigquery';
 import { createBigQueryClient } from '../../activities/clients';
 import { startBigQueryEmulator, type BigQueryEmulator } from '../../scripts/stack/bigquery-emulator';
 import { testLogFile } from './paths';
@@ -8,6 +9,8 @@ export interface BigQueryHarness {
   emulator: BigQueryEmulator;
   /** The real `@google-cloud/bigquery` client, pointed at the emulator, without credentials. */
   bigquery: BigQuery;
+  /** The warehouse activities' config on the emulator: `smc_` scratch datasets expiring after 30 days. */
+  config: BigQueryActivitiesConfig;
   stop(): Promise<void>;
 }
 
@@ -24,5 +27,11 @@ export async function startBigQueryHarness(
     BIGQUERY_API_ENDPOINT: emulator.apiEndpoint,
     BIGQUERY_LOCATION: 'US',
   });
-  return { emulator, bigquery, stop: () => emulator.stop() };
+  const config: BigQueryActivitiesConfig = {
+    BIGQUERY_PROJECT: projectId,
+    BIGQUERY_LOCATION: 'US',
+    SCRATCH_DATASET_PREFIX: 'smc_',
+    SCRATCH_EXPIRATION_DAYS: 30,
+  };
+  return { emulator, bigquery, config, stop: () => emulator.stop() };
 }

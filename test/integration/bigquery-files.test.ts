@@ -27,12 +27,7 @@ describe('moving warehouse data to and from files (NDJSON) on the emulator', () 
 
   beforeAll(async () => {
     bq = await startBigQueryHarness();
-    activities = createBigQueryActivities(bq.bigquery, {
-      BIGQUERY_PROJECT: bq.emulator.projectId,
-      BIGQUERY_LOCATION: 'US',
-      SCRATCH_DATASET_PREFIX: 'smc_',
-      SCRATCH_EXPIRATION_DAYS: 30,
-    });
+    activities = createBigQueryActivities(bq.bigquery, bq.config);
     await activities.ensureScratchDataset({ pipeline: 'files' });
     await activities.queryToTable({
       sql: `SELECT n AS poi_id, DATE_ADD(DATE "2026-09-01", INTERVAL n DAY) AS day, n * 1.5 AS visits,

@@ -47,12 +47,7 @@ describe('promotion of production tables on the emulator (all or nothing)', () =
 
   beforeAll(async () => {
     bq = await startBigQueryHarness();
-    activities = createBigQueryActivities(bq.bigquery, {
-      BIGQUERY_PROJECT: bq.emulator.projectId,
-      BIGQUERY_LOCATION: 'US',
-      SCRATCH_DATASET_PREFIX: 'smc_',
-      SCRATCH_EXPIRATION_DAYS: 30,
-    });
+    activities = createBigQueryActivities(bq.bigquery, bq.config);
     await activities.ensureScratchDataset({ pipeline: 'visits-scaling' });
     await bq.bigquery.createDataset(prod);
   });

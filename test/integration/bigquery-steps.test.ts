@@ -40,14 +40,8 @@ describe('the sql step kind on the emulator', () => {
 
   beforeAll(async () => {
     bq = await startBigQueryHarness();
-    const config = {
-      BIGQUERY_PROJECT: bq.emulator.projectId,
-      BIGQUERY_LOCATION: 'US',
-      SCRATCH_DATASET_PREFIX: 'smc_',
-      SCRATCH_EXPIRATION_DAYS: 30,
-    };
-    sql = bigQueryStepHandlers(bq.bigquery, config).sql as StepKindHandler;
-    activities = createBigQueryActivities(bq.bigquery, config);
+    sql = bigQueryStepHandlers(bq.bigquery, bq.config).sql as StepKindHandler;
+    activities = createBigQueryActivities(bq.bigquery, bq.config);
     await bq.bigquery.createDataset('visits_source');
     const labels = { run_id: 'seed', pipeline: 'seed', step: 'seed' };
     const write = (table: string, query: string) =>

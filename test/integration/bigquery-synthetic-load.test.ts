@@ -22,17 +22,10 @@ describe('synthetic warehouse loaded into the emulator', () => {
     start: '2026-01-01',
   });
   const previous = previousQuarter(data);
-  const config = () => ({
-    BIGQUERY_PROJECT: bq.emulator.projectId,
-    BIGQUERY_LOCATION: 'US',
-    SCRATCH_DATASET_PREFIX: 'smc_',
-    SCRATCH_EXPIRATION_DAYS: 30,
-  });
-
   beforeAll(async () => {
     bq = await startBigQueryHarness();
     dir = testTempDir('synthetic');
-    counts = await loadSynthetic(bq.bigquery, config(), dir, data, previous);
+    counts = await loadSynthetic(bq.bigquery, bq.config, dir, data, previous);
   });
   afterAll(async () => {
     await bq?.stop();
@@ -49,7 +42,7 @@ describe('synthetic warehouse loaded into the emulator', () => {
       'visits_production.trend_predictions': previous.tables.trend_predictions.length,
       'visits_production.poi_visits_scaled': previous.tables.poi_visits_scaled.length,
     });
-    const activities = createBigQueryActivities(bq.bigquery, config());
+    const activities = createBigQueryActivities(bq.bigquery, bq.config);
     const [sums] = await activities.queryRows({
       sql: `SELECT SUM(visits) AS visits, COUNTIF(near_home) AS home_rows FROM \`${DATASETS.source}.poi_visits_daily\``,
     });
@@ -60,7 +53,7 @@ describe('synthetic warehouse loaded into the emulator', () => {
   });
 
   it('feeds the quality labels query: the seed areas get labels, area 5 none', async () => {
-    const activities = createBigQueryActivities(bq.bigquery, config());
+    const activities = createBigQueryActivities(bq.bigquery, bq.config);
     await activities.ensureScratchDataset({ pipeline: 'visits-scaling' });
     const table = (name: string) => ({ dataset: DATASETS.source, table: name });
     const result = await activities.queryToTable({

@@ -30,12 +30,7 @@ describe('BigQuery table activities on the emulator', () => {
   let dataset: string;
   beforeAll(async () => {
     bq = await startBigQueryHarness();
-    activities = createBigQueryActivities(bq.bigquery, {
-      BIGQUERY_PROJECT: bq.emulator.projectId,
-      BIGQUERY_LOCATION: 'US',
-      SCRATCH_DATASET_PREFIX: 'smc_',
-      SCRATCH_EXPIRATION_DAYS: 30,
-    });
+    activities = createBigQueryActivities(bq.bigquery, bq.config);
     dataset = (await activities.ensureScratchDataset({ pipeline: 'visits-scaling' })).dataset;
   });
   afterAll(async () => {

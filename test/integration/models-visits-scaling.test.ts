@@ -88,12 +88,7 @@ describe('the visits-scaling pieces chained by hand: SQL → NDJSON → training
 
   beforeAll(async () => {
     bq = await startBigQueryHarness();
-    const config = {
-      BIGQUERY_PROJECT: bq.emulator.projectId,
-      BIGQUERY_LOCATION: 'US',
-      SCRATCH_DATASET_PREFIX: 'smc_',
-      SCRATCH_EXPIRATION_DAYS: 30,
-    };
+    const config = bq.config;
     activities = createBigQueryActivities(bq.bigquery, config);
     dir = testTempDir('visits-scaling');
     await loadSynthetic(bq.bigquery, config, join(dir, 'data'), data, previous);

@@ -29,12 +29,7 @@ describe('quality labels (sql/visits-scaling/quality_labels.sql) on hand-made da
 
   beforeAll(async () => {
     bq = await startBigQueryHarness();
-    activities = createBigQueryActivities(bq.bigquery, {
-      BIGQUERY_PROJECT: bq.emulator.projectId,
-      BIGQUERY_LOCATION: 'US',
-      SCRATCH_DATASET_PREFIX: 'smc_',
-      SCRATCH_EXPIRATION_DAYS: 30,
-    });
+    activities = createBigQueryActivities(bq.bigquery, bq.config);
     await activities.ensureScratchDataset({ pipeline: 'quality_labels' });
     const write = (table: string, sql: string) =>
       activities.queryToTable({ sql, destination: { dataset, table }, labels });

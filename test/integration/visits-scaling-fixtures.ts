@@ -41,12 +41,7 @@ export async function createVisitsScalingStack(bq: BigQueryHarness): Promise<Vis
   const [warehouse, bundle] = await Promise.all([
     prepareVisitsScalingWarehouse({
       bigquery: bq.bigquery,
-      config: {
-        BIGQUERY_PROJECT: bq.emulator.projectId,
-        BIGQUERY_LOCATION: 'US',
-        SCRATCH_DATASET_PREFIX: 'smc_',
-        SCRATCH_EXPIRATION_DAYS: 30,
-      },
+      config: bq.config,
       registryDir,
       dir,
       synthetic: { seed: 5, metAreas: [0, 11, 22, 5], poisPerArea: 3, days: 120, panelFraction: 0.5 },

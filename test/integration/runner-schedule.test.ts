@@ -1,10 +1,9 @@
-import { ScheduleOverlapPolicy } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusQuery } from '../../workflows/definitions';
-import { runPipeline } from '../../workflows/run-pipeline';
 import { createDevServerEnv } from '../harness/temporal';
+import { backfillQuarterStart, createQuarterlySchedule } from './fixtures/schedule';
 import { createOperatorWorker } from './runner-fixtures';
 import { startWebhookReceiver, type WebhookReceiver } from './runner-receivers';
 
@@ -21,25 +20,15 @@ describe('runPipeline started by a Temporal Schedule', () => {
   it('takes its cutoff from the nominal time of a backfilled quarter, not from its start', async () => {
     const worker = await createOperatorWorker(env, webhook.url);
     const scheduleId = `operator-demo-quarterly-${randomUUID()}`;
-    const schedule = await env.client.schedule.create({
+    const schedule = await createQuarterlySchedule(
+      env.client,
       scheduleId,
-      spec: { cronExpressions: ['0 0 1 1,4,7,10 *'] },
-      action: {
-        type: 'startWorkflow',
-        workflowType: runPipeline,
-        args: [{ pipeline: 'operator-demo' }],
-        workflowId: `operator-demo/${scheduleId}`,
-        taskQueue: worker.options.taskQueue,
-      },
-      state: { paused: true },
-    });
+      { pipeline: 'operator-demo' },
+      worker.options.taskQueue,
+    );
     try {
       const status = await worker.runUntil(async () => {
-        await schedule.backfill({
-          start: new Date('2026-06-30T00:00:00Z'),
-          end: new Date('2026-07-02T00:00:00Z'),
-          overlap: ScheduleOverlapPolicy.ALLOW_ALL,
-        });
+        await backfillQuarterStart(schedule, '2026-07-01');
         // The run stops at its failing branch and says so; that names the scheduled workflow.
         const waiting = await webhook.waitFor(
           (body) =>

@@ -1,4 +1,4 @@
-import { ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -13,10 +13,10 @@ import {
   type RunStatus,
   type RunSummary,
 } from '../../workflows/definitions';
-import { runPipeline } from '../../workflows/run-pipeline';
 import { trainingProgressQuery } from '../../workflows/training-types';
 import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
 import { createDevServerEnv } from '../harness/temporal';
+import { backfillQuarterStart, createQuarterlySchedule } from './fixtures/schedule';
 import { waitFor } from './fixtures/training';
 import {
   createVisitsScalingStack,
@@ -43,12 +43,7 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
   beforeAll(async () => {
     [env, bq] = await Promise.all([createDevServerEnv(), startBigQueryHarness()]);
     stack = await createVisitsScalingStack(bq);
-    warehouse = createBigQueryActivities(bq.bigquery, {
-      BIGQUERY_PROJECT: bq.emulator.projectId,
-      BIGQUERY_LOCATION: 'US',
-      SCRATCH_DATASET_PREFIX: 'smc_',
-      SCRATCH_EXPIRATION_DAYS: 30,
-    });
+    warehouse = createBigQueryActivities(bq.bigquery, bq.config);
   });
   afterAll(async () => {
     for (const vm of (await stack?.provider.list()) ?? []) await stack.provider.stop(vm.name);
@@ -274,28 +269,16 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
   it('a backfilled quarterly run takes its cutoff from the nominal time, not its start', async () => {
     const worker = await createVisitsScalingWorker(env, bq, stack);
     const scheduleId = `visits-scaling-quarterly-${randomUUID()}`;
-    const schedule = await env.client.schedule.create({
+    const schedule = await createQuarterlySchedule(
+      env.client,
       scheduleId,
-      spec: { cronExpressions: ['0 0 1 1,4,7,10 *'] },
-      action: {
-        type: 'startWorkflow',
-        workflowType: runPipeline,
-        // A missing source dataset makes the run stop at `prepare`: only its plan matters here.
-        args: [
-          { pipeline: 'visits-scaling', params: { ...stack.params, source_dataset: 'no_such_dataset' } },
-        ],
-        workflowId: `visits-scaling/${scheduleId}`,
-        taskQueue: worker.options.taskQueue,
-      },
-      state: { paused: true },
-    });
+      // A missing source dataset makes the run stop at `prepare`: only its plan matters here.
+      { pipeline: 'visits-scaling', params: { ...stack.params, source_dataset: 'no_such_dataset' } },
+      worker.options.taskQueue,
+    );
     try {
       const status = await worker.runUntil(async () => {
-        await schedule.backfill({
-          start: new Date('2026-03-31T00:00:00Z'),
-          end: new Date('2026-04-02T00:00:00Z'),
-          overlap: ScheduleOverlapPolicy.ALLOW_ALL,
-        });
+        await backfillQuarterStart(schedule, '2026-04-01');
         const started = await waitFor('the backfilled run', async () => {
           return (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId;
         });

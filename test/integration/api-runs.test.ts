@@ -45,6 +45,8 @@ describe('API: runs and operator actions against the dev server and a real worke
   });
 
   const path = (workflowId: string) => `/runs/${encodeURIComponent(workflowId)}`;
+  /** POST /runs as an authorised caller. */
+  const postRun = (body: object) => request(http).post('/runs').set(auth).send(body);
   const show = async (workflowId: string) =>
     (await request(http).get(path(workflowId)).set(auth).expect(200)).body as {
       status: string;
@@ -62,39 +64,23 @@ describe('API: runs and operator actions against the dev server and a real worke
     run.steps.find((step) => step.id === id)?.state;
 
   it('validates run requests, naming the bad field', async () => {
-    const missing = await request(http).post('/runs').set(auth).send({}).expect(400);
+    const missing = await postRun({}).expect(400);
     expect(JSON.stringify(missing.body.message)).toMatch(/pipeline/);
-    const unknown = await request(http).post('/runs').set(auth).send({ pipeline: 'nope' }).expect(400);
+    const unknown = await postRun({ pipeline: 'nope' }).expect(400);
     expect(unknown.body.message).toMatch(/^pipeline: unknown pipeline nope/);
-    const params = await request(http)
-      .post('/runs')
-      .set(auth)
-      .send({ pipeline: 'operator-demo', params: { colour: 'red' } })
-      .expect(400);
+    const params = await postRun({ pipeline: 'operator-demo', params: { colour: 'red' } }).expect(400);
     expect(params.body.message).toMatch(/^params: .*unknown parameter colour/);
-    const cutoff = await request(http)
-      .post('/runs')
-      .set(auth)
-      .send({ pipeline: 'operator-demo', cutoff: '30/09/2026' })
-      .expect(400);
+    const cutoff = await postRun({ pipeline: 'operator-demo', cutoff: '30/09/2026' }).expect(400);
     expect(JSON.stringify(cutoff.body.message)).toMatch(/cutoff must be a date YYYY-MM-DD/);
-    const from = await request(http)
-      .post('/runs')
-      .set(auth)
-      .send({ pipeline: 'operator-demo', from: 'evaluate' })
-      .expect(400);
+    const from = await postRun({ pipeline: 'operator-demo', from: 'evaluate' }).expect(400);
     expect(from.body.message).toBe('reuseRunId: required with from');
-    const step = await request(http)
-      .post('/runs')
-      .set(auth)
-      .send({ pipeline: 'operator-demo', from: 'nope', reuseRunId: 'x' })
-      .expect(400);
+    const step = await postRun({ pipeline: 'operator-demo', from: 'nope', reuseRunId: 'x' }).expect(400);
     expect(step.body.message).toBe('from: pipeline operator-demo has no step nope');
-    const reuse = await request(http)
-      .post('/runs')
-      .set(auth)
-      .send({ pipeline: 'operator-demo', from: 'evaluate', reuseRunId: 'operator-demo/none' })
-      .expect(400);
+    const reuse = await postRun({
+      pipeline: 'operator-demo',
+      from: 'evaluate',
+      reuseRunId: 'operator-demo/none',
+    }).expect(400);
     expect(reuse.body.message).toBe('reuseRunId: no run operator-demo/none');
     await request(http).get(path('operator-demo/none')).set(auth).expect(404);
     await request(http).get('/runs?state=sleeping').set(auth).expect(400);
@@ -102,11 +88,7 @@ describe('API: runs and operator actions against the dev server and a real worke
   });
 
   it('plans without starting anything on a dry run', async () => {
-    const dry = await request(http)
-      .post('/runs')
-      .set(auth)
-      .send({ pipeline: 'operator-demo', cutoff: '2026-09-30', dryRun: true })
-      .expect(200);
+    const dry = await postRun({ pipeline: 'operator-demo', cutoff: '2026-09-30', dryRun: true }).expect(200);
     expect(dry.body.plan).toMatchObject({
       pipeline: 'operator-demo',
       cutoff: '2026-09-30',
@@ -120,19 +102,11 @@ describe('API: runs and operator actions against the dev server and a real worke
 
   it('starts a run once per key, marks a waiting step succeeded, approves, and shows the run finished', async () => {
     const runKey = `api-${randomUUID().slice(0, 8)}`;
-    const started = await request(http)
-      .post('/runs')
-      .set(auth)
-      .send({ pipeline: 'operator-demo', runKey, cutoff: '2026-09-30' })
-      .expect(201);
+    const started = await postRun({ pipeline: 'operator-demo', runKey, cutoff: '2026-09-30' }).expect(201);
     const workflowId = started.body.workflowId as string;
     expect(workflowId).toBe(`operator-demo/${runKey}`);
     expect(started.body.webUiUrl).toContain(encodeURIComponent(workflowId));
-    const again = await request(http)
-      .post('/runs')
-      .set(auth)
-      .send({ pipeline: 'operator-demo', runKey })
-      .expect(200);
+    const again = await postRun({ pipeline: 'operator-demo', runKey }).expect(200);
     expect(again.body).toMatchObject({ workflowId, runId: started.body.runId, existing: true });
 
     await until(workflowId, ({ run }) => stepState(run, 'right.train') === 'awaiting-decision');
@@ -183,11 +157,10 @@ describe('API: runs and operator actions against the dev server and a real worke
   });
 
   it('aborts a waiting run and refuses a second abort', async () => {
-    const started = await request(http)
-      .post('/runs')
-      .set(auth)
-      .send({ pipeline: 'operator-demo', runKey: `abort-${randomUUID().slice(0, 8)}` })
-      .expect(201);
+    const started = await postRun({
+      pipeline: 'operator-demo',
+      runKey: `abort-${randomUUID().slice(0, 8)}`,
+    }).expect(201);
     const workflowId = started.body.workflowId as string;
     await until(workflowId, ({ run }) => stepState(run, 'right.train') === 'awaiting-decision');
     await request(http)

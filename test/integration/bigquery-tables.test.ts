@@ -1,4 +1,3 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { BigQuery } from '@google-cloud/bigquery';
 import { PassThroughClient } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,18 +10,9 @@ import {
 } from '../../activities/bigquery';
 import { freePort } from '../../scripts/stack/process';
 import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
+import { failureOf } from '../harness/failures';
 
 const labels = { run_id: 'visits-scaling/2026-Q4', pipeline: 'visits-scaling', step: 'quality.data' };
-
-/** Runs `fn`, expecting a typed failure; returns it for further checks. */
-async function failureOf(fn: () => Promise<unknown>): Promise<ApplicationFailure> {
-  const error = await fn().then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(ApplicationFailure);
-  return error as ApplicationFailure;
-}
 
 describe('BigQuery table activities on the emulator', () => {
   let bq: BigQueryHarness;
@@ -95,7 +85,7 @@ describe('BigQuery table activities on the emulator', () => {
   });
 
   it('rejects an identifier that could break out of the SQL before sending anything', async () => {
-    const failure = await failureOf(() =>
+    const failure = await failureOf(
       activities.queryToTable({
         sql: 'SELECT 1',
         destination: { dataset, table: 'x` ; DROP TABLE y; --' },
@@ -108,7 +98,7 @@ describe('BigQuery table activities on the emulator', () => {
   });
 
   it('fails bad SQL as non-retryable BAD_SQL naming the table it was writing', async () => {
-    const failure = await failureOf(() =>
+    const failure = await failureOf(
       activities.queryToTable({ sql: 'SELEC 1', destination: { dataset, table: 'bad_sql' }, labels }),
     );
     expect(failure.type).toBe(BigQueryErrorType.BAD_SQL);
@@ -117,7 +107,7 @@ describe('BigQuery table activities on the emulator', () => {
   });
 
   it('fails a query on a missing table as non-retryable TABLE_NOT_FOUND naming the missing table', async () => {
-    const failure = await failureOf(() =>
+    const failure = await failureOf(
       activities.queryToTable({
         sql: `SELECT * FROM \`${dataset}.no_such_input\``,
         destination: { dataset, table: 'from_missing' },
@@ -131,7 +121,7 @@ describe('BigQuery table activities on the emulator', () => {
 
   it('reports a missing table as absent, and refuses to keep it with its name in the error', async () => {
     expect((await activities.describeTable({ table: { dataset, table: 'absent' } })).exists).toBe(false);
-    const failure = await failureOf(() => activities.keepTable({ table: { dataset, table: 'absent' } }));
+    const failure = await failureOf(activities.keepTable({ table: { dataset, table: 'absent' } }));
     expect(failure.type).toBe(BigQueryErrorType.TABLE_NOT_FOUND);
     expect(failure.message).toContain('smc_visits_scaling.absent');
   });
@@ -198,7 +188,7 @@ describe('BigQuery table activities on the emulator', () => {
   });
 
   it('fails a copy of a missing table naming it', async () => {
-    const failure = await failureOf(() =>
+    const failure = await failureOf(
       activities.copyTable({
         source: { dataset, table: 'gone' },
         destination: { dataset, table: 'x' },
@@ -222,7 +212,7 @@ describe('BigQuery table activities on the emulator', () => {
   });
 
   it('refuses to return more rows than asked for', async () => {
-    const failure = await failureOf(() =>
+    const failure = await failureOf(
       activities.queryRows({ sql: 'SELECT n FROM UNNEST(GENERATE_ARRAY(1, 20)) AS n', maxRows: 5 }),
     );
     expect(failure.type).toBe(BigQueryErrorType.INVALID_REQUEST);
@@ -244,9 +234,7 @@ describe('BigQuery table activities on the emulator', () => {
         SCRATCH_EXPIRATION_DAYS: 30,
       },
     );
-    const failure = await failureOf(() =>
-      unreachable.describeTable({ table: { dataset: 'smc_a', table: 'b' } }),
-    );
+    const failure = await failureOf(unreachable.describeTable({ table: { dataset: 'smc_a', table: 'b' } }));
     expect(failure.type).toBe(BigQueryErrorType.TRANSIENT);
     expect(failure.nonRetryable).toBe(false);
     expect(failure.message).toContain('smc_a.b');

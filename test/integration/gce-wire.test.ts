@@ -1,6 +1,5 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config';
 import { VmErrorType } from '../../activities/providers/errors';
@@ -8,19 +7,11 @@ import { createComputeClients, createVmProvider, type ComputeClients } from '../
 import type { VmProvider } from '../../activities/providers/types';
 import { startComputeEngineDouble, type ComputeEngineDouble } from '../harness/compute-engine';
 import { testTempDir } from '../harness/paths';
+import { failureOf } from '../harness/failures';
 
 const PROJECT = 'retrainer-test';
 const ZONE = 'europe-west1-b';
 const ZONE_PATH = `/compute/v1/projects/${PROJECT}/zones/${ZONE}`;
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(ApplicationFailure);
-  return error as ApplicationFailure;
-}
 
 describe('gce provider at the wire: the real @google-cloud/compute client against a Compute Engine double', () => {
   let gce: ComputeEngineDouble;

@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VmErrorType } from '../../activities/providers/errors';
 import { LocalVmProvider } from '../../activities/providers/local';
@@ -11,18 +10,10 @@ import { SshSession, shellQuote } from '../../activities/remote/ssh';
 import { projectRoot } from '../../scripts/stack/paths';
 import { publicKeyBlob } from '../../scripts/stack/sshd';
 import { testTempDir } from '../harness/paths';
+import { failureOf } from '../harness/failures';
 
 const imagesDir = resolve(projectRoot, 'machine-images');
 const CPU = 'cpu-python-template-prod';
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(ApplicationFailure);
-  return error as ApplicationFailure;
-}
 
 /** Runs a remote command until it succeeds (the remote side sleeps between tries, never the test). */
 async function waitRemote(session: SshSession, command: string): Promise<string> {

@@ -1,9 +1,9 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createRegistryActivities, registryRoot, RegistryErrorType } from '../../activities/registry';
 import { testTempDir } from '../harness/paths';
+import { failureOf } from '../harness/failures';
 
 const lineage = (runId: string) => ({ runId, commit: 'abc123', cutoff: '2026-09-30' });
 
@@ -20,14 +20,6 @@ describe('model registry on a folder', () => {
       metrics: { val_loss: 0.5 },
       lineage: lineage(runId),
     });
-  const failureOf = async (promise: Promise<unknown>) => {
-    const error = await promise.then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
-    expect(error).toBeInstanceOf(ApplicationFailure);
-    return error as ApplicationFailure;
-  };
 
   beforeEach(() => {
     dir = testTempDir('registry');

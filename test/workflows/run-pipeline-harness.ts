@@ -15,7 +15,8 @@ import {
 import type { Notification } from '../../activities/notify';
 import { createPipelineRegistry } from '../../pipelines';
 import type { PipelineDefinition } from '../../pipelines/types';
-import { statusQuery, type RunStatus } from '../../workflows/definitions';
+import { statusQuery, type RunPipelineInput, type RunStatus } from '../../workflows/definitions';
+import { runPipeline } from '../../workflows/run-pipeline';
 
 export type Behavior = (execution: StepExecution, context: StepHandlerContext) => Promise<StepResult | void>;
 
@@ -138,6 +139,22 @@ export async function createRunnerWorker(
 }
 
 export const uniqueId = (prefix: string): string => `${prefix}/${randomUUID()}`;
+
+/** A fresh worker running only `pipeline`, and a run of it on the worker's queue (picked up once the test runs the worker). */
+export async function startRun(
+  env: TestWorkflowEnvironment,
+  script: StepScript,
+  pipeline: PipelineDefinition,
+  input: Omit<RunPipelineInput, 'pipeline'> = {},
+) {
+  const worker = await createRunnerWorker(env, script, [pipeline]);
+  const handle = await env.client.workflow.start(runPipeline, {
+    args: [{ pipeline: pipeline.name, ...input }],
+    workflowId: uniqueId(pipeline.name),
+    taskQueue: worker.options.taskQueue,
+  });
+  return { worker, handle };
+}
 
 /**
  * Queries `status` until `predicate` holds. A query answers from the state the worker has processed,

@@ -2,7 +2,7 @@ import type { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { definePipeline, type PipelineDefinition } from '../../pipelines';
+import { definePipeline } from '../../pipelines';
 import {
   abortRunSignal,
   approveSignal,
@@ -13,15 +13,8 @@ import {
   statusQuery,
   type RunStatus,
 } from '../../workflows/definitions';
-import { runPipeline } from '../../workflows/run-pipeline';
 import { createTimeSkippingEnv } from '../harness/temporal';
-import {
-  createRunnerWorker,
-  StepScript,
-  uniqueId,
-  untilCancelled,
-  waitForStatus,
-} from './run-pipeline-harness';
+import { StepScript, startRun, untilCancelled, waitForStatus } from './run-pipeline-harness';
 
 const once = { retry: { maximumAttempts: 1 } };
 const DAY_MS = 24 * 3600 * 1000;
@@ -52,17 +45,6 @@ describe('runPipeline operator signals', () => {
     await env?.teardown();
   });
 
-  /** A worker running only `pipeline`, and a run of it on the worker's queue (polled once the test runs the worker). */
-  async function startRun(script: StepScript, pipeline: PipelineDefinition) {
-    const worker = await createRunnerWorker(env, script, [pipeline]);
-    const handle = await env.client.workflow.start(runPipeline, {
-      args: [{ pipeline: pipeline.name }],
-      workflowId: uniqueId(pipeline.name),
-      taskQueue: worker.options.taskQueue,
-    });
-    return { worker, handle };
-  }
-
   it('rerunFrom cancels the running downstream steps and resets exactly the downstream set', async () => {
     const script = new StepScript();
     let releaseX: () => void = () => undefined;
@@ -71,7 +53,7 @@ describe('runPipeline operator signals', () => {
     script.behave('c', (execution, context) =>
       execution.attempt === 1 ? untilCancelled(execution, context) : Promise.resolve(),
     );
-    const { worker, handle } = await startRun(script, chain);
+    const { worker, handle } = await startRun(env, script, chain);
     const status = await worker.runUntil(async () => {
       await Promise.all([script.when('c', 'start'), script.when('x', 'start')]);
       // The workflow must have seen e finish: cancelling a just-finished activity is a race the
@@ -94,7 +76,7 @@ describe('runPipeline operator signals', () => {
 
   it('an approval gate waits 10 simulated days, then proceeds on approve', async () => {
     const script = new StepScript();
-    const { worker, handle } = await startRun(script, gated);
+    const { worker, handle } = await startRun(env, script, gated);
     const { waiting, status, result } = await worker.runUntil(async () => {
       await script.notified('awaiting-decision', 'promote');
       await env.sleep('10 days');
@@ -116,7 +98,7 @@ describe('runPipeline operator signals', () => {
 
   it('abortRun cancels running steps, runs cleanup steps and ends the run as aborted', async () => {
     const script = new StepScript().behave('evaluate', untilCancelled);
-    const { worker, handle } = await startRun(script, gated);
+    const { worker, handle } = await startRun(env, script, gated);
     const { error, status } = await worker.runUntil(async () => {
       await script.when('evaluate', 'start');
       await handle.signal(abortRunSignal, { reason: 'wrong cutoff' });
@@ -145,7 +127,7 @@ describe('runPipeline operator signals', () => {
 
   it('records signals that do not fit as rejected, with the reason, in status', async () => {
     const script = new StepScript();
-    const { worker, handle } = await startRun(script, gated);
+    const { worker, handle } = await startRun(env, script, gated);
     const status = await worker.runUntil(async () => {
       await script.notified('awaiting-decision', 'promote');
       await handle.signal(markSucceededSignal, { step: 'nope', reason: 'typo' });
@@ -179,7 +161,7 @@ describe('runPipeline operator signals', () => {
       .step('evaluate', { kind: 'script', onFailure: 'wait', ...once })
       .step('promote', { kind: 'script', after: ['evaluate'], ...once })
       .build();
-    const { worker, handle } = await startRun(script, waitOnFailure);
+    const { worker, handle } = await startRun(env, script, waitOnFailure);
     const result = await worker.runUntil(async () => {
       await script.notified('awaiting-decision', 'evaluate');
       await handle.signal(retryStepSignal, { step: 'evaluate' });

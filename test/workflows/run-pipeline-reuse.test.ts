@@ -7,7 +7,7 @@ import { demoPipeline } from '../../pipelines/examples/demo';
 import { statusQuery } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
 import { createTimeSkippingEnv } from '../harness/temporal';
-import { createRunnerWorker, StepScript, uniqueId, untilCancelled } from './run-pipeline-harness';
+import { createRunnerWorker, startRun, StepScript, uniqueId, untilCancelled } from './run-pipeline-harness';
 
 const once = { retry: { maximumAttempts: 1 } };
 
@@ -62,12 +62,7 @@ describe('runPipeline reuse, cancellation and the demo pipeline', () => {
 
   it('treats a cancel from the Web UI like an abort: cleanup runs, the run ends cancelled', async () => {
     const script = new StepScript().behave('quality', untilCancelled);
-    const worker = await createRunnerWorker(env, script, [serial]);
-    const handle = await env.client.workflow.start(runPipeline, {
-      args: [{ pipeline: 'serial' }],
-      workflowId: uniqueId('serial'),
-      taskQueue: worker.options.taskQueue,
-    });
+    const { worker, handle } = await startRun(env, script, serial);
     const { error, status } = await worker.runUntil(async () => {
       await script.when('quality', 'start');
       await handle.cancel();

@@ -13,7 +13,14 @@ import {
 } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
 import { createTimeSkippingEnv } from '../harness/temporal';
-import { createRunnerWorker, failing, StepScript, uniqueId, waitForStatus } from './run-pipeline-harness';
+import {
+  createRunnerWorker,
+  startRun,
+  failing,
+  StepScript,
+  uniqueId,
+  waitForStatus,
+} from './run-pipeline-harness';
 
 const once = { retry: { maximumAttempts: 1 } };
 
@@ -85,12 +92,7 @@ describe('runPipeline on the time-skipping server', () => {
 
   it('stops only what depends on a failed step, then fails naming it', async () => {
     const script = new StepScript().behave('bad', failing('boom in bad'));
-    const worker = await createRunnerWorker(env, script, [twoBranches('fail')]);
-    const handle = await env.client.workflow.start(runPipeline, {
-      args: [{ pipeline: 'branches-fail' }],
-      workflowId: uniqueId('branches'),
-      taskQueue: worker.options.taskQueue,
-    });
+    const { worker, handle } = await startRun(env, script, twoBranches('fail'));
     const { error, status } = await worker.runUntil(async () => {
       const error = await handle.result().then(
         () => undefined,
@@ -117,12 +119,7 @@ describe('runPipeline on the time-skipping server', () => {
 
   it('waits on a failed step with onFailure wait; markSucceeded unblocks its downstream', async () => {
     const script = new StepScript().behave('bad', failing('flaky'));
-    const worker = await createRunnerWorker(env, script, [twoBranches('wait')]);
-    const handle = await env.client.workflow.start(runPipeline, {
-      args: [{ pipeline: 'branches-wait' }],
-      workflowId: uniqueId('branches'),
-      taskQueue: worker.options.taskQueue,
-    });
+    const { worker, handle } = await startRun(env, script, twoBranches('wait'));
     const { result, status } = await worker.runUntil(async () => {
       await script.notified('awaiting-decision', 'bad');
       const waiting = await handle.query(statusQuery);
@@ -150,12 +147,7 @@ describe('runPipeline on the time-skipping server', () => {
         if (execution.attempt === 1) throw new Error('table locked');
       })
       .behave('good', () => goodReleased);
-    const worker = await createRunnerWorker(env, script, [twoBranches('fail')]);
-    const handle = await env.client.workflow.start(runPipeline, {
-      args: [{ pipeline: 'branches-fail' }],
-      workflowId: uniqueId('branches'),
-      taskQueue: worker.options.taskQueue,
-    });
+    const { worker, handle } = await startRun(env, script, twoBranches('fail'));
     const { skipped, result } = await worker.runUntil(async () => {
       const skipped = await waitForStatus(handle, (s) => states(s)['bad.next'] === 'skipped');
       await handle.signal(retryStepSignal, { step: 'bad' });

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CURRENT_STEP, PIPELINE, RUN_STATE } from '../../config/search-attributes';
 import {
   approveSignal,
@@ -10,22 +9,14 @@ import {
   type RunSummary,
 } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
-import { createDevServerEnv } from '../harness/temporal';
+import { useRunnerSuite } from './fixtures/runner-suite';
 import { createOperatorWorker, signalWithCli } from './runner-fixtures';
-import { startWebhookReceiver, type WebhookReceiver } from './runner-receivers';
 
 describe('runPipeline on the dev server, driven by the temporal CLI', () => {
-  let env: TestWorkflowEnvironment;
-  let webhook: WebhookReceiver;
-  beforeAll(async () => {
-    [env, webhook] = await Promise.all([createDevServerEnv(), startWebhookReceiver()]);
-  });
-  afterAll(async () => {
-    await Promise.all([env?.teardown(), webhook?.close()]);
-  });
+  const suite = useRunnerSuite();
 
   const waiting = (workflowId: string, step: string) =>
-    webhook.waitFor(
+    suite.webhook.waitFor(
       (body) =>
         body.workflowId === workflowId &&
         body.event === 'awaiting-decision' &&
@@ -33,9 +24,9 @@ describe('runPipeline on the dev server, driven by the temporal CLI', () => {
     );
 
   it('continues after `temporal workflow signal --name markSucceeded`, then reuses the run', async () => {
-    const worker = await createOperatorWorker(env, webhook.url);
+    const worker = await createOperatorWorker(suite.env, suite.webhook.url);
     const workflowId = runWorkflowId('operator-demo', `cli-${randomUUID()}`);
-    const handle = await env.client.workflow.start(runPipeline, {
+    const handle = await suite.env.client.workflow.start(runPipeline, {
       args: [{ pipeline: 'operator-demo', cutoff: '2026-09-30' }],
       workflowId,
       taskQueue: worker.options.taskQueue,
@@ -46,18 +37,18 @@ describe('runPipeline on the dev server, driven by the temporal CLI', () => {
       expect(whileWaiting.typedSearchAttributes.get(RUN_STATE)).toBe('waiting');
       expect(whileWaiting.typedSearchAttributes.get(CURRENT_STEP)).toBe('right.train');
 
-      await signalWithCli(env.address, workflowId, 'markSucceeded', {
+      await signalWithCli(suite.env.address, workflowId, 'markSucceeded', {
         step: 'right.train',
         reason: 'checked the output by hand',
       });
       await waiting(workflowId, 'promote');
-      await signalWithCli(env.address, workflowId, 'approve', { step: 'promote' });
+      await signalWithCli(suite.env.address, workflowId, 'approve', { step: 'promote' });
       const result = await handle.result();
       const status = await handle.query(statusQuery);
       const description = await handle.describe();
 
       // A later run from `evaluate` takes the other steps' outputs from this run's memo.
-      const rerun = await env.client.workflow.start(runPipeline, {
+      const rerun = await suite.env.client.workflow.start(runPipeline, {
         args: [{ pipeline: 'operator-demo', cutoff: '2026-09-30', reuseRunId: workflowId, from: 'evaluate' }],
         workflowId: `${workflowId}-rerun`,
         taskQueue: worker.options.taskQueue,
@@ -86,7 +77,7 @@ describe('runPipeline on the dev server, driven by the temporal CLI', () => {
       result.steps.prepare?.outputs,
     );
     expect(
-      webhook.received.filter((body) => body.workflowId === workflowId).map((body) => body.event),
+      suite.webhook.received.filter((body) => body.workflowId === workflowId).map((body) => body.event),
     ).toEqual(['awaiting-decision', 'awaiting-decision', 'succeeded']);
 
     expect(Object.fromEntries(Object.entries(reused.steps).map(([id, step]) => [id, step.state]))).toEqual({

@@ -140,7 +140,14 @@ async function checkout(deps: VisitsScalingDeps, code: PinnedCode, signal: Abort
   try {
     await execFileAsync(
       'sh',
-      ['-c', 'git -C "$1" archive --format=tar "$2" models | tar -x -C "$3"', 'sh', code.repo, code.commit, staging],
+      [
+        '-c',
+        'git -C "$1" archive --format=tar "$2" models | tar -x -C "$3"',
+        'sh',
+        code.repo,
+        code.commit,
+        staging,
+      ],
       {
         signal,
       },

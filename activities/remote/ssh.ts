@@ -74,6 +74,38 @@ export async function connectSshClient(target: SshTarget, options: SshOptions = 
 }
 
 /**
+ * Runs one command on an open client (no pty, stdin closed) and collects its output when the channel
+ * closes. It alone never settles if the link drops without closing the channel: callers race it
+ * against the connection's end (SshSession, the training's RemoteSession).
+ */
+export function execOnClient(client: Client, command: string): Promise<ExecResult> {
+  return new Promise<ExecResult>((resolve, reject) => {
+    client.exec(command, (error, channel: ClientChannel) => {
+      if (error) return reject(new SshError(`exec failed: ${error.message}`));
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let code: number | null = null;
+      let signal: string | undefined;
+      channel.on('data', (chunk: Buffer) => out.push(chunk));
+      channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+      channel.on('exit', (exitCode: number | null, exitSignal?: string) => {
+        code = exitCode;
+        signal = exitSignal;
+      });
+      channel.on('close', () =>
+        resolve({
+          code,
+          signal,
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+        }),
+      );
+      channel.end();
+    });
+  });
+}
+
+/**
  * One SSH connection. Every pending exec fails when the connection closes: ssh2 may leave an exec
  * channel without `close`/`exit` events when the link drops, and a monitor must never wait forever.
  */
@@ -94,49 +126,24 @@ export class SshSession {
   /** Runs a command (no pty, stdin closed) and collects its output. */
   async exec(command: string, options: { timeoutMs?: number } = {}): Promise<ExecResult> {
     if (this.closedError) throw this.closedError;
-    return await new Promise<ExecResult>((resolve, reject) => {
-      let settled = false;
-      let timer: NodeJS.Timeout | undefined;
-      const fail = (error: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.pending.delete(fail);
-        reject(error);
-      };
-      this.pending.add(fail);
-      if (options.timeoutMs)
-        timer = setTimeout(
+    let fail: (error: Error) => void = () => undefined;
+    const failed = new Promise<never>((_, reject) => (fail = reject));
+    failed.catch(() => undefined);
+    this.pending.add(fail);
+    const timer = options.timeoutMs
+      ? setTimeout(
           () => fail(new SshError(`exec timed out after ${options.timeoutMs} ms: ${command}`)),
           options.timeoutMs,
-        );
-      this.client.exec(command, (error, channel: ClientChannel) => {
-        if (error) return fail(new SshError(`exec failed: ${error.message}`));
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        let code: number | null = null;
-        let signal: string | undefined;
-        channel.on('data', (chunk: Buffer) => out.push(chunk));
-        channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-        channel.on('exit', (exitCode: number | null, exitSignal?: string) => {
-          code = exitCode;
-          signal = exitSignal;
-        });
-        channel.on('close', () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          this.pending.delete(fail);
-          resolve({
-            code,
-            signal,
-            stdout: Buffer.concat(out).toString('utf8'),
-            stderr: Buffer.concat(err).toString('utf8'),
-          });
-        });
-        channel.end();
-      });
-    });
+        )
+      : undefined;
+    const running = execOnClient(this.client, command);
+    running.catch(() => undefined);
+    try {
+      return await Promise.race([running, failed]);
+    } finally {
+      clearTimeout(timer);
+      this.pending.delete(fail);
+    }
   }
 
   /** Runs a command and fails unless it exits 0. */

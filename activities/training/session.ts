@@ -1,8 +1,15 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Client, ClientChannel, FileEntry, SFTPWrapper, Stats } from 'ssh2';
-import { connectSshClient, SshError, type ExecResult, type SshOptions, type SshTarget } from '../remote/ssh';
+import type { Client, FileEntry, SFTPWrapper, Stats } from 'ssh2';
+import {
+  connectSshClient,
+  execOnClient,
+  SshError,
+  type ExecResult,
+  type SshOptions,
+  type SshTarget,
+} from '../remote/ssh';
 
 /**
  * One SSH connection of the training activities: exec and (lazily) SFTP, host key pinned.
@@ -37,37 +44,16 @@ export class RemoteSession {
   /** Runs a command (no pty, stdin closed) and collects its output. */
   async exec(command: string, options: { timeoutMs?: number } = {}): Promise<ExecResult> {
     let timer: NodeJS.Timeout | undefined;
-    const result = new Promise<ExecResult>((resolve, reject) => {
+    const timedOut = new Promise<never>((_, reject) => {
       if (options.timeoutMs)
         timer = setTimeout(() => {
           reject(new SshError(`exec timed out after ${options.timeoutMs} ms`));
           this.client.destroy();
         }, options.timeoutMs);
-      this.client.exec(command, (error, channel: ClientChannel) => {
-        if (error) return reject(new SshError(`exec failed: ${error.message}`));
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        let code: number | null = null;
-        let signal: string | undefined;
-        channel.on('data', (chunk: Buffer) => out.push(chunk));
-        channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-        channel.on('exit', (exitCode: number | null, exitSignal?: string) => {
-          code = exitCode;
-          signal = exitSignal;
-        });
-        channel.on('close', () =>
-          resolve({
-            code,
-            signal,
-            stdout: Buffer.concat(out).toString('utf8'),
-            stderr: Buffer.concat(err).toString('utf8'),
-          }),
-        );
-        channel.end();
-      });
     });
+    timedOut.catch(() => undefined);
     try {
-      return await this.guarded(result);
+      return await this.guarded(Promise.race([execOnClient(this.client, command), timedOut]));
     } finally {
       clearTimeout(timer);
     }

@@ -5,10 +5,10 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { customSearchAttributes } from '../config/search-attributes';
-import type { PipelineRegistry } from '../pipelines';
-import { downstreamOf, topologicalOrder } from '../pipelines/graph';
-import { ParameterError, resolveParameters } from '../pipelines/params';
-import { fillTemplates, parseStepReference } from '../pipelines/templates';
+import type { PipelineRegistry } from '../pipelines/core';
+import { downstreamOf, topologicalOrder } from '../pipelines/core/graph';
+import { ParameterError, resolveParameters } from '../pipelines/core/params';
+import { fillTemplates, parseStepReference } from '../pipelines/core/templates';
 import type {
   CutoffSource,
   JsonObject,
@@ -17,8 +17,8 @@ import type {
   Plan,
   PlannedStep,
   StepDefinition,
-} from '../pipelines/types';
-import { validatePipeline } from '../pipelines/validate';
+} from '../pipelines/core/types';
+import { validatePipeline } from '../pipelines/core/validate';
 import {
   DONE_STATES,
   RUN_SUMMARY_MEMO,

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { JsonObject, JsonPrimitive, JsonValue } from '../pipelines/types';
+import type { JsonObject, JsonPrimitive, JsonValue } from '../pipelines/core/types';
 import { RunnerErrorType } from '../workflows/definitions';
 
 /** Everything a step's handler gets: the planned step, its run, and the outputs of its upstream steps. */

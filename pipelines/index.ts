@@ -1,28 +1,3 @@
-import { demoPipeline } from './examples/demo';
-import { visitsScalingPipeline } from './visits-scaling';
-import type { PipelineDefinition } from './types';
-
-export type PipelineRegistry = ReadonlyMap<string, PipelineDefinition>;
-
-/** A name → definition map; two definitions with one name are a programming error. */
-export function createPipelineRegistry(definitions: PipelineDefinition[]): PipelineRegistry {
-  const registry = new Map<string, PipelineDefinition>();
-  for (const definition of definitions) {
-    if (registry.has(definition.name)) throw new Error(`pipeline ${definition.name} is registered twice`);
-    registry.set(definition.name, definition);
-  }
-  return registry;
-}
-
-/** Every pipeline the worker can run and the API lists (add one line per pipeline file). */
-export const pipelines: PipelineRegistry = createPipelineRegistry([demoPipeline, visitsScalingPipeline]);
-
-export * from './builder';
-export * from './params';
-export * from './types';
-export {
-  PipelineValidationError,
-  validatePipeline,
-  assertValidPipeline,
-  type PipelineIssue,
-} from './validate';
+// The catalog and the core (pure data, no I/O): what the API and the plan import.
+export { pipelines } from './catalog';
+export * from './core';

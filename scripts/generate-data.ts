@@ -11,9 +11,9 @@ import { join, resolve } from 'node:path';
 import { loadConfig } from '../config';
 import { createBigQueryClient } from '../activities/clients';
 import { registryRoot } from '../activities/registry';
-import { defaultSyntheticOptions, generateSynthetic } from './synthetic/generate';
-import { previousQuarter } from './synthetic/previous-quarter';
-import { loadSynthetic, registerPreviousModels } from './synthetic/load';
+import { defaultSyntheticOptions, generateSynthetic } from '../pipelines/visits-scaling/synthetic/generate';
+import { previousQuarter } from '../pipelines/visits-scaling/synthetic/previous-quarter';
+import { loadSynthetic, registerPreviousModels } from '../pipelines/visits-scaling/synthetic/load';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -12,12 +12,9 @@ import { builtinStepHandlers, createStepActivities } from '../activities/steps';
 import { createBigQueryActivities } from '../activities/bigquery';
 import { bigQueryStepHandlers } from '../activities/bigquery/steps';
 import { createRegistryActivities, registryRoot } from '../activities/registry';
-import {
-  createTrainingStepActivities,
-  visitsScalingDepsFor,
-  visitsScalingStepHandlers,
-} from '../activities/visits-scaling';
-import { pipelines } from '../pipelines';
+import { createTrainingStepActivities, kindDepsFor, modelKindHandlers } from '../activities/kinds';
+import { pipelines } from '../pipelines/catalog';
+import { pipelineKinds } from '../pipelines/kinds';
 import type { SshTarget } from '../activities/remote/ssh';
 import { loadConfig, type Config } from '../config';
 
@@ -43,10 +40,11 @@ export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'not
     ...createStepActivities({
       ...builtinStepHandlers,
       ...bigQueryStepHandlers(deps.bigquery, warehouseConfig(deps.bigquery)),
-      ...visitsScalingStepHandlers(visitsScalingDepsFor(deps.bigquery, loadConfig())),
+      ...modelKindHandlers(kindDepsFor(deps.bigquery, loadConfig())),
+      ...Object.assign({}, ...pipelineKinds.map((kinds) => kinds(kindDepsFor(deps.bigquery, loadConfig())))),
     }),
     // Training steps around the trainOnVm child: export the data, file the model under the step's output.
-    ...createTrainingStepActivities(visitsScalingDepsFor(deps.bigquery, loadConfig())),
+    ...createTrainingStepActivities(kindDepsFor(deps.bigquery, loadConfig())),
     ...createNotifyActivities(deps.notify ?? loadConfig({})), // defaults: log only
     // Warehouse (BigQuery or the emulator) and the model registry (REGISTRY_DIR or <DATA_DIR>/registry).
     ...createBigQueryActivities(deps.bigquery, warehouseConfig(deps.bigquery)),

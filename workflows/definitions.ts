@@ -8,7 +8,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SearchAttributePair } from '@temporalio/common';
 import { CURRENT_STEP, PIPELINE, RUN_STATE } from '../config/search-attributes';
-import type { JsonPrimitive, Plan } from '../pipelines/types';
+import type { JsonPrimitive, Plan } from '../pipelines/core/types';
 
 export type StepState =
   | 'pending'

@@ -21,7 +21,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import type { NotifyActivities, Notification } from '../activities/notify';
 import type { PlanActivities } from '../activities/plan';
 import type { StepExecution } from '../activities/steps';
-import type { Plan } from '../pipelines/types';
+import type { Plan } from '../pipelines/core/types';
 import { DONE_STATES, RunnerErrorType, type RunPipelineInput, type RunPipelineResult } from './definitions';
 import { checkOutputs, dispatchStep } from './runner/dispatch';
 import { installOperatorHandlers } from './runner/operator-signals';

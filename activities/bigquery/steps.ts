@@ -1,12 +1,12 @@
 import type { BigQuery } from '@google-cloud/bigquery';
-import type { JsonValue } from '../../pipelines/types';
+import type { JsonValue } from '../../pipelines/core';
 import type { StepExecution, StepHandlers } from '../steps';
-import { renderSql } from '../../sql/render';
 import { BigQueryErrorType, bigQueryFailure } from './errors';
 import { type TableRef } from './identifiers';
 import { dateParam, type QueryParams } from './query';
 import { tableOps } from './tables';
 import type { BigQueryActivitiesConfig } from './context';
+import { renderSqlFile } from './sql';
 
 const isoDate = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -62,7 +62,8 @@ function specParams(execution: StepExecution): QueryParams {
 }
 
 /**
- * The `sql` step kind: `spec.sql` names a file under sql/ (`visits-scaling/quality_labels`), whose
+ * The `sql` step kind: `spec.sql` is a file's path from the repository root
+ * (`pipelines/visits-scaling/sql/quality_labels.sql`), whose
  * `{{placeholders}}` are filled from `spec.tables` (literal `dataset.table` names, or
  * `{ step, output }` for an upstream step's output) and whose `@params` come from `spec.params` plus
  * `@cutoff`, the run's cutoff. The result goes to the step's planned output `table` (named from its
@@ -109,7 +110,7 @@ export function bigQueryStepHandlers(bigquery: BigQuery, config: BigQueryActivit
         };
         await ops.createTableAs(
           destination,
-          renderSql(file, tables, config.BIGQUERY_PROJECT),
+          renderSqlFile(file, tables, config.BIGQUERY_PROJECT),
           specParams(execution),
           labels,
         );

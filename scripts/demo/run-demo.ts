@@ -8,7 +8,10 @@ import { createApp } from '../../api/app';
 import { loadConfig, type Config } from '../../config';
 import { createWorker } from '../../workers/worker';
 import { projectRoot } from '../stack/paths';
-import { prepareVisitsScalingWarehouse, type LocalWarehouse } from '../visits-scaling/warehouse';
+import {
+  prepareVisitsScalingWarehouse,
+  type LocalWarehouse,
+} from '../../pipelines/visits-scaling/synthetic/warehouse';
 import { ApiClient } from './http';
 import { ProgressPrinter, type RunView } from './progress';
 

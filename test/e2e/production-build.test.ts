@@ -70,7 +70,7 @@ describe('the production build: compiled worker and API processes', () => {
   it('ships the files read at run time beside the compiled code', () => {
     for (const file of [
       'workflow-bundle.js',
-      'sql/visits-scaling/quality_labels.sql',
+      'pipelines/visits-scaling/sql/quality_labels.sql',
       'models/quality/train.py',
       'machine-images',
     ]) {

@@ -63,7 +63,7 @@ describe('the sql step kind on the emulator', () => {
   const labelsStep = execution(
     {
       spec: {
-        sql: 'visits-scaling/quality_labels',
+        sql: 'pipelines/visits-scaling/sql/quality_labels.sql',
         tables: {
           pois: 'visits_source.pois',
           visits: 'visits_source.poi_visits_daily',
@@ -95,7 +95,7 @@ describe('the sql step kind on the emulator', () => {
       {
         id: 'quality.features',
         spec: {
-          sql: 'visits-scaling/quality_features',
+          sql: 'pipelines/visits-scaling/sql/quality_features.sql',
           tables: {
             pois: 'visits_source.pois',
             visits: 'visits_source.poi_visits_daily',
@@ -111,7 +111,7 @@ describe('the sql step kind on the emulator', () => {
       {
         id: 'quality.data',
         spec: {
-          sql: 'visits-scaling/quality_data',
+          sql: 'pipelines/visits-scaling/sql/quality_data.sql',
           tables: {
             labels: { step: 'quality.labels' },
             features: { step: 'quality.features', output: 'table' },
@@ -128,7 +128,7 @@ describe('the sql step kind on the emulator', () => {
     const broken = execution(
       {
         spec: {
-          sql: 'visits-scaling/quality_labels',
+          sql: 'pipelines/visits-scaling/sql/quality_labels.sql',
           tables: {
             pois: 'visits_source.pois',
             visits: 'visits_source.gone',
@@ -146,7 +146,12 @@ describe('the sql step kind on the emulator', () => {
 
   it('refuses a spec whose table refers to a step it does not run after', async () => {
     const orphan = execution(
-      { spec: { sql: 'visits-scaling/quality_data', tables: { labels: { step: 'quality.labels' } } } },
+      {
+        spec: {
+          sql: 'pipelines/visits-scaling/sql/quality_data.sql',
+          tables: { labels: { step: 'quality.labels' } },
+        },
+      },
       { table: 'smc_visits_scaling.x_00000000' },
     );
     const error = await sql.run(orphan, context).catch((caught: unknown) => caught);

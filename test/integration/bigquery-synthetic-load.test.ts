@@ -2,11 +2,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBigQueryActivities, dateParam } from '../../activities/bigquery';
 import { createRegistryActivities } from '../../activities/registry';
-import { generateSynthetic } from '../../scripts/synthetic/generate';
-import { previousQuarter } from '../../scripts/synthetic/previous-quarter';
-import { loadSynthetic, registerPreviousModels } from '../../scripts/synthetic/load';
-import { DATASETS } from '../../scripts/synthetic/schema';
-import { renderSql } from '../../sql/render';
+import { generateSynthetic } from '../../pipelines/visits-scaling/synthetic/generate';
+import { previousQuarter } from '../../pipelines/visits-scaling/synthetic/previous-quarter';
+import { loadSynthetic, registerPreviousModels } from '../../pipelines/visits-scaling/synthetic/load';
+import { DATASETS } from '../../pipelines/visits-scaling/schema';
+import { renderSqlFile } from '../../activities/bigquery/sql';
 import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
 import { testTempDir } from '../harness/paths';
 
@@ -57,8 +57,8 @@ describe('synthetic warehouse loaded into the emulator', () => {
     await activities.ensureScratchDataset({ pipeline: 'visits-scaling' });
     const table = (name: string) => ({ dataset: DATASETS.source, table: name });
     const result = await activities.queryToTable({
-      sql: renderSql(
-        'visits-scaling/quality_labels',
+      sql: renderSqlFile(
+        'pipelines/visits-scaling/sql/quality_labels.sql',
         { pois: table('pois'), visits: table('poi_visits_daily'), clusters: table('clusters_daily') },
         bq.emulator.projectId,
       ),

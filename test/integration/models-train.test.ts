@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { MODEL_FEATURES, MODEL_LABELS, PREDICTION_SCHEMAS } from '../../scripts/synthetic/schema';
+import { MODEL_FEATURES, MODEL_LABELS, PREDICTION_SCHEMAS } from '../../pipelines/visits-scaling/schema';
 import { testTempDir } from '../harness/paths';
 
 const run = promisify(execFile);

@@ -9,17 +9,18 @@ import {
   type QueryParams,
   type TableRef,
 } from '../../activities/bigquery';
-import { addDays, generateSynthetic } from '../../scripts/synthetic/generate';
-import { previousQuarter } from '../../scripts/synthetic/previous-quarter';
-import { loadSynthetic } from '../../scripts/synthetic/load';
-import { DATASETS, PREDICTION_SCHEMAS } from '../../scripts/synthetic/schema';
-import { renderSql } from '../../sql/render';
+import { addDays } from '../../pipelines/core/dates';
+import { generateSynthetic } from '../../pipelines/visits-scaling/synthetic/generate';
+import { previousQuarter } from '../../pipelines/visits-scaling/synthetic/previous-quarter';
+import { loadSynthetic } from '../../pipelines/visits-scaling/synthetic/load';
+import { DATASETS, PREDICTION_SCHEMAS } from '../../pipelines/visits-scaling/schema';
+import { renderSqlFile } from '../../activities/bigquery/sql';
 import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
 import { testTempDir } from '../harness/paths';
 
 const run = promisify(execFile);
 const modelsDir = resolve(__dirname, '..', '..', 'models');
-const labels = { run_id: 'visits-scaling/test', pipeline: 'visits-scaling', step: 'test' };
+const labels = { run_id: 'pipelines/visits-scaling/sql/test.sql', pipeline: 'visits-scaling', step: 'test' };
 const scratch = 'smc_visits_scaling';
 const source = (table: string): TableRef => ({ dataset: DATASETS.source, table });
 const mine = (table: string): TableRef => ({ dataset: scratch, table });
@@ -46,7 +47,11 @@ describe('the visits-scaling pieces chained by hand: SQL → NDJSON → training
 
   const sqlToTable = (file: string, table: string, extra: Record<string, TableRef>, params: QueryParams) =>
     activities.queryToTable({
-      sql: renderSql(`visits-scaling/${file}`, { ...tables, ...extra }, bq.emulator.projectId),
+      sql: renderSqlFile(
+        `pipelines/visits-scaling/sql/${file}.sql`,
+        { ...tables, ...extra },
+        bq.emulator.projectId,
+      ),
       params,
       destination: mine(table),
       labels,
@@ -142,8 +147,8 @@ describe('the visits-scaling pieces chained by hand: SQL → NDJSON → training
     const before = await activities.queryRows({
       sql: 'SELECT COUNT(*) AS n FROM `visits_production.poi_visits_scaled`',
     });
-    const merge = renderSql(
-      'visits-scaling/poi_visits_scaled_merge',
+    const merge = renderSqlFile(
+      'pipelines/visits-scaling/sql/poi_visits_scaled_merge.sql',
       { target, predictions: mine('real_visits_predictions_new') },
       bq.emulator.projectId,
     );

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBigQueryActivities, dateParam, type BigQueryActivities } from '../../activities/bigquery';
-import { renderSql } from '../../sql/render';
+import { renderSqlFile } from '../../activities/bigquery/sql';
 import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
 
 const labels = { run_id: 'r', pipeline: 'visits-scaling', step: 'quality.labels' };
@@ -21,7 +21,7 @@ interface LabelRow {
   target_visits: number;
 }
 
-describe('quality labels (sql/visits-scaling/quality_labels.sql) on hand-made data', () => {
+describe('quality labels (pipelines/visits-scaling/sql/quality_labels.sql) on hand-made data', () => {
   let bq: BigQueryHarness;
   let activities: BigQueryActivities;
   let rows: LabelRow[];
@@ -58,8 +58,8 @@ describe('quality labels (sql/visits-scaling/quality_labels.sql) on hand-made da
        UNION ALL SELECT day, 3, 11, FALSE, FALSE, ${dayIndex} FROM ${calendar}
        UNION ALL SELECT day, 4, 5, FALSE, FALSE, 7 FROM ${calendar}`,
     );
-    const sql = renderSql(
-      'visits-scaling/quality_labels',
+    const sql = renderSqlFile(
+      'pipelines/visits-scaling/sql/quality_labels.sql',
       {
         pois: { dataset, table: 'pois' },
         visits: { dataset, table: 'visits' },

@@ -6,7 +6,10 @@ import { join, resolve } from 'node:path';
 import { LocalVmProvider } from '../../activities/providers/local';
 import { createRegistryActivities } from '../../activities/registry';
 import { projectRoot } from '../../scripts/stack/paths';
-import { prepareVisitsScalingWarehouse, type LocalWarehouse } from '../../scripts/visits-scaling/warehouse';
+import {
+  prepareVisitsScalingWarehouse,
+  type LocalWarehouse,
+} from '../../pipelines/visits-scaling/synthetic/warehouse';
 import { createActivities, workflowsPath } from '../../workers/worker';
 import {
   approveSignal,

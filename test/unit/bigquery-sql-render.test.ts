@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { renderSql } from '../../sql/render';
+import { renderSqlFile } from '../../activities/bigquery/sql';
 
 const tables = {
   pois: { dataset: 'visits_source', table: 'pois' },
@@ -10,7 +10,7 @@ const tables = {
 
 describe('rendering SQL files', () => {
   it('fills table placeholders with backticked names and drops whole-line comments', () => {
-    const sql = renderSql('visits-scaling/quality_labels', tables, 'retrainer-local');
+    const sql = renderSqlFile('pipelines/visits-scaling/sql/quality_labels.sql', tables, 'retrainer-local');
     expect(sql).toContain('FROM `retrainer-local.visits_source.poi_visits_daily` AS v');
     expect(sql).not.toMatch(/\{\{|^\s*--/m);
     expect(sql).toContain('@cutoff');
@@ -18,14 +18,18 @@ describe('rendering SQL files', () => {
 
   it('names the placeholders a file needs and the call did not give', () => {
     expect(() =>
-      renderSql('visits-scaling/quality_labels', { pois: tables.pois }, 'retrainer-local'),
+      renderSqlFile(
+        'pipelines/visits-scaling/sql/quality_labels.sql',
+        { pois: tables.pois },
+        'retrainer-local',
+      ),
     ).toThrow(/needs table\(s\) visits, clusters/);
   });
 
   it('refuses a table name that is not a plain identifier', () => {
     expect(() =>
-      renderSql(
-        'visits-scaling/quality_labels',
+      renderSqlFile(
+        'pipelines/visits-scaling/sql/quality_labels.sql',
         { ...tables, pois: { dataset: 'visits_source', table: 'pois` UNION ALL SELECT' } },
         'retrainer-local',
       ),
@@ -33,10 +37,15 @@ describe('rendering SQL files', () => {
   });
 
   it('fails with a typed, non-retryable error for a file that does not exist or a name that climbs out', () => {
-    for (const name of ['visits-scaling/nope', '../package']) {
+    for (const name of [
+      'pipelines/visits-scaling/sql/nope.sql',
+      '../package.sql',
+      '--output=x.sql',
+      'pipelines/../x.sql',
+    ]) {
       let error: unknown;
       try {
-        renderSql(name, tables, 'retrainer-local');
+        renderSqlFile(name, tables, 'retrainer-local');
       } catch (caught) {
         error = caught;
       }

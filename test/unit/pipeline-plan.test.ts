@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePlan, type PlanRequest } from '../../activities/plan';
 import { createPipelineRegistry, definePipeline, param } from '../../pipelines';
-import type { PipelineDefinition } from '../../pipelines/types';
+import type { PipelineDefinition } from '../../pipelines/core/types';
 import { RunnerErrorType, type RunSummary } from '../../workflows/definitions';
 import { testTempDir } from '../harness/paths';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { generateSynthetic } from '../../scripts/synthetic/generate';
-import { previousQuarter } from '../../scripts/synthetic/previous-quarter';
-import { Rng } from '../../scripts/synthetic/random';
+import { generateSynthetic } from '../../pipelines/visits-scaling/synthetic/generate';
+import { previousQuarter } from '../../pipelines/visits-scaling/synthetic/previous-quarter';
+import { Rng } from '../../pipelines/visits-scaling/synthetic/random';
 
 const small = { metAreas: [0, 11, 22], poisPerArea: 5, days: 30, start: '2026-03-01' };
 

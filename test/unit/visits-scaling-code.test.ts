@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runModel, type VisitsScalingDeps } from '../../activities/visits-scaling/common';
+import { runModel, type KindDeps } from '../../activities/kinds/common';
 import { testTempDir } from '../harness/paths';
 
 describe('worker-side model programs (predict, evaluate)', () => {
@@ -19,7 +19,7 @@ describe('worker-side model programs (predict, evaluate)', () => {
     const commit = git('rev-parse', 'HEAD');
     writeFileSync(program, 'print("working tree")\n');
 
-    const deps = { workDir: testTempDir('models-work'), projectDir: repo } as VisitsScalingDeps;
+    const deps = { workDir: testTempDir('models-work'), projectDir: repo } as KindDeps;
     const signal = new AbortController().signal;
     expect((await runModel(deps, 'models/m/train.py', [], signal, { repo, commit })).trim()).toBe('pinned');
     // Extracted once per commit: a second call reuses the folder.

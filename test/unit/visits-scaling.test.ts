@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { resolvePlan } from '../../activities/plan';
 import { assertVmName } from '../../activities/providers/naming';
-import { tablesToDelete } from '../../activities/visits-scaling/release';
-import { trainingIds } from '../../activities/visits-scaling/training';
-import { downstreamOf } from '../../pipelines/graph';
+import { tablesToDelete } from '../../activities/kinds/release';
+import { trainingIds } from '../../activities/kinds/training';
+import { downstreamOf } from '../../pipelines/core/graph';
 import { createPipelineRegistry } from '../../pipelines';
-import { visitsScalingPipeline } from '../../pipelines/visits-scaling';
-import type { Plan } from '../../pipelines/types';
+import { visitsScalingPipeline } from '../../pipelines/visits-scaling/pipeline';
+import type { Plan } from '../../pipelines/core/types';
 import type { StepStatus } from '../../workflows/definitions';
 
 const commit = 'a'.repeat(40);

@@ -14,7 +14,7 @@ import {
 } from '../../activities/steps';
 import type { Notification } from '../../activities/notify';
 import { createPipelineRegistry } from '../../pipelines';
-import type { PipelineDefinition } from '../../pipelines/types';
+import type { PipelineDefinition } from '../../pipelines/core/types';
 import { statusQuery, type RunPipelineInput, type RunStatus } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
 

@@ -3,7 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definePipeline } from '../../pipelines';
-import { demoPipeline } from '../../pipelines/examples/demo';
+import { demoPipeline } from '../../pipelines/demo/pipeline';
 import { statusQuery } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
 import { createTimeSkippingEnv } from '../harness/temporal';

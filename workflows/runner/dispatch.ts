@@ -9,8 +9,8 @@ import {
 } from '@temporalio/workflow';
 import type { Duration, RetryPolicy } from '@temporalio/common';
 import type { StepActivities, StepExecution, StepResult } from '../../activities/steps';
-import type { TrainingStepActivities } from '../../activities/visits-scaling/training';
-import type { PlannedStep } from '../../pipelines/types';
+import type { TrainingStepActivities } from '../../activities/kinds/training';
+import type { PlannedStep } from '../../pipelines/core/types';
 import { trainOnVm } from '../train-on-vm';
 import { TrainingErrorType, type TrainOnVmResult } from '../training-types';
 

@@ -1,6 +1,6 @@
 import { setHandler } from '@temporalio/workflow';
-import { downstreamOf } from '../../pipelines/graph';
-import type { Plan } from '../../pipelines/types';
+import { downstreamOf } from '../../pipelines/core/graph';
+import type { Plan } from '../../pipelines/core/types';
 import {
   abortRunSignal,
   approveSignal,

@@ -1,5 +1,5 @@
 import { log, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { Plan } from '../../pipelines/types';
+import type { Plan } from '../../pipelines/core/types';
 import {
   RUN_SUMMARY_MEMO,
   runSearchAttributes,

@@ -1,5 +1,5 @@
 import type { CancellationScope } from '@temporalio/workflow';
-import type { PlannedStep } from '../../pipelines/types';
+import type { PlannedStep } from '../../pipelines/core/types';
 import type { StepState, StepStatus } from '../definitions';
 
 export type Decision = { kind: 'markSucceeded'; reason: string } | { kind: 'retry' };

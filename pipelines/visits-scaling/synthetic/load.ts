@@ -2,11 +2,11 @@ import type { BigQuery } from '@google-cloud/bigquery';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { createBigQueryActivities, type BigQueryActivitiesConfig } from '../../activities/bigquery';
-import { createRegistryActivities } from '../../activities/registry';
+import { createBigQueryActivities, type BigQueryActivitiesConfig } from '../../../activities/bigquery';
+import { createRegistryActivities } from '../../../activities/registry';
 import type { SyntheticData } from './generate';
 import type { PreviousQuarter } from './previous-quarter';
-import { DATASETS, PRODUCTION_TABLES, SOURCE_TABLES, type Row } from './schema';
+import { DATASETS, PRODUCTION_TABLES, SOURCE_TABLES, type Row } from '../schema';
 
 const labels = { run_id: 'synthetic', pipeline: 'synthetic-data', step: 'load' };
 

@@ -1,5 +1,6 @@
 import { Rng } from './random';
-import type { Row, SourceTable } from './schema';
+import { addDays } from '../../core/dates';
+import type { Row, SourceTable } from '../schema';
 
 export interface SyntheticOptions {
   seed: number;
@@ -34,10 +35,6 @@ const weekly: Record<Category, number[]> = {
   leisure: [1.4, 0.7, 0.7, 0.75, 0.85, 1.1, 1.5],
   services: [0.3, 1.2, 1.2, 1.2, 1.2, 1.2, 0.7],
 };
-
-const dayMs = 86_400_000;
-export const addDays = (day: string, n: number): string =>
-  new Date(Date.parse(`${day}T00:00:00Z`) + n * dayMs).toISOString().slice(0, 10);
 
 export interface SyntheticData {
   options: SyntheticOptions;

@@ -6,8 +6,7 @@ import { createBigQueryActivities } from '../bigquery';
 import { parseTableName } from '../bigquery/steps';
 import { createRegistryActivities } from '../registry';
 import type { StepExecution, StepHandlers } from '../steps';
-import type { JsonObject } from '../../pipelines/types';
-import { PREDICTION_SCHEMAS } from '../../scripts/synthetic/schema';
+import type { JsonObject } from '../../pipelines/core';
 import {
   artifactDir,
   failure,
@@ -22,7 +21,7 @@ import {
   specList,
   specString,
   str,
-  type VisitsScalingDeps,
+  type KindDeps,
 } from './common';
 import { trainedModelExists } from './training';
 
@@ -44,6 +43,18 @@ export interface EvaluationDecision {
   >;
 }
 
+/** `spec.schema`: the columns of the model's predictions file, `[{ name, type }]`. */
+function predictionSchema(execution: Pick<StepExecution, 'step'>): { name: string; type: string }[] {
+  const fields = specList(execution.step.spec, 'schema', execution.step.id);
+  if (fields.some((field) => typeof field.name !== 'string' || typeof field.type !== 'string')) {
+    throw failure(
+      PipelineStepErrorType.INVALID_SPEC,
+      `step ${execution.step.id}: spec.schema must list { name, type } columns`,
+    );
+  }
+  return fields.map((field) => ({ name: String(field.name), type: String(field.type) }));
+}
+
 /** Adds `model_version` to every line of a predictions file (production tables carry it). */
 async function withModelVersion(input: string, output: string, version: string): Promise<void> {
   const out = createWriteStream(output);
@@ -61,7 +72,7 @@ async function withModelVersion(input: string, output: string, version: string):
  * (champion / challenger: the new model and the registry's `production` version scored by the same
  * `train.py evaluate` on the same labelled rows). Both run the model programs on the worker.
  */
-export function modelStepHandlers(deps: VisitsScalingDeps): StepHandlers {
+export function modelStepHandlers(deps: KindDeps): StepHandlers {
   const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
   const registry = createRegistryActivities(resolve(deps.registryDir));
   const workFolder = (execution: StepExecution) => {
@@ -91,13 +102,7 @@ export function modelStepHandlers(deps: VisitsScalingDeps): StepHandlers {
     predict: {
       async run(execution, context) {
         const artifact = specString(execution, 'artifact');
-        const schemaName = specString(execution, 'schema') as keyof typeof PREDICTION_SCHEMAS;
-        const schema = PREDICTION_SCHEMAS[schemaName];
-        if (!schema)
-          throw failure(
-            PipelineStepErrorType.INVALID_SPEC,
-            `step ${execution.step.id}: unknown schema ${schemaName}`,
-          );
+        const schema = predictionSchema(execution);
         const model = readModelArtifact(deps, artifact);
         const destination = execution.outputs.table;
         if (!destination)
@@ -227,7 +232,7 @@ export function modelStepHandlers(deps: VisitsScalingDeps): StepHandlers {
 
 /** Writes `<artifacts>/<output>/<file>` whole or not at all. */
 export function writeArtifact(
-  deps: VisitsScalingDeps,
+  deps: KindDeps,
   execution: Pick<StepExecution, 'outputs' | 'step'>,
   output: string,
   file: string,
@@ -247,5 +252,5 @@ export function writeArtifact(
   return path;
 }
 
-export const readDecision = (deps: VisitsScalingDeps, artifact: string): EvaluationDecision | undefined =>
+export const readDecision = (deps: KindDeps, artifact: string): EvaluationDecision | undefined =>
   readJson<EvaluationDecision>(join(artifactDir(deps, artifact), 'decision.json'));

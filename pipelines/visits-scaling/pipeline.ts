@@ -1,6 +1,5 @@
-import { definePipeline, param } from './builder';
-import type { StepOptions } from './builder';
-import type { JsonObject } from './types';
+import { definePipeline, param, type JsonObject, type StepOptions } from '../core';
+import { PREDICTION_SCHEMAS } from './schema';
 
 const TEMPLATES = ['cpu-python-template-prod', 'tensorflow-template-prod'];
 const source = (table: string) => `{{source_dataset}}.${table}`;
@@ -34,6 +33,9 @@ const MODELS = [
 /** Models whose prediction tables replace production's (real visits feeds poi_visits_scaled's gap fill). */
 const PROMOTED = ['visits_share', 'quality', 'trend'];
 
+/** A SQL file of this package, as a path from the repository root. */
+const sqlFile = (name: string) => `pipelines/visits-scaling/sql/${name}.sql`;
+
 const repo = { url: '{{models_repo}}', ref: '{{models_ref}}' };
 const trainStep = (after: string[], spec: JsonObject): StepOptions => ({
   kind: 'train',
@@ -44,10 +46,21 @@ const trainStep = (after: string[], spec: JsonObject): StepOptions => ({
   cache: true,
   onFailure: 'wait',
 });
-const predictStep = (model: string, script: string, data: string, after: string[]): StepOptions => ({
+const predictStep = (
+  model: keyof typeof PREDICTION_SCHEMAS,
+  script: string,
+  data: string,
+  after: string[],
+): StepOptions => ({
   kind: 'predict',
   after: [`${model}.train`, ...after],
-  spec: { model, script, artifact: `{{steps.${model}.train.model}}`, data, schema: model },
+  spec: {
+    model,
+    script,
+    artifact: `{{steps.${model}.train.model}}`,
+    data,
+    schema: PREDICTION_SCHEMAS[model].map((field) => ({ ...field })),
+  },
   // Predict runs the model program at the commit the training ran (the plan pins it).
   repo,
   outputs: ['table'],
@@ -62,7 +75,7 @@ const sql = (
 ): StepOptions => ({
   kind: 'sql',
   after,
-  spec: { sql: `visits-scaling/${file}`, tables, params, ...extra },
+  spec: { sql: sqlFile(file), tables, params, ...extra },
   outputs: ['table'],
   cache: true,
 });
@@ -291,6 +304,7 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
       promotion: '{{steps.promote.record}}',
       predictions: '{{steps.real_visits.predict.table}}',
       target: '{{production_dataset}}.poi_visits_scaled',
+      sql: sqlFile('poi_visits_scaled_merge'),
       version_of: 'real_visits',
     },
     outputs: ['record'],

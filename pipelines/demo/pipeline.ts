@@ -1,4 +1,4 @@
-import { definePipeline, param } from '../builder';
+import { definePipeline, param } from '../core';
 
 /**
  * A small pipeline with the shapes every real one has: a shared preparation, two model branches

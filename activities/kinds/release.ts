@@ -1,29 +1,26 @@
 import { Context } from '@temporalio/activity';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createBigQueryActivities, dateParam } from '../bigquery';
+import { createBigQueryActivities } from '../bigquery';
 import { BigQueryErrorType, bigQueryFailure } from '../bigquery/errors';
-import { tableSql } from '../bigquery/identifiers';
 import { parseTableName } from '../bigquery/steps';
 import { createRegistryActivities, RegistryErrorType } from '../registry';
 import type { StepExecution, StepHandlers } from '../steps';
-import type { JsonObject } from '../../pipelines/types';
-import { addDays } from '../../scripts/synthetic/generate';
-import { renderSql } from '../../sql/render';
+import type { JsonObject } from '../../pipelines/core';
 import { statusQuery, type StepStatus } from '../../workflows/definitions';
 import {
   artifactDir,
   failure,
   modelFileOf,
-  PipelineStepErrorType,
   readJson,
+  PipelineStepErrorType,
   readModelArtifact,
   runLabels,
   shortHash,
   specList,
   specString,
   str,
-  type VisitsScalingDeps,
+  type KindDeps,
 } from './common';
 import { readDecision, writeArtifact } from './models';
 
@@ -35,18 +32,12 @@ export interface PromotionRecord {
   replaced: string[];
 }
 
-interface GapFillRecord {
-  filled: boolean;
-  from?: string;
-  to?: string;
-  modelVersion?: string;
-}
-
-const recordOf = (deps: VisitsScalingDeps, artifact: string) =>
+/** A promotion record (`promotion.json` of a `promote` step's output), or undefined. */
+export const recordOf = (deps: KindDeps, artifact: string) =>
   readJson<PromotionRecord>(join(artifactDir(deps, artifact), 'promotion.json'));
 
-/** `prepare`, `promote` (all or nothing), `gapfill` (the days after the cutoff) and `cleanup` (the run's own tables). */
-export function releaseStepHandlers(deps: VisitsScalingDeps): StepHandlers {
+/** `prepare`, `promote` (all or nothing) and `cleanup` (the run's own tables). */
+export function releaseStepHandlers(deps: KindDeps): StepHandlers {
   const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
   const registry = createRegistryActivities(resolve(deps.registryDir));
   const datasetOf = (execution: Pick<StepExecution, 'outputs'>) =>
@@ -182,57 +173,6 @@ export function releaseStepHandlers(deps: VisitsScalingDeps): StepHandlers {
           if ((await registry.getModelAlias({ model }))?.version !== version) return false;
         }
         return true;
-      },
-    },
-
-    gapfill: {
-      async run(execution) {
-        const promotion = recordOf(deps, specString(execution, 'promotion'));
-        const fill = async (): Promise<JsonObject> => {
-          if (!promotion?.promoted)
-            return { filled: false, reason: 'nothing was promoted, production keeps its gap fill' };
-          const predictions = parseTableName(specString(execution, 'predictions'));
-          const from = addDays(execution.cutoff, 1);
-          const [range] = await warehouse.queryRows({
-            sql: `SELECT MAX(day) AS last FROM \`${deps.config.BIGQUERY_PROJECT}.${predictions.dataset}.${predictions.table}\` WHERE day >= @from`,
-            params: { from: dateParam(from) },
-          });
-          const to = range?.last ? String(range.last) : undefined;
-          if (!to) return { filled: false, reason: `no prediction after the cutoff ${execution.cutoff}` };
-          const version = promotion.versions[specString(execution, 'version_of')] ?? 'unknown';
-          const sql = renderSql(
-            'visits-scaling/poi_visits_scaled_merge',
-            { target: parseTableName(specString(execution, 'target')), predictions },
-            deps.config.BIGQUERY_PROJECT,
-          );
-          const { affectedRows } = await warehouse.runStatement({
-            sql,
-            params: { from: dateParam(from), to: dateParam(to), model_version: version },
-            what: `gap fill of ${specString(execution, 'target')} from ${from} to ${to}`,
-          });
-          return { filled: true, from, to, affectedRows, modelVersion: version };
-        };
-        const record = await fill();
-        writeArtifact(deps, execution, 'record', 'gapfill.json', record);
-        return { info: record };
-      },
-      /** Done when it followed the promotion, and the filled days still carry the promoted version. */
-      async outputsExist(execution) {
-        const record = readJson<GapFillRecord>(
-          join(artifactDir(deps, str(execution.outputs.record)), 'gapfill.json'),
-        );
-        const promotion = recordOf(deps, specString(execution, 'promotion'));
-        if (!record || !promotion) return false;
-        if (!promotion.promoted) return !record.filled;
-        const version = promotion.versions[specString(execution, 'version_of')];
-        if (!version || !record.filled || record.modelVersion !== version || !record.from || !record.to)
-          return false;
-        const target = parseTableName(specString(execution, 'target'));
-        const [row] = await warehouse.queryRows({
-          sql: `SELECT COUNT(*) AS n FROM ${tableSql(target, deps.config.BIGQUERY_PROJECT)} WHERE day BETWEEN @from AND @to AND model_version != @version`,
-          params: { from: dateParam(record.from), to: dateParam(record.to), version },
-        });
-        return Number(row?.n) === 0;
       },
     },
 

@@ -6,7 +6,7 @@ import { parseTableName } from '../bigquery/steps';
 import { toLabelValue } from '../providers/naming';
 import type { VmSpec } from '../providers/types';
 import type { StepExecution, StepResult } from '../steps';
-import type { JsonObject, JsonValue } from '../../pipelines/types';
+import type { JsonObject, JsonValue } from '../../pipelines/core';
 import type {
   CodeSource,
   TrainOnVmInput,
@@ -25,7 +25,7 @@ import {
   specString,
   str,
   type ModelArtifact,
-  type VisitsScalingDeps,
+  type KindDeps,
 } from './common';
 
 /** `nvidia-tesla-t4:1` → `{ type, count }`; empty means no accelerator. */
@@ -60,7 +60,7 @@ const artifactOf = (execution: Pick<StepExecution, 'outputs' | 'step'>): string 
  * step's spec; `finishTrainingStep` files the training's model, metrics and log under the step's
  * output name (`<registry>/artifacts/<output>/`), which is what makes a train step cacheable.
  */
-export function createTrainingStepActivities(deps: VisitsScalingDeps) {
+export function createTrainingStepActivities(deps: KindDeps) {
   const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
   const exportDir = (trainingId: string) => join(resolve(deps.workDir), 'train', trainingId);
 
@@ -180,7 +180,7 @@ export function createTrainingStepActivities(deps: VisitsScalingDeps) {
 export type TrainingStepActivities = ReturnType<typeof createTrainingStepActivities>;
 
 /** A train step's output exists when its artifact holds a model of a training that did not need a decision. */
-export function trainedModelExists(deps: VisitsScalingDeps, artifact: string): boolean {
+export function trainedModelExists(deps: KindDeps, artifact: string): boolean {
   const result = readJson<ModelArtifact>(join(artifactDir(deps, artifact), 'result.json'));
   return (
     result !== undefined &&

@@ -1,6 +1,7 @@
 import { Rng } from './random';
-import { addDays, type SyntheticData } from './generate';
-import { MODEL_FEATURES, MODEL_LABELS, type ProductionTable, type Row } from './schema';
+import { addDays } from '../../core/dates';
+import type { SyntheticData } from './generate';
+import { MODEL_FEATURES, MODEL_LABELS, type ProductionTable, type Row } from '../schema';
 
 export interface PreviousQuarter {
   /** The previous run's data cutoff: its models and prediction tables stop there. */

@@ -1,9 +1,10 @@
 import type { BigQuery } from '@google-cloud/bigquery';
 import { join } from 'node:path';
-import type { BigQueryActivitiesConfig } from '../../activities/bigquery';
-import { addDays, generateSynthetic, type SyntheticOptions } from '../synthetic/generate';
-import { previousQuarter } from '../synthetic/previous-quarter';
-import { loadSynthetic, registerPreviousModels } from '../synthetic/load';
+import type { BigQueryActivitiesConfig } from '../../../activities/bigquery';
+import { addDays } from '../../core/dates';
+import { generateSynthetic, type SyntheticOptions } from './generate';
+import { previousQuarter } from './previous-quarter';
+import { loadSynthetic, registerPreviousModels } from './load';
 
 export interface LocalWarehouse {
   /** First and last day of the synthetic data. */

@@ -6,10 +6,10 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { BigQueryActivitiesConfig } from '../bigquery/context';
-import type { JsonObject, JsonValue } from '../../pipelines/types';
+import type { JsonObject, JsonValue } from '../../pipelines/core';
 import type { StepExecution } from '../steps';
 
-/** Failure types of the visits-scaling step kinds (train, predict, evaluate, promote, gapfill, cleanup). */
+/** Failure types of the generic step kinds (train, predict, evaluate, promote, cleanup) and kinds built on them. */
 export enum PipelineStepErrorType {
   /** The step's spec lacks a field or has one of the wrong type: a definition bug, never retried. */
   INVALID_SPEC = 'PipelineStepInvalidSpec',
@@ -19,8 +19,8 @@ export enum PipelineStepErrorType {
   MODEL_COMMAND_FAILED = 'PipelineStepModelCommandFailed',
 }
 
-/** What the visits-scaling step kinds close over; the worker builds it once. */
-export interface VisitsScalingDeps {
+/** What the step kinds close over; the worker builds it once. */
+export interface KindDeps {
   bigquery: BigQuery;
   config: BigQueryActivitiesConfig & { REGISTRY_KEEP_VERSIONS?: number };
   /** Model registry root; training artifacts live under `<registry>/artifacts/<output name>/`. */
@@ -72,7 +72,7 @@ export const shortHash = (text: string, length = 8): string =>
   createHash('sha256').update(text).digest('hex').slice(0, length);
 
 /** The artifact folder of a step output that is not a table (a model, a decision, a promotion record). */
-export const artifactDir = (deps: VisitsScalingDeps, output: string): string =>
+export const artifactDir = (deps: KindDeps, output: string): string =>
   join(resolve(deps.registryDir), 'artifacts', output);
 
 export function readJson<T>(path: string): T | undefined {
@@ -100,10 +100,10 @@ export interface ModelArtifact {
   lastLoss: number | null;
 }
 
-export const modelFileOf = (deps: VisitsScalingDeps, artifact: string): string =>
+export const modelFileOf = (deps: KindDeps, artifact: string): string =>
   join(artifactDir(deps, artifact), 'model.json');
 
-export function readModelArtifact(deps: VisitsScalingDeps, artifact: string): ModelArtifact {
+export function readModelArtifact(deps: KindDeps, artifact: string): ModelArtifact {
   const result = readJson<ModelArtifact>(join(artifactDir(deps, artifact), 'result.json'));
   if (!result || !existsSync(modelFileOf(deps, artifact))) {
     throw failure(
@@ -132,7 +132,7 @@ export const pinnedCodeOf = (execution: Pick<StepExecution, 'step'>): PinnedCode
  * The models at a pinned commit, extracted once into `<workDir>/code/<commit>/` (atomically: a
  * half-written folder is never used), so predict and evaluate run the same code the training ran.
  */
-async function checkout(deps: VisitsScalingDeps, code: PinnedCode, signal: AbortSignal): Promise<string> {
+async function checkout(deps: KindDeps, code: PinnedCode, signal: AbortSignal): Promise<string> {
   const target = join(resolve(deps.workDir), 'code', code.commit);
   if (existsSync(target)) return target;
   const staging = `${target}.${process.pid}.${Date.now()}`;
@@ -171,7 +171,7 @@ async function checkout(deps: VisitsScalingDeps, code: PinnedCode, signal: Abort
  * With `code`, from that pinned commit (what the training ran); without, from `projectDir`.
  */
 export async function runModel(
-  deps: VisitsScalingDeps,
+  deps: KindDeps,
   script: string,
   args: string[],
   signal: AbortSignal,

@@ -1,7 +1,7 @@
 /**
  * The warehouse the visits-scaling pipeline reads and writes, as the synthetic generator creates it.
  * One name per thing: the pipeline's parameters `source_dataset` and `production_dataset` default to
- * these, and the SQL under sql/visits-scaling/ refers to the tables by these names.
+ * these, and the SQL under pipelines/visits-scaling/sql/ refers to the tables by these names.
  */
 export const DATASETS = { source: 'visits_source', production: 'visits_production' } as const;
 

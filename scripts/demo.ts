@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { createBigQueryClient } from '../activities/clients';
 import { loadConfig } from '../config';
 import { demoToken, runDemo } from './demo/run-demo';
-import { dataDir } from './stack/paths';
+import { dataDir } from '../activities/providers/paths';
 import { describeStack, startLocalStack, stopLocalStack } from './stack/local-stack';
 
 async function main(): Promise<void> {

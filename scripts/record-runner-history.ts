@@ -10,7 +10,7 @@ import { createOperatorWorker, driveOperatorRun } from '../test/integration/runn
 import { startWebhookReceiver } from '../test/integration/runner-receivers';
 import { createDevServerEnv } from '../test/harness/temporal';
 import { runWorkflowId } from '../workflows/definitions';
-import { projectRoot } from './stack/paths';
+import { projectRoot } from '../activities/providers/paths';
 import { temporalCliPath } from './stack/temporal';
 
 async function main(): Promise<void> {

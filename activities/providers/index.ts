@@ -3,7 +3,7 @@ import { PassThroughClient } from 'google-auth-library';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../../config';
-import { projectRoot } from '../../scripts/stack/paths';
+import { projectRoot } from './paths';
 import { VmErrorType, vmFailure } from './errors';
 import { GceVmProvider } from './gce';
 import { LocalVmProvider } from './local';

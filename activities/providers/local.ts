@@ -2,7 +2,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, write
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { killTmuxServer, publicKeyBlob, startLocalSshHost } from '../../scripts/stack/sshd';
+import { killTmuxServer, publicKeyBlob, startLocalSshHost } from './sshd';
 import { SshSession, type SshTarget } from '../remote/ssh';
 import { VmErrorType, vmFailure } from './errors';
 import { loadLocalMachineImage } from './local-images';

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { createApp } from '../../api/app';
 import { loadConfig, type Config } from '../../config';
 import { createWorker } from '../../workers/worker';
-import { projectRoot } from '../stack/paths';
+import { projectRoot } from '../../activities/providers/paths';
 import {
   prepareVisitsScalingWarehouse,
   type LocalWarehouse,

@@ -1,5 +1,10 @@
-import { freePort, startProcess, waitUntilReady, type ManagedProcess } from './process';
-import { projectRoot, venvBin } from './paths';
+import {
+  freePort,
+  startProcess,
+  waitUntilReady,
+  type ManagedProcess,
+} from '../../activities/providers/process';
+import { projectRoot, venvBin } from '../../activities/providers/paths';
 import { resolve } from 'node:path';
 
 export interface BigQueryEmulator {

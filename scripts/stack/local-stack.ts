@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startBigQueryEmulator } from './bigquery-emulator';
 import { resolve } from 'node:path';
 import { LocalVmProvider } from '../../activities/providers/local';
-import { dataDir, projectRoot } from './paths';
-import { freePort, StackError } from './process';
+import { dataDir, projectRoot } from '../../activities/providers/paths';
+import { freePort, StackError } from '../../activities/providers/process';
 import { startTemporalDevServer, temporalIsServing } from './temporal';
 
 /** What `npm run stack -- start` left running, recorded in .data/stack.json for later commands. */

@@ -1,7 +1,12 @@
 import { Connection } from '@temporalio/client';
 import { searchAttributeFlags } from '../../config/search-attributes';
-import { freePort, startProcess, waitUntilReady, type ManagedProcess } from './process';
-import { venvBin } from './paths';
+import {
+  freePort,
+  startProcess,
+  waitUntilReady,
+  type ManagedProcess,
+} from '../../activities/providers/process';
+import { venvBin } from '../../activities/providers/paths';
 
 export interface TemporalDevServer {
   /** gRPC address for clients and workers, `127.0.0.1:PORT`. */

@@ -15,7 +15,7 @@ import {
   waitForStep,
 } from '../../test/integration/visits-scaling-fixtures';
 import { markSucceededSignal } from '../../workflows/definitions';
-import { projectRoot } from '../stack/paths';
+import { projectRoot } from '../../activities/providers/paths';
 import { temporalCliPath } from '../stack/temporal';
 
 async function main(): Promise<void> {

@@ -1,8 +1,13 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../scripts/stack/paths';
-import { freePort, startProcess, waitUntilReady, type ManagedProcess } from '../../scripts/stack/process';
+import { projectRoot } from '../../activities/providers/paths';
+import {
+  freePort,
+  startProcess,
+  waitUntilReady,
+  type ManagedProcess,
+} from '../../activities/providers/process';
 import { testLogFile } from '../harness/paths';
 import { createDevServerEnv } from '../harness/temporal';
 

@@ -6,7 +6,7 @@ import { createRegistryActivities } from '../../activities/registry';
 import { LocalVmProvider } from '../../activities/providers/local';
 import { loadConfig } from '../../config';
 import { runDemo } from '../../scripts/demo/run-demo';
-import { projectRoot } from '../../scripts/stack/paths';
+import { projectRoot } from '../../activities/providers/paths';
 import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
 import { testTempDir } from '../harness/paths';
 import { createDevServerEnv } from '../harness/temporal';

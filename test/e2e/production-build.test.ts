@@ -5,8 +5,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../scripts/stack/paths';
-import { freePort, startProcess, waitUntilReady, type ManagedProcess } from '../../scripts/stack/process';
+import { projectRoot } from '../../activities/providers/paths';
+import {
+  freePort,
+  startProcess,
+  waitUntilReady,
+  type ManagedProcess,
+} from '../../activities/providers/process';
 import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
 import { testLogFile, testTempDir } from '../harness/paths';
 import { createDevServerEnv } from '../harness/temporal';

@@ -1,6 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { dataDir } from '../../scripts/stack/paths';
+import { dataDir } from '../../activities/providers/paths';
 import { mkdirSync } from 'node:fs';
 
 /** Logs of servers that tests start, kept under .data/logs/test/ for a look after a failure. */

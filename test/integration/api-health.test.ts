@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app';
 import { loadConfig } from '../../config';
-import { freePort } from '../../scripts/stack/process';
+import { freePort } from '../../activities/providers/process';
 import { createDevServerEnv } from '../harness/temporal';
 
 async function listen(app: INestApplication): Promise<string> {

@@ -8,7 +8,7 @@ import {
   dateParam,
   type BigQueryActivities,
 } from '../../activities/bigquery';
-import { freePort } from '../../scripts/stack/process';
+import { freePort } from '../../activities/providers/process';
 import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
 import { failureOf } from '../harness/failures';
 

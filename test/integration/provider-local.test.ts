@@ -7,8 +7,8 @@ import { LocalVmProvider } from '../../activities/providers/local';
 import { instanceProcesses, isAlive } from '../../activities/providers/local-processes';
 import { readRecord } from '../../activities/providers/local-instance';
 import { SshSession, shellQuote } from '../../activities/remote/ssh';
-import { projectRoot } from '../../scripts/stack/paths';
-import { publicKeyBlob } from '../../scripts/stack/sshd';
+import { projectRoot } from '../../activities/providers/paths';
+import { publicKeyBlob } from '../../activities/providers/sshd';
 import { testTempDir } from '../harness/paths';
 import { failureOf } from '../harness/failures';
 

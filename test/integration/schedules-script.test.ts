@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../scripts/stack/paths';
+import { projectRoot } from '../../activities/providers/paths';
 import { createDevServerEnv } from '../harness/temporal';
 
 const run = promisify(execFile);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshSession, shellQuote } from '../../activities/remote/ssh';
 import { startTestSshHost } from '../harness/ssh';
-import type { LocalSshHost } from '../../scripts/stack/sshd';
+import type { LocalSshHost } from '../../activities/providers/sshd';
 
 describe('local SSH host (OpenSSH sshd + tmux) through ssh2', () => {
   let host: LocalSshHost;

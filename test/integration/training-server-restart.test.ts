@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/stack/process';
+import { freePort } from '../../activities/providers/process';
 import { startTemporalDevServer, type TemporalDevServer } from '../../scripts/stack/temporal';
 import { trainOnVm } from '../../workflows/train-on-vm';
 import { testLogFile } from '../harness/paths';

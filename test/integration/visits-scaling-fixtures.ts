@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { LocalVmProvider } from '../../activities/providers/local';
 import { createRegistryActivities } from '../../activities/registry';
-import { projectRoot } from '../../scripts/stack/paths';
+import { projectRoot } from '../../activities/providers/paths';
 import {
   prepareVisitsScalingWarehouse,
   type LocalWarehouse,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StackError, startProcess, waitUntilReady } from '../../scripts/stack/process';
+import { StackError, startProcess, waitUntilReady } from '../../activities/providers/process';
 import { testLogFile } from '../harness/paths';
 
 describe('local stack readiness', () => {

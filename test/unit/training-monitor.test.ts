@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmProvider } from '../../activities/providers/types';
 import { createTrainingActivities } from '../../activities/training';
 import type { MonitorInput } from '../../activities/training/monitor';
-import type { LocalSshHost } from '../../scripts/stack/sshd';
+import type { LocalSshHost } from '../../activities/providers/sshd';
 import type { MonitorHeartbeat } from '../../workflows/training-types';
 import { groupAlive, trainerDir } from '../integration/fixtures/training';
 import { testTempDir } from '../harness/paths';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmProvider } from '../../activities/providers/types';
 import { createTrainingActivities } from '../../activities/training';
 import type { UploadInput } from '../../activities/training/upload';
-import type { LocalSshHost } from '../../scripts/stack/sshd';
+import type { LocalSshHost } from '../../activities/providers/sshd';
 import { TrainingErrorType } from '../../workflows/training-types';
 import { testTempDir } from '../harness/paths';
 import { startTestSshHost } from '../harness/ssh';

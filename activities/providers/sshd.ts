@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { SshTarget } from '../../activities/remote/ssh';
+import type { SshTarget } from '../remote/ssh';
 import { freePort, startProcess, waitUntilReady, StackError, type ManagedProcess } from './process';
 
 export const SSHD_PATH = '/usr/sbin/sshd';

@@ -8,7 +8,7 @@ import { instanceProcesses, isAlive } from '../../activities/providers/local-pro
 import { readRecord } from '../../activities/providers/local-instance';
 import { SshSession, shellQuote } from '../../activities/remote/ssh';
 import { projectRoot } from '../../activities/providers/paths';
-import { publicKeyBlob } from '../../activities/providers/sshd';
+import { publicKeyBlob, tmuxDirOf } from '../../activities/providers/sshd';
 import { testTempDir } from '../harness/paths';
 import { failureOf } from '../harness/failures';
 
@@ -29,7 +29,7 @@ describe('local VM provider (folder + detached sshd + tmux)', () => {
   let root: string;
   let provider: LocalVmProvider;
   const markers = (name: string) => [
-    `TMUX_TMPDIR=${join(root, name, 'tmux')}`,
+    `TMUX_TMPDIR=${tmuxDirOf(join(root, name))}`,
     `HOME=${join(root, name, 'home')}`,
   ];
 

@@ -64,6 +64,10 @@ export class LocalVmProvider implements VmProvider {
             { name: spec.name },
           );
         record = this.create(dir, spec, spec.machineImage);
+      } else if (spec.labels && !hasLabels(record.labels, spec.labels)) {
+        // Reused (the persistent instance): it carries the labels of the run using it now.
+        record = { ...record, labels: { ...record.labels, ...spec.labels } };
+        writeRecord(dir, record);
       }
       if (!this.sshdRunning(dir, record) || record.entrypointBoot < record.boots)
         record = await this.boot(dir, record);

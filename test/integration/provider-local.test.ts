@@ -176,6 +176,21 @@ describe('local VM provider (folder + detached sshd + tmux)', () => {
     expect(instanceProcesses(undefined, markers('quality-nb'))).toEqual([]);
   });
 
+  it('gives a reused persistent instance the labels of the run using it now, keeping other labels', async () => {
+    const spec = { name: 'quality-lab', machineImage: CPU, persistent: true };
+    await provider.provision({ ...spec, labels: { run_id: 'old-run', team: 'quality' } });
+    await provider.stop('quality-lab');
+    await provider.provision({ ...spec, labels: { run_id: 'new-run', step: 'train' } });
+    expect((await provider.list({ run_id: 'new-run' })).map((vm) => vm.name)).toEqual(['quality-lab']);
+    expect(await provider.list({ run_id: 'old-run' })).toEqual([]);
+    expect((await provider.status('quality-lab')).labels).toEqual({
+      run_id: 'new-run',
+      step: 'train',
+      team: 'quality',
+    });
+    await provider.delete('quality-lab');
+  });
+
   it('delete stops the instance and removes its folder; deleting again is a no-op', async () => {
     await provider.provision({ name: 'cpu-gone', machineImage: CPU, labels: { run_id: 'r2' } });
     await provider.delete('cpu-gone');

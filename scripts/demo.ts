@@ -2,18 +2,20 @@
 // pipeline with a worker and the API in this process, driven through HTTP only, and prints where to
 // look. `npm run demo -- --stop` stops the stack at the end; by default it keeps running so the run
 // stays visible in the Web UI.
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
 import { resolve } from 'node:path';
 import { createBigQueryClient } from '../activities/clients';
 import { loadConfig } from '../config';
+import { createFileLogger } from './demo/log-file';
 import { demoToken, runDemo } from './demo/run-demo';
 import { dataDir } from '../activities/providers/paths';
 import { describeStack, startLocalStack, stopLocalStack } from './stack/local-stack';
 
 async function main(): Promise<void> {
   const stopAtEnd = process.argv.includes('--stop');
-  // The demo prints its own progress; the SDK's info logs (webpack output, worker states) are noise here.
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // The demo prints its own progress; the worker's logs (SDK, activities) go to a file.
+  const workerLog = createFileLogger(dataDir('logs', 'demo-worker.log'));
+  Runtime.install({ logger: workerLog.logger });
   console.log('starting the local stack (Temporal dev server + Web UI, BigQuery emulator)…');
   const stack = await startLocalStack();
   console.log(describeStack(stack));
@@ -48,6 +50,7 @@ async function main(): Promise<void> {
     );
     console.log(`  local VMs         ${resolve(config.DATA_DIR, 'vms')}  (npm run vms -- list)`);
     console.log(`  logs              ${stack.logs}`);
+    console.log(`  worker log        ${workerLog.file} (${workerLog.problems()} warnings or errors)`);
     if (view.run.state !== 'succeeded') process.exitCode = 1;
   } finally {
     if (stopAtEnd) await stopLocalStack();

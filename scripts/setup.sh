@@ -31,11 +31,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # --- npm ---
-# `npm install` rather than `npm ci`: the lock is followed either way, and npm 11's `ci` refuses
-# lock files that lack other platforms' optional binaries (@swc/core-*), which some npm configs omit.
+# `npm ci`: installs exactly package-lock.json and never rewrites it, so a fresh clone stays clean.
+# The lock lists every platform's optional binaries (@swc/core-*, resolver bindings); regenerate it
+# with `npm install` on npm 11+, which writes them all.
 if [ "$(cat node_modules/.retrainer-stamp 2>/dev/null || true)" != "$(hash_of package.json package-lock.json)" ]; then
-  log "npm install"
-  npm install --no-audit --no-fund --loglevel=error >&2
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error >&2
   hash_of package.json package-lock.json > node_modules/.retrainer-stamp
 fi
 

@@ -49,8 +49,37 @@ export class GceVmProvider implements VmProvider {
           { name: spec.name },
         );
       await this.insert(spec, labels);
+    } else {
+      await this.updateLabels(current, labels);
     }
     return await this.ensureRunning(spec.name);
+  }
+
+  /**
+   * Sets the labels of an existing instance (the persistent one, reused by run after run) so listing
+   * by the current run finds it. Labels set by others are kept; ours are overwritten. Compare-and-set
+   * on the label fingerprint: a concurrent change makes us read again and retry.
+   */
+  private async updateLabels(current: Instance, labels: Record<string, string>): Promise<void> {
+    const { project, zone, instances } = this.options;
+    let instance: Instance | undefined = current;
+    for (let attempt = 0; instance; attempt++) {
+      const merged = { ...(instance.labels ?? {}), ...labels };
+      if (Object.entries(merged).every(([key, value]) => instance!.labels?.[key] === value)) return;
+      try {
+        const [{ latestResponse: operation }] = (await instances.setLabels({
+          project,
+          zone,
+          instance: instance.name ?? '',
+          instancesSetLabelsRequestResource: { labels: merged, labelFingerprint: instance.labelFingerprint },
+        })) as unknown as [{ latestResponse: Operation }];
+        await this.waitOperation(operation, `setLabels ${instance.name}`);
+        return;
+      } catch (error) {
+        if (httpStatus(error) !== 412 || attempt >= 4) throw error;
+      }
+      instance = await this.get(instance.name ?? '');
+    }
   }
 
   async start(name: string): Promise<VmInfo> {

@@ -2,7 +2,8 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, write
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { killTmuxServer, publicKeyBlob, startLocalSshHost } from './sshd';
+import { removeRuntimeDir } from './runtime-dir';
+import { killTmuxServer, publicKeyBlob, startLocalSshHost, tmuxDirOf } from './sshd';
 import { SshSession, type SshTarget } from '../remote/ssh';
 import { VmErrorType, vmFailure } from './errors';
 import { loadLocalMachineImage } from './local-images';
@@ -30,7 +31,7 @@ function portFree(port: number): Promise<boolean> {
 
 /**
  * The `local` provider: an instance is a folder `<root>/<name>/` (keys, `sshd_config`, `home/`,
- * `tmux/`, `instance.json`) plus its own sshd on a loopback port, started detached so that it
+ * `instance.json`; its tmux socket lives in a short runtime folder, see `tmuxDirOf`) plus its own sshd on a loopback port, started detached so that it
  * outlives the worker that started it, as a VM outlives its client. Everything is read back from the
  * folder and the live process table, so a new worker process can pick up where a crashed one left.
  */
@@ -63,6 +64,10 @@ export class LocalVmProvider implements VmProvider {
             { name: spec.name },
           );
         record = this.create(dir, spec, spec.machineImage);
+      } else if (spec.labels && !hasLabels(record.labels, spec.labels)) {
+        // Reused (the persistent instance): it carries the labels of the run using it now.
+        record = { ...record, labels: { ...record.labels, ...spec.labels } };
+        writeRecord(dir, record);
       }
       if (!this.sshdRunning(dir, record) || record.entrypointBoot < record.boots)
         record = await this.boot(dir, record);
@@ -237,13 +242,14 @@ export class LocalVmProvider implements VmProvider {
     const sshdPid = [record.sshd?.pid, Number(readIfExists(join(dir, 'sshd.pid')))].find(
       (pid): pid is number => pid !== undefined && isAliveWith(pid, configFile),
     );
-    const tmuxDir = join(dir, 'tmux');
+    const tmuxDir = tmuxDirOf(dir);
     killTmuxServer(tmuxDir);
     const processes = instanceProcesses(sshdPid, [`TMUX_TMPDIR=${tmuxDir}`, `HOME=${join(dir, 'home')}`]);
     // Without /proc (not Linux) only the sshd itself is known.
     if (sshdPid && !processes.some((entry) => entry.pid === sshdPid))
       processes.push({ pid: sshdPid, ppid: 0, pgid: sshdPid, state: '?' });
     await terminate(processes);
+    removeRuntimeDir(dir);
     writeRecord(dir, {
       ...record,
       state: 'STOPPED',

@@ -5,6 +5,7 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { SshTarget } from '../remote/ssh';
 import { freePort, startProcess, waitUntilReady, StackError, type ManagedProcess } from './process';
+import { ensureRuntimeDir, removeRuntimeDir, runtimeDirOf } from './runtime-dir';
 
 export const SSHD_PATH = '/usr/sbin/sshd';
 
@@ -12,11 +13,11 @@ export const SSHD_PATH = '/usr/sbin/sshd';
 export type SshEndpoint = SshTarget & { privateKey: Buffer };
 
 export interface LocalSshHost extends SshEndpoint {
-  /** Folder of this host: keys, config, log, its own HOME and tmux socket folder. */
+  /** Folder of this host: keys, config, log and its own HOME. */
   readonly dir: string;
   /** HOME of sessions on this host (`SetEnv HOME=…`). */
   readonly home: string;
-  /** TMUX_TMPDIR of sessions on this host: its own tmux server. */
+  /** TMUX_TMPDIR of sessions on this host: its own tmux server, its socket under a short runtime folder. */
   readonly tmuxDir: string;
   readonly process: ManagedProcess;
   /** Stops sshd and the host's tmux server, which ends everything it runs. */
@@ -91,8 +92,8 @@ export async function startLocalSshHost(options: {
     throw new StackError(`${SSHD_PATH} not found: install openssh-server (npm test runs setup)`);
   const dir = resolve(options.dir);
   const home = join(dir, 'home');
-  const tmuxDir = join(dir, 'tmux');
-  for (const folder of [dir, home, tmuxDir]) mkdirSync(folder, { recursive: true, mode: 0o700 });
+  for (const folder of [dir, home]) mkdirSync(folder, { recursive: true, mode: 0o700 });
+  const tmuxDir = ensureRuntimeDir(dir);
   // sshd started by root insists on its privilege-separation folder.
   if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   ensureKey(join(dir, 'host_ed25519_key'));
@@ -129,9 +130,16 @@ export async function startLocalSshHost(options: {
     async stop() {
       await proc.stop();
       killTmuxServer(tmuxDir);
+      removeRuntimeDir(dir);
     },
   };
 }
+
+/**
+ * TMUX_TMPDIR of the host kept in `dir`: a short folder outside it, because tmux's socket path
+ * (`<TMUX_TMPDIR>/tmux-<uid>/default`) must stay under the 108-byte Unix socket limit.
+ */
+export const tmuxDirOf = (dir: string): string => runtimeDirOf(dir);
 
 /** Ends the tmux server of a local host (and so every session it runs); a no-op if none runs. */
 export function killTmuxServer(tmuxDir: string): void {

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointRef, CollectedOutputs, TrainingStatus } from '../../workflows/training-types';
 import type { RemoteSession } from './session';
@@ -20,7 +20,9 @@ const RUN_FILES = ['train.log', 'metrics.jsonl', 'exit_code', 'started_at', 'end
 /**
  * Copies a run's results into the registry folder `<registry>/<trainingId>/`: the run's log, metrics
  * and markers under `runs/<runId>/`, its `output/` (the model of a successful run) and the latest
- * checkpoint under `checkpoint/`; writes `manifest.json` naming the model to use.
+ * checkpoint under `checkpoint/`; writes `manifest.json` naming the model to use. Last, the training's
+ * staging folder `synced/` goes: every copy the monitors made (crashed attempts' included) has served.
+ * A retried collect finds what the first attempt copied.
  */
 export async function collectRun(
   sftp: RemoteSession | undefined,
@@ -41,19 +43,7 @@ export async function collectRun(
       await sftp.download(`${runRemote}/output`, join(dir, 'output'));
     }
   }
-  let checkpointPath: string | undefined;
-  const checkpoint = input.checkpoint ?? input.syncedCheckpoint;
-  if (checkpoint) {
-    checkpointPath = join(dir, 'checkpoint', checkpoint.name);
-    if (sftp && checkpoint.remotePath && (await sftp.exists(checkpoint.remotePath))) {
-      await sftp.download(checkpoint.remotePath, checkpointPath);
-    } else if (input.syncedCheckpoint?.localPath && existsSync(input.syncedCheckpoint.localPath)) {
-      checkpointPath = join(dir, 'checkpoint', input.syncedCheckpoint.name);
-      cpSync(input.syncedCheckpoint.localPath, checkpointPath, { recursive: true });
-    } else {
-      checkpointPath = undefined;
-    }
-  }
+  const checkpointPath = await collectCheckpoint(sftp, dir, input);
   const outputs: CollectedOutputs = {
     dir,
     modelPath:
@@ -70,5 +60,35 @@ export async function collectRun(
     join(dir, 'manifest.json'),
     `${JSON.stringify({ trainingId: input.trainingId, runId: input.runId, vm: input.vmName, status: input.status, ...outputs }, null, 2)}\n`,
   );
+  rmSync(join(dir, 'synced'), { recursive: true, force: true });
   return outputs;
+}
+
+/**
+ * The latest checkpoint into `checkpoint/<name>`: from the VM when it still has it, else the monitor's
+ * synced copy, else what an earlier attempt of this collect already put there.
+ */
+async function collectCheckpoint(
+  sftp: RemoteSession | undefined,
+  dir: string,
+  input: CollectInput,
+): Promise<string | undefined> {
+  const checkpoint = input.checkpoint ?? input.syncedCheckpoint;
+  if (!checkpoint) return undefined;
+  const target = (name: string) => join(dir, 'checkpoint', name);
+  const place = async (name: string, copy: (to: string) => Promise<unknown> | void) => {
+    const partial = `${target(name)}.partial`;
+    mkdirSync(join(dir, 'checkpoint'), { recursive: true });
+    rmSync(partial, { recursive: true, force: true });
+    await copy(partial);
+    rmSync(target(name), { recursive: true, force: true });
+    renameSync(partial, target(name));
+    return target(name);
+  };
+  if (sftp && checkpoint.remotePath && (await sftp.exists(checkpoint.remotePath)))
+    return await place(checkpoint.name, (to) => sftp.download(checkpoint.remotePath!, to));
+  const synced = input.syncedCheckpoint;
+  if (synced?.localPath && existsSync(synced.localPath))
+    return await place(synced.name, (to) => cpSync(synced.localPath!, to, { recursive: true }));
+  return [checkpoint.name, synced?.name].map((name) => name && target(name)).find((p) => p && existsSync(p));
 }

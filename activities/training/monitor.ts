@@ -1,12 +1,21 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VmProvider } from '../providers/types';
 import type { SshOptions } from '../remote/ssh';
 import type { CheckpointRef, MonitorHeartbeat, MonitorResult } from '../../workflows/training-types';
 import { applyProbe, drained, freshHeartbeat } from './metrics';
-import { killCommand, parseProbe, probeCommand, runDirOf, type ProbeResult } from './remote';
+import {
+  dropSnapshotCommand,
+  killCommand,
+  parseProbe,
+  probeCommand,
+  runDirOf,
+  snapshotCheckpointCommand,
+  SYNC_DIR,
+  type ProbeResult,
+} from './remote';
 import { RemoteSession } from './session';
 
 export interface MonitorInput {
@@ -92,18 +101,16 @@ export async function monitorRun(deps: MonitorDeps, input: MonitorInput): Promis
         };
         const toSync = input.syncCheckpoints ? checkpointToSync(state, seenBefore, probe) : undefined;
         if (toSync) {
-          const old = state.syncedCheckpoint?.localPath;
           try {
-            state.syncedCheckpoint = await orCancelled(
-              syncCheckpoint(current, deps, input, { ...toSync, remotePath: remote(toSync.name) }),
-            );
-            if (old && old !== state.syncedCheckpoint.localPath)
-              rmSync(old, { recursive: true, force: true });
+            const synced = await orCancelled(syncCheckpoint(current, deps, input, home, toSync));
+            // Rotated away before we could freeze it: a newer one is there, copied on a later poll.
+            if (synced) state.syncedCheckpoint = synced;
+            else ctx.log.debug('checkpoint rotated before its copy', { checkpoint: toSync.name });
           } catch (error) {
             if (error instanceof CancelledFailure) throw error;
-            // A copy that fails (the training pruned it, the link dropped) is retried on a later poll;
-            // it must not count as the VM being unreachable.
-            ctx.log.warn('checkpoint copy failed', { checkpoint: toSync.name, error: String(error) });
+            // A copy that fails (the link dropped) is retried on a later poll; it must not count as
+            // the VM being unreachable.
+            ctx.log.warn('checkpoint copy failed', { checkpoint: toSync.name, error: errorText(error) });
           }
         }
         ctx.heartbeat(state);
@@ -190,21 +197,50 @@ export function checkpointToSync(
   return undefined;
 }
 
-/** Copies a checkpoint through the monitor's own connection (into `.partial`, then renamed). */
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Copies a checkpoint through the monitor's own connection: frozen on the VM first (hard links, see
+ * `snapshotCheckpointCommand`), downloaded into `.partial`, then renamed. Afterwards the run's staging
+ * folder holds only this copy: the previous one, and any a crashed monitor attempt copied without
+ * living to heartbeat it, are removed. Undefined when the training rotated the checkpoint away first.
+ */
 async function syncCheckpoint(
   session: RemoteSession,
   deps: MonitorDeps,
   input: MonitorInput,
-  checkpoint: CheckpointRef,
-): Promise<CheckpointRef> {
+  home: string,
+  checkpoint: { name: string; size: number },
+): Promise<CheckpointRef | undefined> {
+  const frozen = await session.run(snapshotCheckpointCommand(input.runId, checkpoint.name), {
+    timeoutMs: EXEC_TIMEOUT_MS,
+  });
+  if (!frozen.includes('snapshot=ok')) return undefined;
   const dir = deps.checkpointDir(input.trainingId, input.runId);
   const target = join(dir, checkpoint.name);
   const partial = `${target}.partial`;
-  rmSync(partial, { recursive: true, force: true });
-  await session.download(checkpoint.remotePath!, partial);
-  rmSync(target, { recursive: true, force: true });
-  renameSync(partial, target);
-  return { ...checkpoint, localPath: target };
+  try {
+    rmSync(partial, { recursive: true, force: true });
+    await session.download(`${home}/${runDirOf(input.runId)}/${SYNC_DIR}/${checkpoint.name}`, partial);
+    rmSync(target, { recursive: true, force: true });
+    renameSync(partial, target);
+  } finally {
+    await session.run(dropSnapshotCommand(input.runId), { timeoutMs: EXEC_TIMEOUT_MS }).catch(() => '');
+  }
+  removeAllBut(dir, checkpoint.name);
+  return {
+    name: checkpoint.name,
+    size: checkpoint.size,
+    remotePath: `${home}/${runDirOf(input.runId)}/checkpoints/${checkpoint.name}`,
+    localPath: target,
+  };
+}
+
+/** Removes every entry of `dir` except `keep`. */
+export function removeAllBut(dir: string, keep: string): void {
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir))
+    if (entry !== keep) rmSync(join(dir, entry), { recursive: true, force: true });
 }
 
 async function vmStatus(provider: VmProvider, vmName: string): Promise<string | undefined> {

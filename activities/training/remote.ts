@@ -122,6 +122,26 @@ export function parseProbe(stdout: string): ProbeResult {
   };
 }
 
+/** Folder of the run holding the checkpoint being copied (hard links), next to `checkpoints/`. */
+export const SYNC_DIR = '.sync';
+
+/**
+ * Freezes a checkpoint for copying: hard links of its files into the run's `.sync/` folder, made in
+ * one command, so a training that rotates (deletes) the checkpoint while we copy cannot pull it from
+ * under the copy. Prints `snapshot=ok`, or `snapshot=gone` when it was rotated before we got there.
+ */
+export function snapshotCheckpointCommand(runId: string, name: string): string {
+  const target = shellQuote(`${SYNC_DIR}/${name}`);
+  return [
+    `${cdRun(runId)} && rm -rf ${SYNC_DIR} && mkdir ${SYNC_DIR}`,
+    `if cp -al -- ${shellQuote(`checkpoints/${name}`)} ${target} 2> /dev/null; then echo snapshot=ok;` +
+      ` else rm -rf ${SYNC_DIR}; echo snapshot=gone; fi`,
+  ].join(' && ');
+}
+
+/** Removes the run's `.sync/` folder once its copy is done. */
+export const dropSnapshotCommand = (runId: string): string => `${cdRun(runId)} && rm -rf ${SYNC_DIR}`;
+
 /**
  * Ends the training's whole process group (TERM, then KILL after a grace period) and its tmux
  * session. Prints `alive=0` when nothing of it runs any more.

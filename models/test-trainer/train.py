@@ -9,6 +9,7 @@ Knobs (environment variables):
   TRAINER_STEPS              total steps (default 10)
   TRAINER_STEP_SECONDS       wall time per step (default 0.2)
   TRAINER_CHECKPOINT_EVERY   checkpoint every N steps (default 2)
+  TRAINER_KEEP_CHECKPOINTS   keep only the newest N checkpoints, deleting older ones (default: keep all)
   TRAINER_FAIL_AT_STEP       exit with TRAINER_FAIL_EXIT_CODE (default 3) when reaching this step
   TRAINER_FAIL_ONLY_FRESH    "1": fail only when not resumed from a checkpoint
   TRAINER_NAN_AT_STEP        report a NaN loss at this step (convergence check)
@@ -31,6 +32,7 @@ def main():
     steps = env_int("TRAINER_STEPS", 10)
     step_seconds = float(os.environ.get("TRAINER_STEP_SECONDS", "0.2"))
     every = env_int("TRAINER_CHECKPOINT_EVERY", 2)
+    keep = env_int("TRAINER_KEEP_CHECKPOINTS", 0)
     fail_at = env_int("TRAINER_FAIL_AT_STEP", -1)
     fail_code = env_int("TRAINER_FAIL_EXIT_CODE", 3)
     nan_at = env_int("TRAINER_NAN_AT_STEP", -1)
@@ -71,6 +73,10 @@ def main():
             with open(path + ".tmp", "w") as handle:
                 json.dump({"step": step, "loss": loss}, handle)
             os.replace(path + ".tmp", path)
+            if keep > 0:
+                kept = sorted(name for name in os.listdir(checkpoints) if not name.endswith(".tmp"))
+                for old in kept[:-keep]:
+                    os.remove(os.path.join(checkpoints, old))
         if step == fail_at and not (fail_only_fresh and resume_from):
             print(f"failing at step {step} as asked", file=sys.stderr, flush=True)
             sys.exit(fail_code)

@@ -198,6 +198,23 @@ export async function startComputeEngineDouble(options: {
         queryValue: { items },
       });
     }
+    if (verb === 'setLabels' && req.method === 'POST') {
+      const fingerprint = String(instance.labelFingerprint ?? '');
+      if (String(body?.labelFingerprint ?? '') !== fingerprint)
+        return error(
+          res,
+          412,
+          'conditionNotMet',
+          `Labels fingerprint either invalid or resource labels have changed`,
+        );
+      const labels = (body?.labels as Record<string, string>) ?? {};
+      instance.labelFingerprint = `fp-${nextOperation}`;
+      return send(
+        res,
+        200,
+        operation('setLabels', instance.name, () => (instance.labels = labels)),
+      );
+    }
     if (verb === 'start' && req.method === 'POST')
       return send(
         res,

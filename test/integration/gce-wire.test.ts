@@ -148,6 +148,32 @@ describe('gce provider at the wire: the real @google-cloud/compute client agains
     expect(missing.nonRetryable).toBe(true);
   });
 
+  it('sets the labels of a reused persistent instance to the current run, by label fingerprint', async () => {
+    gce.seed({
+      name: 'quality-lab',
+      status: 'TERMINATED',
+      labels: { persistent: 'true', run_id: 'old-run', team: 'quality' },
+      labelFingerprint: 'fp-seeded',
+    });
+    const calls = since();
+    await provider.provision({ name: 'quality-lab', persistent: true, labels: { run_id: 'new-run' } });
+    expect(gce.instances.get('quality-lab')?.labels).toEqual({
+      persistent: 'true',
+      run_id: 'new-run',
+      team: 'quality',
+    });
+    const setLabels = gce.requests.find((r) => r.path.endsWith('/instances/quality-lab/setLabels'));
+    expect(setLabels?.body).toMatchObject({ labelFingerprint: 'fp-seeded' });
+    expect((await provider.list({ run_id: 'new-run' })).map((vm) => vm.name)).toEqual(['quality-lab']);
+    // Labels already right: no call at all.
+    await provider.stop('quality-lab');
+    const again = since();
+    await provider.provision({ name: 'quality-lab', persistent: true, labels: { run_id: 'new-run' } });
+    const setCall = (call: string) => call === 'POST /instances/quality-lab/setLabels';
+    expect(again().filter(setCall)).toEqual([]);
+    expect(calls().filter(setCall)).toHaveLength(1);
+  });
+
   it('gives SSH coordinates with the host key pinned from guest attributes, and refuses without one', async () => {
     await provider.provision({ name: 'rt-ssh', machineImage: 'cpu-python-template-prod' });
     const vm = gce.instances.get('rt-ssh');

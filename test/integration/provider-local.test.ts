@@ -8,7 +8,7 @@ import { instanceProcesses, isAlive } from '../../activities/providers/local-pro
 import { readRecord } from '../../activities/providers/local-instance';
 import { SshSession, shellQuote } from '../../activities/remote/ssh';
 import { projectRoot } from '../../activities/providers/paths';
-import { publicKeyBlob } from '../../activities/providers/sshd';
+import { publicKeyBlob, tmuxDirOf } from '../../activities/providers/sshd';
 import { testTempDir } from '../harness/paths';
 import { failureOf } from '../harness/failures';
 
@@ -29,7 +29,7 @@ describe('local VM provider (folder + detached sshd + tmux)', () => {
   let root: string;
   let provider: LocalVmProvider;
   const markers = (name: string) => [
-    `TMUX_TMPDIR=${join(root, name, 'tmux')}`,
+    `TMUX_TMPDIR=${tmuxDirOf(join(root, name))}`,
     `HOME=${join(root, name, 'home')}`,
   ];
 
@@ -174,6 +174,21 @@ describe('local VM provider (folder + detached sshd + tmux)', () => {
     expect((await provider.status('quality-nb')).status).toBe('STOPPED');
     expect(readFileSync(join(dir, 'home', 'notebook-state.txt'), 'utf8')).toBe('kept');
     expect(instanceProcesses(undefined, markers('quality-nb'))).toEqual([]);
+  });
+
+  it('gives a reused persistent instance the labels of the run using it now, keeping other labels', async () => {
+    const spec = { name: 'quality-lab', machineImage: CPU, persistent: true };
+    await provider.provision({ ...spec, labels: { run_id: 'old-run', team: 'quality' } });
+    await provider.stop('quality-lab');
+    await provider.provision({ ...spec, labels: { run_id: 'new-run', step: 'train' } });
+    expect((await provider.list({ run_id: 'new-run' })).map((vm) => vm.name)).toEqual(['quality-lab']);
+    expect(await provider.list({ run_id: 'old-run' })).toEqual([]);
+    expect((await provider.status('quality-lab')).labels).toEqual({
+      run_id: 'new-run',
+      step: 'train',
+      team: 'quality',
+    });
+    await provider.delete('quality-lab');
   });
 
   it('delete stops the instance and removes its folder; deleting again is a no-op', async () => {

@@ -4,12 +4,16 @@ import {
   CancellationScope,
   TimeoutFailure,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { TrainingActivities } from '../activities/training';
+import { closeInterval, estimateCost, openInterval, type VmUsage } from './cost';
+import { ownerLabels } from './vm-labels';
 import {
   TrainingErrorType,
   trainingProgressQuery,
@@ -37,6 +41,14 @@ const acts = proxyActivities<TrainingActivities>({
   startToCloseTimeout: '30 minutes',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
 });
+/**
+ * Teardown never gives up: a VM left running costs money until someone notices. Retries back off to
+ * every 5 minutes; a non-retryable failure (an invalid name) still ends it.
+ */
+const teardownActs = proxyActivities<TrainingActivities>({
+  startToCloseTimeout: '30 minutes',
+  retry: { initialInterval: '2 seconds', maximumInterval: '5 minutes' }, // no maximumAttempts: unlimited
+});
 const sshWait = proxyActivities<TrainingActivities>({
   startToCloseTimeout: '20 minutes',
   heartbeatTimeout: '1 minute',
@@ -62,7 +74,11 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
   const policy = input.policy ?? {};
   const persistent = input.vm.persistent === true;
   const progress: TrainingProgress = { phase: 'provisioning', attempt: 0, elapsedMs: 0 };
-  setHandler(trainingProgressQuery, () => progress);
+  // Each VM's running intervals (workflow time), for VM hours and cost; shown live by the query.
+  const vms: VmUsage[] = [];
+  setHandler(trainingProgressQuery, () => ({ ...progress, vms }));
+  // The VM carries its owner's workflow id, so the reaper can ask whether the training still runs.
+  const labels = { ...input.vm.labels, ...ownerLabels(workflowInfo().workflowId) };
 
   const liveVms = new Set<string>();
   let alive: { vmName: string; runId: string } | undefined;
@@ -74,9 +90,12 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
   let resumeOnSameVm = false;
 
   const teardown = async (name: string) => {
-    await acts.teardownTrainingVm({ vmName: name, persistent });
+    const { teardownTrainingVm } = patched('teardown-retries-forever') ? teardownActs : acts;
+    await teardownTrainingVm({ vmName: name, persistent });
+    closeInterval(vms, name, new Date().toISOString());
     liveVms.delete(name);
   };
+  const usage = () => ({ vms, cost: estimateCost(vms, Date.now()) });
 
   try {
     for (let attempt = 0; ; attempt++) {
@@ -85,7 +104,8 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
       if (needVm) {
         progress.phase = 'provisioning';
         liveVms.add(vmName);
-        await acts.provisionTrainingVm({ ...input.vm, name: vmName });
+        openInterval(vms, { ...input.vm, name: vmName }, new Date().toISOString());
+        await acts.provisionTrainingVm({ ...input.vm, name: vmName, labels });
         progress.phase = 'connecting';
         await sshWait.waitForTrainingSsh({ vmName, timeoutMs: 10 * 60_000 });
         needVm = false;
@@ -173,7 +193,12 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
           result.progress.syncedCheckpoint ?? (resumeFrom?.localPath ? resumeFrom : undefined),
       });
       const reason = verdict.action === 'give-up' ? verdict.reason : undefined;
+      // Torn down before the result is built (the same commands, in the same order, as the finally
+      // below would issue), so the result's VM hours end with the teardown.
+      progress.phase = 'tearing-down';
+      for (const name of [...liveVms]) await CancellationScope.nonCancellable(() => teardown(name));
       const final: TrainOnVmResult = {
+        ...usage(),
         status,
         reason,
         message: verdict.message,

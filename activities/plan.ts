@@ -20,7 +20,9 @@ import type {
 } from '../pipelines/core/types';
 import { validatePipeline } from '../pipelines/core/validate';
 import {
+  DEFAULT_MAX_PARALLEL,
   DONE_STATES,
+  MAX_PARALLEL_LIMIT,
   RUN_SUMMARY_MEMO,
   RunnerErrorType,
   type RunPipelineInput,
@@ -77,6 +79,7 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
     if (error instanceof ParameterError) return fail(RunnerErrorType.InvalidParameters, error.message);
     throw error;
   }
+  const maxParallel = resolveMaxParallel(request.maxParallel);
   const { cutoff, cutoffSource } = resolveCutoff(request);
   const builtins: Record<string, JsonValue> = { ...params, cutoff, pipeline: definition.name };
   const lookup = (name: string) => builtins[name];
@@ -140,6 +143,7 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
     cutoff,
     cutoffSource,
     steps,
+    maxParallel,
     ...(request.reuseRunId && request.from
       ? { reuse: { runId: request.reuseRunId, from: request.from } }
       : {}),
@@ -166,6 +170,18 @@ export function createPlanActivities(deps: PlanDeps) {
 }
 
 export type PlanActivities = ReturnType<typeof createPlanActivities>;
+
+/** A run's `maxParallel`: an integer 1–1000, DEFAULT_MAX_PARALLEL when not given. */
+export function resolveMaxParallel(value: unknown): number {
+  if (value === undefined || value === null) return DEFAULT_MAX_PARALLEL;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_PARALLEL_LIMIT) {
+    return fail(
+      RunnerErrorType.InvalidParameters,
+      `maxParallel ${JSON.stringify(value)} must be an integer from 1 to ${MAX_PARALLEL_LIMIT}`,
+    );
+  }
+  return value;
+}
 
 export function resolveCutoff(request: Pick<PlanRequest, 'cutoff' | 'scheduledStartTime' | 'startTime'>): {
   cutoff: string;

@@ -49,7 +49,16 @@ export interface RunPipelineInput {
   from?: string;
   /** Outputs of the earlier run, when the caller has them already (step id → output name → value). */
   reuseOutputs?: Record<string, Record<string, string>>;
+  /** At most this many steps of the run execute at once (1–1000, default DEFAULT_MAX_PARALLEL). */
+  maxParallel?: number;
 }
+
+/**
+ * Bounded scheduling. Temporal allows 2,000 pending activities (and child workflows) per workflow; a
+ * run never has more than `maxParallel` steps executing, whatever the DAG's width.
+ */
+export const DEFAULT_MAX_PARALLEL = 200;
+export const MAX_PARALLEL_LIMIT = 1000;
 
 export interface StepStatus {
   id: string;
@@ -150,10 +159,30 @@ export function runSearchAttributes(
   pipeline: string,
   state: RunState,
   currentSteps: string[],
+  bounded = true,
 ): SearchAttributePair[] {
   return [
     { key: PIPELINE, value: pipeline },
     { key: RUN_STATE, value: state },
-    { key: CURRENT_STEP, value: currentSteps.join(',') },
+    // Unbounded: runs started before the bounded scheduler replay their original upserts.
+    { key: CURRENT_STEP, value: bounded ? currentStepValue(currentSteps) : currentSteps.join(',') },
   ];
+}
+
+/** How many running step ids `CurrentStep` names before it counts the rest. */
+export const CURRENT_STEP_IDS = 5;
+/** Well under the server's 2 KB limit per search attribute value, whatever the ids' lengths. */
+export const CURRENT_STEP_MAX_CHARS = 400;
+
+/**
+ * The `CurrentStep` value: up to five running step ids, then `+N more`; never longer than 400
+ * characters (a long id is cut with `…`), so a wide DAG cannot make the server reject the upsert.
+ */
+export function currentStepValue(ids: string[]): string {
+  const shown = ids.slice(0, CURRENT_STEP_IDS);
+  const rest = ids.length - shown.length;
+  const more = rest > 0 ? `,+${rest} more` : '';
+  const joined = shown.join(',');
+  const room = CURRENT_STEP_MAX_CHARS - more.length;
+  return `${joined.length > room ? `${joined.slice(0, room - 1)}…` : joined}${more}`;
 }

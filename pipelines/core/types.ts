@@ -111,6 +111,8 @@ export interface Plan {
   /** Topological order (a step comes after everything it depends on). */
   steps: PlannedStep[];
   reuse?: { runId: string; from: string };
+  /** Steps executing at once (absent in plans made before the bounded scheduler: unbounded). */
+  maxParallel?: number;
   /** False when the server does not know our custom search attributes (the time-skipping test server). */
   searchAttributes: boolean;
   createdAt: string;

@@ -1,5 +1,6 @@
 import { ancestors, findCycle } from './graph';
 import { BUILTIN_TEMPLATE_NAMES, parseStepReference, templateNames } from './templates';
+import { MAX_STATIC_STEPS } from './limits';
 import type { JsonPrimitive, ParameterDefinition, PipelineDefinition, StepDefinition } from './types';
 
 export type PipelineIssueCode =
@@ -10,7 +11,8 @@ export type PipelineIssueCode =
   | 'unknown-parameter'
   | 'invalid-parameter'
   | 'invalid-step-reference'
-  | 'invalid-step';
+  | 'invalid-step'
+  | 'too-many-steps';
 
 /** One problem in a definition, naming the offending step and/or parameter. */
 export interface PipelineIssue {
@@ -46,6 +48,17 @@ export function validatePipeline(definition: PipelineDefinition): PipelineIssue[
   }
   for (const [name, parameter] of Object.entries(definition.parameters)) {
     issues.push(...parameterIssues(name, parameter));
+  }
+  if (definition.steps.length > MAX_STATIC_STEPS) {
+    issues.push({
+      code: 'too-many-steps',
+      message:
+        `pipeline ${definition.name} has ${definition.steps.length} steps; at most ${MAX_STATIC_STEPS} ` +
+        'static steps fit in one run (plan size and history limits): fan out with a map step instead ' +
+        '(docs/map-steps.md)',
+    });
+    // Checking each of thousands of steps would only repeat the point (and take quadratic time).
+    return issues;
   }
   const ids = new Set<string>();
   for (const step of definition.steps) {
@@ -140,14 +153,15 @@ function templateIssues(definition: PipelineDefinition): PipelineIssue[] {
       ...templateNames(step.repo?.url),
       ...templateNames(typeof step.approval === 'string' ? step.approval : undefined),
     ];
-    const upstream = ancestors(definition.steps, step.id);
+    // Only steps that reference others need their ancestors (computing them for each is quadratic).
+    let upstream: Set<string> | undefined;
     for (const name of new Set(names)) {
       const reference = parseStepReference(name);
       if (reference) {
         const target = byId.get(reference.step);
         const problem = !target
           ? `unknown step ${reference.step}`
-          : !upstream.has(reference.step)
+          : !(upstream ??= ancestors(definition.steps, step.id)).has(reference.step)
             ? `step ${reference.step}, which is not upstream of it`
             : !target.outputs.includes(reference.output)
               ? `output ${reference.output}, which step ${reference.step} does not declare`

@@ -77,6 +77,8 @@ async function trainStep(step: PlannedStep, execution: StepExecution, hooks: Ste
   const { prepareTrainingStep, finishTrainingStep, discardTrainingInputs } =
     proxyActivities<TrainingStepActivities>({
       startToCloseTimeout: '1 hour',
+      // They heartbeat: a worker that dies in an export is noticed in 30 s, not after the hour.
+      heartbeatTimeout: '30 seconds',
       retry: { ...DEFAULT_STEP_RETRY, ...(step.retry ?? {}) } as RetryPolicy,
       summary: `${step.id} (train)`,
     });
@@ -119,6 +121,7 @@ function failedTrainingResult(error: unknown): Partial<TrainOnVmResult> | undefi
 
 const { outputsExist } = proxyActivities<StepActivities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { maximumAttempts: 5 },
 });
 

@@ -37,6 +37,10 @@ export enum RunnerErrorType {
   InvalidReuse = 'InvalidReuse',
   RepoRefNotFound = 'RepoRefNotFound',
   UnknownStepKind = 'UnknownStepKind',
+  /** A map step's item list could not be read (not an array, too many items). */
+  InvalidMapItems = 'InvalidMapItems',
+  /** Fewer map items succeeded than the step's minSuccessRatio asks. */
+  MapItemsFailed = 'MapItemsFailed',
 }
 
 export interface RunPipelineInput {
@@ -80,6 +84,43 @@ export interface StepStatus {
   info?: Record<string, unknown>;
   /** VM hours and estimated cost of the step's trainings that have ended (train steps). */
   cost?: CostEstimate;
+  /** A map step's progress (docs/map-steps.md). */
+  map?: MapProgress;
+  /** An eachBatch step's runs on finished batches of its map upstream. */
+  partials?: PartialRun[];
+}
+
+export type ItemState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cached' | 'marked-succeeded';
+
+export interface FailedItem {
+  index: number;
+  /** The item as short JSON. */
+  item: string;
+  error: string;
+  attempts: number;
+}
+
+export interface MapProgress {
+  total: number;
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  cached: number;
+  markedSucceeded: number;
+  batches: { size: number; total: number; finished: number };
+  minSuccessRatio: number;
+  /** The first 50 failed items, with their errors. */
+  failedItems: FailedItem[];
+}
+
+export interface PartialRun {
+  batch: number;
+  /** Items finished (succeeded, cached or marked) when the partial run started. */
+  items: number;
+  state: 'running' | 'succeeded' | 'failed';
+  outputs: Record<string, string>;
+  error?: string;
 }
 
 export interface SignalRecord {

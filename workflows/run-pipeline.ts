@@ -193,6 +193,14 @@ class PipelineRun {
   /** One step from start to settled: reuse or cache check, approval, attempts, decisions after failure. */
   private async runStep(record: StepRecord): Promise<Outcome> {
     const planned = record.planned;
+    if (planned.map || planned.eachBatch) {
+      // The spec shape is planned and validated; execution lands in the next change (docs/map-steps.md).
+      throw ApplicationFailure.create({
+        type: RunnerErrorType.InvalidMapItems,
+        message: `step ${planned.id}: map steps are planned but not executed by this worker version yet`,
+        nonRetryable: true,
+      });
+    }
     const execution = this.execution(record);
     if (planned.reuse && !record.forceRun) {
       const reused = { ...execution, outputs: planned.reuse.outputs };

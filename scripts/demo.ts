@@ -8,11 +8,20 @@ import { createBigQueryClient } from '../activities/clients';
 import { loadConfig } from '../config';
 import { createFileLogger } from './demo/log-file';
 import { demoToken, runDemo } from './demo/run-demo';
+import { runSensorDemo } from './demo/sensor-clustering';
 import { dataDir } from '../activities/providers/paths';
 import { describeStack, startLocalStack, stopLocalStack } from './stack/local-stack';
 
+/** Pipelines with a demo of their own (`npm run demo -- <name>`); the plain demo is visits-scaling. */
+const OTHER_DEMOS = ['sensor-clustering'];
+
 async function main(): Promise<void> {
   const stopAtEnd = process.argv.includes('--stop');
+  const pipeline = process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 'visits-scaling';
+  if (pipeline !== 'visits-scaling' && !OTHER_DEMOS.includes(pipeline)) {
+    console.error(`no demo for ${pipeline}; demos: visits-scaling (default), ${OTHER_DEMOS.join(', ')}`);
+    process.exit(2);
+  }
   // The demo prints its own progress; the worker's logs (SDK, activities) go to a file.
   const workerLog = createFileLogger(dataDir('logs', 'demo-worker.log'));
   Runtime.install({ logger: workerLog.logger });
@@ -32,6 +41,19 @@ async function main(): Promise<void> {
   });
   const config = loadConfig();
   const started = Date.now();
+  if (pipeline === 'sensor-clustering') {
+    try {
+      const { workflowId, view } = await runSensorDemo({ config, bigquery: createBigQueryClient(config) });
+      console.log(
+        `\nrun ${workflowId}: ${view.run.state} in ${((Date.now() - started) / 60_000).toFixed(1)} min`,
+      );
+      console.log(`  Web UI ${view.webUiUrl}; worker log ${workerLog.file}`);
+      if (view.run.state !== 'succeeded') process.exitCode = 1;
+    } finally {
+      if (stopAtEnd) await stopLocalStack();
+    }
+    return;
+  }
   try {
     const { workflowId, view } = await runDemo({ config, bigquery: createBigQueryClient(config) });
     const minutes = ((Date.now() - started) / 60_000).toFixed(1);
@@ -52,6 +74,9 @@ async function main(): Promise<void> {
     console.log(`  logs              ${stack.logs}`);
     console.log(`  worker log        ${workerLog.file} (${workerLog.problems()} warnings or errors)`);
     if (view.run.state !== 'succeeded') process.exitCode = 1;
+    console.log(
+      `\nother pipelines' demos: ${OTHER_DEMOS.map((name) => `npm run demo -- ${name}`).join(', ')}`,
+    );
   } finally {
     if (stopAtEnd) await stopLocalStack();
   }

@@ -5,6 +5,7 @@ import type { StepHandlers } from '../../../activities/steps';
 import type { JsonObject } from '../../core';
 import { featurizeSensor, listSensors, sensorFeaturesTable } from './features';
 import { inferClusters } from './inference';
+import { exportInferenceMetrics } from './metrics';
 
 export { listSensors, featurizeSensor, sensorFeaturesTable, type SensorItem } from './features';
 export { inferClusters, type InferenceMetrics } from './inference';
@@ -57,6 +58,7 @@ export function sensorClusteringKinds(deps: KindDeps): StepHandlers {
           )
         ).length;
         const metrics = await inferClusters(deps, execution, context, { expected });
+        exportInferenceMetrics(metrics, { pipeline: execution.pipeline });
         return {
           outputs: { ...execution.outputs, metrics: JSON.stringify(metrics) },
           info: metrics as JsonObject,

@@ -40,6 +40,11 @@ export const configSchema = z.object({
   SCRATCH_EXPIRATION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Model registry root; empty means `<DATA_DIR>/registry`. */
   REGISTRY_DIR: z.string().default(''),
+  /**
+   * Python that runs model programs on the worker and on local VMs; empty means the project's
+   * `.venv/bin/python` when it exists, else `python3` (activities/model-python.ts).
+   */
+  MODEL_PYTHON: z.string().default(''),
   /** Versions kept per model by the registry's retention (the `production` one is always kept). */
   REGISTRY_KEEP_VERSIONS: z.coerce.number().int().min(1).default(5),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),

@@ -1,6 +1,11 @@
 import { createPipelineRegistry, type PipelineRegistry } from './core';
 import { demoPipeline } from './demo/pipeline';
+import { ingestTrainEvaluateDeployPipeline } from './ingest-train-evaluate-deploy/pipeline';
 import { visitsScalingPipeline } from './visits-scaling/pipeline';
 
 /** Every pipeline the worker can run and the API lists: one line per pipeline package. */
-export const pipelines: PipelineRegistry = createPipelineRegistry([demoPipeline, visitsScalingPipeline]);
+export const pipelines: PipelineRegistry = createPipelineRegistry([
+  demoPipeline,
+  visitsScalingPipeline,
+  ingestTrainEvaluateDeployPipeline,
+]);

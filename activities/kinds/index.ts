@@ -1,6 +1,7 @@
 import type { BigQuery } from '@google-cloud/bigquery';
 import { join } from 'node:path';
 import type { Config } from '../../config';
+import { modelPython } from '../model-python';
 import { registryRoot } from '../registry';
 import type { StepHandlers } from '../steps';
 import type { KindDeps } from './common';
@@ -27,5 +28,6 @@ export function kindDepsFor(bigquery: BigQuery, config: Config): KindDeps {
     config: { ...config, BIGQUERY_PROJECT: bigquery.projectId },
     registryDir: registryRoot(config),
     workDir: join(config.DATA_DIR, 'work'),
+    python: modelPython(config),
   };
 }

@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileS
 import { join, resolve } from 'node:path';
 import { createBigQueryActivities } from '../bigquery';
 import { parseTableName } from '../bigquery/steps';
+import { MODEL_PYTHON_COMMAND } from '../model-python';
 import { toLabelValue } from '../providers/naming';
 import type { VmSpec } from '../providers/types';
 import type { StepExecution, StepResult } from '../steps';
@@ -105,7 +106,7 @@ export function createTrainingStepActivities(deps: KindDeps) {
         vm: vmSpec,
         code,
         inputs: [file],
-        command: `python3 ${script} train --data "$INPUT_DIR/${model}.ndjson"`,
+        command: `${MODEL_PYTHON_COMMAND} ${script} train --data "$INPUT_DIR/${model}.ndjson"`,
         env,
         maxDuration: str(spec.maxDuration, '12 hours') as TrainOnVmInput['maxDuration'],
         ...(spec.policy ? { policy: spec.policy as TrainingPolicy } : {}),

@@ -19,6 +19,11 @@ export interface LocalVmProviderOptions {
   imagesDir: string;
   /** Upper bound for the image's entrypoint at boot. */
   entrypointTimeoutMs?: number;
+  /**
+   * The image's Python for model programs, given to every session as `MODEL_PYTHON` (a local
+   * instance shares the machine's Python; see activities/model-python.ts). Unset: sessions run `python3`.
+   */
+  modelPython?: string;
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -195,7 +200,12 @@ export class LocalVmProvider implements VmProvider {
       const port = record.lastPort && (await portFree(record.lastPort)) ? record.lastPort : undefined;
       let host;
       try {
-        host = await startLocalSshHost({ dir, port, detached: true });
+        host = await startLocalSshHost({
+          dir,
+          port,
+          detached: true,
+          ...(this.options.modelPython ? { env: { MODEL_PYTHON: this.options.modelPython } } : {}),
+        });
       } catch (error) {
         throw vmFailure(
           VmErrorType.VM_BOOT_FAILED,

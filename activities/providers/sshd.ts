@@ -43,6 +43,8 @@ export function sshdConfig(options: {
   username: string;
   home: string;
   tmuxDir: string;
+  /** More variables for every session (`SetEnv`, each quoted). */
+  env?: Record<string, string>;
 }): string {
   const { dir } = options;
   return [
@@ -60,7 +62,9 @@ export function sshdConfig(options: {
     'PermitRootLogin prohibit-password',
     'PrintMotd no',
     'ClientAliveInterval 15',
-    `SetEnv HOME=${options.home} TMUX_TMPDIR=${options.tmuxDir}`,
+    `SetEnv HOME=${options.home} TMUX_TMPDIR=${options.tmuxDir}${Object.entries(options.env ?? {})
+      .map(([name, value]) => ` "${name}=${value.replace(/["\\]/g, '')}"`)
+      .join('')}`,
     'Subsystem sftp internal-sftp',
     '',
   ].join('\n');
@@ -87,6 +91,8 @@ export async function startLocalSshHost(options: {
   dir: string;
   port?: number;
   detached?: boolean;
+  /** More variables for every session (`SetEnv`). */
+  env?: Record<string, string>;
 }): Promise<LocalSshHost> {
   if (!existsSync(SSHD_PATH))
     throw new StackError(`${SSHD_PATH} not found: install openssh-server (npm test runs setup)`);
@@ -102,7 +108,7 @@ export async function startLocalSshHost(options: {
   const port = options.port ?? (await freePort());
   const username = userInfo().username;
   const configFile = join(dir, 'sshd_config');
-  writeFileSync(configFile, sshdConfig({ dir, port, username, home, tmuxDir }));
+  writeFileSync(configFile, sshdConfig({ dir, port, username, home, tmuxDir, env: options.env }));
   execFileSync(SSHD_PATH, ['-t', '-f', configFile]);
   const proc = startProcess({
     name: `sshd ${dir}`,

@@ -1,5 +1,6 @@
 // Temporal Schedules from the command line (the API's /schedules routes do the same):
 //   npm run schedules -- quarterly [--paused]        visits-scaling every quarter (1 Jan/Apr/Jul/Oct, 06:00 UTC)
+//   npm run schedules -- PIPELINE [--paused]         that pipeline's usual schedule (see PIPELINE_SCHEDULES)
 //   npm run schedules -- create ID PIPELINE "CRON" [key=value ...]
 //   npm run schedules -- list | show ID | trigger ID | pause ID | unpause ID | delete ID
 //   npm run schedules -- backfill ID START END      e.g. backfill visits-scaling-quarterly 2026-01-01 2026-07-02
@@ -9,11 +10,18 @@ import { loadConfig } from '../config';
 import { pipelines } from '../pipelines';
 import { SchedulesService } from '../api/schedules/schedules.service';
 import { TemporalService } from '../api/temporal/temporal.service';
+import { ingestTrainEvaluateDeploySchedule } from '../pipelines/ingest-train-evaluate-deploy/schedule';
 
 export const QUARTERLY = {
   id: 'visits-scaling-quarterly',
   pipeline: 'visits-scaling',
   cron: ['0 6 1 1,4,7,10 *'],
+};
+
+/** The usual schedule of each pipeline, created by `npm run schedules -- <pipeline>`. */
+export const PIPELINE_SCHEDULES: Record<string, { id: string; pipeline: string; cron: string[] }> = {
+  'visits-scaling': QUARTERLY,
+  'ingest-train-evaluate-deploy': ingestTrainEvaluateDeploySchedule,
 };
 
 const asDate = (value: string | undefined, name: string): string => {
@@ -62,10 +70,13 @@ async function main(argv: string[]): Promise<unknown> {
       case 'backfill':
         await schedules.backfill(id, { start: asDate(rest[0], 'START'), end: asDate(rest[1], 'END') });
         return { backfill: id, start: rest[0], end: rest[1] };
-      default:
+      default: {
+        const usual = command ? PIPELINE_SCHEDULES[command] : undefined;
+        if (usual) return await schedules.create({ ...usual, paused: argv.includes('--paused') });
         throw new Error(
-          'usage: schedules quarterly|create|list|show|trigger|pause|unpause|delete|backfill …',
+          `usage: schedules quarterly|${Object.keys(PIPELINE_SCHEDULES).join('|')}|create|list|show|trigger|pause|unpause|delete|backfill …`,
         );
+      }
     }
   } finally {
     await temporal.onModuleDestroy();

@@ -1,11 +1,14 @@
 import { createPipelineRegistry, type PipelineRegistry } from './core';
 import { demoPipeline } from './demo/pipeline';
 import { ingestTrainEvaluateDeployPipeline } from './ingest-train-evaluate-deploy/pipeline';
+import { sensorClusteringPipeline, sensorClusteringRetrainPipeline } from './sensor-clustering/pipeline';
 import { visitsScalingPipeline } from './visits-scaling/pipeline';
 
 /** Every pipeline the worker can run and the API lists: one line per pipeline package. */
 export const pipelines: PipelineRegistry = createPipelineRegistry([
   demoPipeline,
   visitsScalingPipeline,
+  sensorClusteringPipeline,
+  sensorClusteringRetrainPipeline,
   ingestTrainEvaluateDeployPipeline,
 ]);

@@ -2,6 +2,7 @@
 //   npm run schedules -- quarterly [--paused]        visits-scaling every quarter (1 Jan/Apr/Jul/Oct, 06:00 UTC)
 //   npm run schedules -- PIPELINE [--paused]         that pipeline's usual schedule (see PIPELINE_SCHEDULES)
 //   npm run schedules -- create ID PIPELINE "CRON" [key=value ...]
+//   npm run schedules -- reaper [--dry-run] [--paused] [--every "15 minutes"]   the VM reaper (reapVms)
 //   npm run schedules -- list | show ID | trigger ID | pause ID | unpause ID | delete ID
 //   npm run schedules -- backfill ID START END      e.g. backfill visits-scaling-quarterly 2026-01-01 2026-07-02
 // A scheduled run takes its cutoff from its nominal time, so a backfilled quarter sees the data of
@@ -9,6 +10,7 @@
 import { loadConfig } from '../config';
 import { pipelines } from '../pipelines';
 import { SchedulesService } from '../api/schedules/schedules.service';
+import { upsertReaperSchedule } from '../api/schedules/reaper-schedule';
 import { TemporalService } from '../api/temporal/temporal.service';
 import { ingestTrainEvaluateDeploySchedule } from '../pipelines/ingest-train-evaluate-deploy/schedule';
 
@@ -48,6 +50,14 @@ async function main(argv: string[]): Promise<unknown> {
     switch (command) {
       case 'quarterly':
         return await schedules.create({ ...QUARTERLY, paused: argv.includes('--paused') });
+      case 'reaper': {
+        const everyAt = argv.indexOf('--every');
+        return await upsertReaperSchedule(await temporal.client(), config, {
+          dryRun: argv.includes('--dry-run'),
+          paused: argv.includes('--paused'),
+          ...(everyAt > 0 ? { every: argv[everyAt + 1] } : {}),
+        });
+      }
       case 'create': {
         const [pipeline, cron, ...params] = rest;
         if (!pipeline || !cron) throw new Error('usage: create ID PIPELINE "CRON" [key=value ...]');
@@ -74,7 +84,7 @@ async function main(argv: string[]): Promise<unknown> {
         const usual = command ? PIPELINE_SCHEDULES[command] : undefined;
         if (usual) return await schedules.create({ ...usual, paused: argv.includes('--paused') });
         throw new Error(
-          `usage: schedules quarterly|${Object.keys(PIPELINE_SCHEDULES).join('|')}|create|list|show|trigger|pause|unpause|delete|backfill …`,
+          `usage: schedules quarterly|reaper|${Object.keys(PIPELINE_SCHEDULES).join('|')}|create|list|show|trigger|pause|unpause|delete|backfill …`,
         );
       }
     }

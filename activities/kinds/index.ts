@@ -1,7 +1,6 @@
 import type { BigQuery } from '@google-cloud/bigquery';
 import { join } from 'node:path';
 import type { Config } from '../../config';
-import { modelPython } from '../model-python';
 import { registryRoot } from '../registry';
 import type { StepHandlers } from '../steps';
 import type { KindDeps } from './common';
@@ -28,6 +27,5 @@ export function kindDepsFor(bigquery: BigQuery, config: Config): KindDeps {
     config: { ...config, BIGQUERY_PROJECT: bigquery.projectId },
     registryDir: registryRoot(config),
     workDir: join(config.DATA_DIR, 'work'),
-    python: modelPython(config),
   };
 }

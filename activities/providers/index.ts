@@ -3,7 +3,6 @@ import { PassThroughClient } from 'google-auth-library';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../../config';
-import { modelPython } from '../model-python';
 import { projectRoot } from './paths';
 import { VmErrorType, vmFailure } from './errors';
 import { GceVmProvider } from './gce';
@@ -22,7 +21,6 @@ export type VmProviderConfig = Pick<
   | 'GCE_SSH_USER'
   | 'GCE_SSH_PRIVATE_KEY_FILE'
   | 'GCE_SSH_ADDRESS'
-  | 'MODEL_PYTHON'
 >;
 
 type ComputeClientOptions = NonNullable<ConstructorParameters<typeof InstancesClient>[0]>;
@@ -68,7 +66,6 @@ export function createVmProvider(config: VmProviderConfig, deps: VmProviderDeps 
     return new LocalVmProvider({
       root: fromRoot(config.LOCAL_VM_ROOT || join(config.DATA_DIR, 'vms')),
       imagesDir: fromRoot(config.LOCAL_MACHINE_IMAGES_DIR),
-      modelPython: modelPython(config),
     });
   }
   if (!config.GCE_PROJECT)

@@ -19,11 +19,6 @@ export interface LocalVmProviderOptions {
   imagesDir: string;
   /** Upper bound for the image's entrypoint at boot. */
   entrypointTimeoutMs?: number;
-  /**
-   * The image's Python for model programs, given to every session as `MODEL_PYTHON` (a local
-   * instance shares the machine's Python; see activities/model-python.ts). Unset: sessions run `python3`.
-   */
-  modelPython?: string;
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -198,14 +193,11 @@ export class LocalVmProvider implements VmProvider {
     if (!this.sshdRunning(dir, record)) {
       await this.halt(dir, record); // leftovers of a crashed instance must not survive its restart
       const port = record.lastPort && (await portFree(record.lastPort)) ? record.lastPort : undefined;
+      const software = loadLocalMachineImage(this.imagesDir, record.machineImage);
+      const path = software.manifest.path.map((folder) => resolve(software.dir, folder)).filter(existsSync);
       let host;
       try {
-        host = await startLocalSshHost({
-          dir,
-          port,
-          detached: true,
-          ...(this.options.modelPython ? { env: { MODEL_PYTHON: this.options.modelPython } } : {}),
-        });
+        host = await startLocalSshHost({ dir, port, detached: true, path });
       } catch (error) {
         throw vmFailure(
           VmErrorType.VM_BOOT_FAILED,

@@ -76,6 +76,8 @@ describe('npm run schedules: the quarterly visits-scaling schedule from the comm
       paused: true,
     });
     expect((created.nextRuns as string[]).every((time) => time.endsWith('T05:00:00.000Z'))).toBe(true);
-    await expect(schedules('no-such-pipeline')).rejects.toThrow(/usage: schedules .*\|ingest-train-evaluate-deploy\|/);
+    await expect(schedules('no-such-pipeline')).rejects.toThrow(
+      /usage: schedules .*\|ingest-train-evaluate-deploy\|/,
+    );
   });
 });

@@ -8,6 +8,7 @@ import { isCancellation } from '@temporalio/workflow';
 import type { StepExecution } from '../activities/steps';
 import { fillItemTemplates, itemCacheKey, itemOutputs } from '../pipelines/core/map';
 import type { JsonValue, PlannedStep } from '../pipelines/core/types';
+import type { VmUsage } from './cost';
 import type { ItemState } from './definitions';
 import { checkOutputs, dispatchStep } from './runner/dispatch';
 import { errorMessage } from './runner/run-context';
@@ -38,24 +39,31 @@ export interface MapItemResult {
 
 export interface MapBatchResult {
   results: MapItemResult[];
+  /** VMs the items' trainings used (a `train` map step), for the parent's VM hours and cost. */
+  vms?: VmUsage[];
 }
 
 export async function mapBatch(input: MapBatchInput): Promise<MapBatchResult> {
   const results: MapItemResult[] = [];
+  const vms: VmUsage[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < input.items.length) {
       const item = input.items[next++] as MapBatchItem;
-      results.push(await runItem(input, item));
+      results.push(await runItem(input, item, (used) => vms.push(...used)));
     }
   };
   await Promise.all(
     Array.from({ length: Math.max(1, Math.min(input.concurrency, input.items.length)) }, worker),
   );
-  return { results: results.sort((a, b) => a.index - b.index) };
+  return { results: results.sort((a, b) => a.index - b.index), ...(vms.length > 0 ? { vms } : {}) };
 }
 
-async function runItem(input: MapBatchInput, item: MapBatchItem): Promise<MapItemResult> {
+async function runItem(
+  input: MapBatchInput,
+  item: MapBatchItem,
+  onVmUsage: (vms: VmUsage[]) => void,
+): Promise<MapItemResult> {
   const key = itemCacheKey(input.step.cacheKey, item.value);
   const outputs = itemOutputs(input.step.outputs, key);
   let spec: PlannedStep['spec'];
@@ -84,7 +92,7 @@ async function runItem(input: MapBatchInput, item: MapBatchItem): Promise<MapIte
     if (planned.cache && !item.force && (await checkOutputs(planned, execution)) === true) {
       return { index: item.index, state: 'cached', outputs };
     }
-    const result = await dispatchStep(planned, execution);
+    const result = await dispatchStep(planned, execution, { onVmUsage });
     return { index: item.index, state: 'succeeded', outputs: result.outputs ?? outputs };
   } catch (error) {
     // The parent cancels the whole batch (abortRun, rerunFrom): the child ends cancelled.

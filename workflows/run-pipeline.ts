@@ -229,7 +229,7 @@ class PipelineRun {
         const attempt = { ...execution, attempt: record.status.attempts };
         const result = planned.map
           ? await runMapStep(this.run, record, attempt)
-          : await dispatchStep(planned, attempt);
+          : await dispatchStep(planned, attempt, { onVmUsage: (vms) => record.addVmUsage(vms) });
         return { state: 'succeeded', outputs: result.outputs ?? execution.outputs, info: result.info };
       } catch (error) {
         if (isCancellation(error) || planned.onFailure !== 'wait') throw error;
@@ -329,7 +329,13 @@ class PipelineRun {
     record.set('running', now(), { error: undefined });
     const scope = new CancellationScope();
     const promise = scope
-      .run(() => dispatchStep({ ...record.planned, outputs }, { ...execution, outputs }))
+      .run(() =>
+        dispatchStep(
+          { ...record.planned, outputs },
+          { ...execution, outputs },
+          { onVmUsage: (vms) => record.addVmUsage(vms) },
+        ),
+      )
       .then(
         (result) => {
           partial.state = 'succeeded';
@@ -382,7 +388,9 @@ class PipelineRun {
       record.set('running', now(), { error: undefined });
       record.status.attempts += 1;
       try {
-        const result = await dispatchStep(record.planned, this.execution(record));
+        const result = await dispatchStep(record.planned, this.execution(record), {
+          onVmUsage: (vms) => record.addVmUsage(vms),
+        });
         record.set('succeeded', now(), { outputs: result.outputs ?? record.planned.outputs });
       } catch (error) {
         record.set('failed', now(), { error: errorMessage(error) });

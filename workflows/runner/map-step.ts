@@ -134,13 +134,14 @@ async function runChunk(
   const { map: _map, reuse: _reuse, ...step } = record.planned;
   const { step: _step, outputs: _outputs, attempt: _attempt, ...base } = execution;
   try {
-    const { results } = await executeChild(mapBatch, {
+    const { results, vms } = await executeChild(mapBatch, {
       args: [{ step, execution: base, items: batchItems, concurrency }],
       // Unique within the run: generation (launch of the step) and the first item's attempt.
       workflowId: `${execution.workflowId}/${record.id}/map-${record.generation}-${first}-${chunk[0]?.attempts}`,
       cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
       staticSummary: `${record.id}: items ${first}–${last}`,
     });
+    if (vms) record.addVmUsage(vms);
     for (const result of results) {
       const item = (record.items as ItemRecord[])[result.index] as ItemRecord;
       item.state = result.state;

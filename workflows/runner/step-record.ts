@@ -1,4 +1,5 @@
 import type { CancellationScope } from '@temporalio/workflow';
+import { estimateCost, type VmUsage } from '../cost';
 import type { PlannedStep } from '../../pipelines/core/types';
 import type { JsonValue } from '../../pipelines/core/types';
 import type { ItemState, PartialRun, StepState, StepStatus } from '../definitions';
@@ -39,6 +40,8 @@ export class StepRecord {
   itemsChanged = 0;
   /** An eachBatch step's partial runs. */
   readonly partials: PartialRun[] = [];
+  /** VMs of every training this step ran in this run (kept across retries and reruns: money spent). */
+  readonly vms: VmUsage[] = [];
 
   constructor(readonly planned: PlannedStep) {
     this.status = {
@@ -71,6 +74,12 @@ export class StepRecord {
     }
     if (state !== 'awaiting-decision') delete this.status.awaiting;
     Object.assign(this.status, { state }, fields);
+  }
+
+  /** Adds the VMs of a finished training; the step's cost covers all of its trainings. */
+  addVmUsage(vms: VmUsage[]): void {
+    this.vms.push(...vms);
+    this.status.cost = estimateCost(this.vms, Date.now());
   }
 
   /** Back to pending, forgetting what the last attempt produced; `force` skips cache and reuse (rerunFrom). */

@@ -8,6 +8,7 @@ import { createPlanActivities } from '../activities/plan';
 import { createVmProvider } from '../activities/providers';
 import { createVmActivities } from '../activities/vm';
 import { createTrainingActivities } from '../activities/training';
+import { createLeaseActivities } from '../activities/lease';
 import { builtinStepHandlers, createStepActivities } from '../activities/steps';
 import { createBigQueryActivities } from '../activities/bigquery';
 import { bigQueryStepHandlers } from '../activities/bigquery/steps';
@@ -56,6 +57,8 @@ export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'not
       provider: createVmProvider(loadConfig()),
       registryDir: `${registryRoot(loadConfig())}/training`,
     }),
+    // One training at a time on a persistent instance, across runs (the instanceLease workflow).
+    ...createLeaseActivities(),
   };
 }
 

@@ -4,12 +4,14 @@ import {
   CancellationScope,
   TimeoutFailure,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
 } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { TrainingActivities } from '../activities/training';
+import { InstanceLeaseHolder } from './lease-holder';
 import {
   TrainingErrorType,
   trainingProgressQuery,
@@ -63,6 +65,16 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
   const persistent = input.vm.persistent === true;
   const progress: TrainingProgress = { phase: 'provisioning', attempt: 0, elapsedMs: 0 };
   setHandler(trainingProgressQuery, () => progress);
+  // One training at a time on a persistent instance, across runs: hold its lease from before the
+  // first start until after the last stop. It expires after every attempt's maximum plus an hour,
+  // should this workflow die without its teardown.
+  const lease =
+    persistent && patched('instance-lease')
+      ? new InstanceLeaseHolder(
+          input.vm.name,
+          (Math.max(0, policy.maxRetries ?? 0) + 1) * msToNumber(input.maxDuration) + 3_600_000,
+        )
+      : undefined;
 
   const liveVms = new Set<string>();
   let alive: { vmName: string; runId: string } | undefined;
@@ -79,6 +91,13 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
   };
 
   try {
+    if (lease) {
+      progress.phase = 'waiting-for-instance';
+      await lease.acquire((note) => {
+        if (note) progress.waitingFor = note;
+        else delete progress.waitingFor;
+      });
+    }
     for (let attempt = 0; ; attempt++) {
       const runId = attempt === 0 ? input.trainingId : `${input.trainingId}-r${attempt}`;
       Object.assign(progress, { attempt, runId, vmName, monitorActivityId: undefined });
@@ -199,6 +218,8 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
       // A cancel or failure must not leave the training running on a VM that is merely stopped.
       if (alive && liveVms.has(alive.vmName)) await acts.killTraining(alive);
       for (const name of [...liveVms]) await teardown(name);
+      // After the stop: the next holder starts the instance itself.
+      await lease?.release();
       progress.phase = 'done';
     });
   }

@@ -161,6 +161,7 @@ export interface TrainOnVmResult {
 }
 
 export type TrainingPhase =
+  | 'waiting-for-instance'
   | 'provisioning'
   | 'connecting'
   | 'uploading'
@@ -185,6 +186,8 @@ export interface TrainingProgress {
   monitorActivityId?: string;
   lastMetric?: MetricLine;
   elapsedMs: number;
+  /** While another run holds the persistent instance: "waiting for <instance>, held by run <id>". */
+  waitingFor?: string;
 }
 
 export const trainingProgressQuery = defineQuery<TrainingProgress>('trainingProgress');

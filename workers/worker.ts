@@ -17,10 +17,11 @@ import { createTrainingStepActivities, kindDepsFor, modelKindHandlers } from '..
 import { pipelines } from '../pipelines/catalog';
 import { pipelineKinds } from '../pipelines/kinds';
 import type { SshTarget } from '../activities/remote/ssh';
-import { loadConfig, type Config } from '../config';
+import { ConfigError, loadConfig, type Config } from '../config';
 
 export interface WorkerDeps {
-  config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'>;
+  config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'> &
+    Partial<Pick<Config, 'TEMPORAL_TASK_QUEUE_TRAINING' | 'WORKER_ROLE'>>;
   bigquery: BigQuery;
   /** The VM used by `stackCheck`'s SSH round trip (the demo's local VM). */
   vm?: () => SshTarget;
@@ -53,13 +54,19 @@ export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'not
     // VM lifecycle (provision, status, stop, delete, list) on the provider chosen by VM_PROVIDER.
     ...createVmActivities(createVmProvider(loadConfig())),
     // Training on a VM (trainOnVm): upload, launch in tmux, monitor, judge, collect into <registry>/training/.
-    ...createTrainingActivities({
-      provider: createVmProvider(loadConfig()),
-      registryDir: `${registryRoot(loadConfig())}/training`,
-    }),
-    // One training at a time on a persistent instance, across runs (the instanceLease workflow).
+    ...createOnVmTrainingActivities(),
+    // One training at a time on a persistent instance, across runs (the instanceLease workflow, on
+    // this worker's queue, where trainOnVm runs).
     ...createLeaseActivities(),
   };
+}
+
+/** The activities of `trainOnVm`, also all that a worker of TEMPORAL_TASK_QUEUE_TRAINING serves. */
+function createOnVmTrainingActivities() {
+  return createTrainingActivities({
+    provider: createVmProvider(loadConfig()),
+    registryDir: `${registryRoot(loadConfig())}/training`,
+  });
 }
 
 /** The workflows entry (`workflows/index.ts`, or `.js` when compiled). */
@@ -80,6 +87,44 @@ export function workflowSource(): Pick<WorkerOptions, 'workflowsPath' | 'workflo
     return { workflowBundle: { codePath } };
   }
   return { workflowsPath: workflowsPath() };
+}
+
+/**
+ * The workers of one process, by `WORKER_ROLE`: the pipeline worker (workflows and every activity on
+ * TEMPORAL_TASK_QUEUE) and, when TEMPORAL_TASK_QUEUE_TRAINING is set, a worker of the trainings'
+ * monitors on it. Each has its own slots and pollers; run them in separate processes (roles
+ * `pipeline` and `training`) so a busy SQL step never delays a heartbeat.
+ */
+export async function createWorkers(
+  deps: WorkerDeps,
+): Promise<{ workers: { queue: string; worker: Worker }[]; connection: NativeConnection }> {
+  const role = deps.config.WORKER_ROLE ?? 'all';
+  const trainingQueue = deps.config.TEMPORAL_TASK_QUEUE_TRAINING ?? '';
+  if (role === 'training' && !trainingQueue) {
+    throw new ConfigError('WORKER_ROLE=training needs TEMPORAL_TASK_QUEUE_TRAINING');
+  }
+  const connection =
+    deps.connection ?? (await NativeConnection.connect({ address: deps.config.TEMPORAL_ADDRESS }));
+  const workers: { queue: string; worker: Worker }[] = [];
+  try {
+    if (role !== 'training') {
+      const { worker } = await createWorker({ ...deps, connection });
+      workers.push({ queue: deps.config.TEMPORAL_TASK_QUEUE, worker });
+    }
+    if (role !== 'pipeline' && trainingQueue && trainingQueue !== deps.config.TEMPORAL_TASK_QUEUE) {
+      const worker = await Worker.create({
+        connection,
+        namespace: deps.config.TEMPORAL_NAMESPACE,
+        taskQueue: trainingQueue,
+        activities: createOnVmTrainingActivities(),
+      });
+      workers.push({ queue: trainingQueue, worker });
+    }
+  } catch (error) {
+    if (!deps.connection) await connection.close();
+    throw error;
+  }
+  return { workers, connection };
 }
 
 /** Creates the Retrainer worker on the configured task queue. */

@@ -35,15 +35,25 @@ const DEFAULT_TIMING: Required<MonitorTiming> = {
 };
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
 
-const acts = proxyActivities<TrainingActivities>({
-  startToCloseTimeout: '30 minutes',
-  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
-});
-const sshWait = proxyActivities<TrainingActivities>({
-  startToCloseTimeout: '20 minutes',
-  heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 3 },
-});
+/**
+ * The short VM activities (provision, upload, launch, kill, collect, teardown). They heartbeat while
+ * they work, so a worker that dies in one is noticed after the heartbeat timeout (as for the monitor,
+ * but never under 10 s: they may block briefly on local I/O), not after 30 minutes.
+ */
+const vmActivities = (timing: Required<MonitorTiming>) =>
+  proxyActivities<TrainingActivities>({
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: Math.max(msToNumber(timing.heartbeatTimeout), 10_000),
+    retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
+  });
+/** The wait for SSH heartbeats every second; it runs on the monitors' task queue when there is one. */
+const sshWaitActivities = (input: TrainOnVmInput) =>
+  proxyActivities<TrainingActivities>({
+    startToCloseTimeout: '20 minutes',
+    heartbeatTimeout: '1 minute',
+    retry: { maximumAttempts: 3 },
+    ...(input.monitorTaskQueue ? { taskQueue: input.monitorTaskQueue } : {}),
+  });
 const { judgeTraining } = proxyLocalActivities<TrainingActivities>({ startToCloseTimeout: '1 minute' });
 
 /**
@@ -61,6 +71,8 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
     });
   }
   const timing = { ...DEFAULT_TIMING, ...input.monitor };
+  const acts = vmActivities(timing);
+  const sshWait = sshWaitActivities(input);
   const policy = input.policy ?? {};
   const persistent = input.vm.persistent === true;
   const progress: TrainingProgress = { phase: 'provisioning', attempt: 0, elapsedMs: 0 };
@@ -239,6 +251,8 @@ async function monitor(
     scheduleToCloseTimeout: input.maxDuration,
     heartbeatTimeout: timing.heartbeatTimeout,
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+    // A worker busy with SQL never delays a heartbeat: monitors may have workers of their own.
+    ...(input.monitorTaskQueue ? { taskQueue: input.monitorTaskQueue } : {}),
   });
   try {
     return await monitorTraining({

@@ -63,6 +63,11 @@ export interface TrainOnVmInput {
   maxDuration: Duration;
   policy?: TrainingPolicy;
   monitor?: MonitorTiming;
+  /**
+   * Task queue of the long heartbeating activities (the monitor, the wait for SSH), served by workers
+   * that run nothing else (`TEMPORAL_TASK_QUEUE_TRAINING`); the workflow's own queue when absent.
+   */
+  monitorTaskQueue?: string;
 }
 
 export interface MetricLine {

@@ -237,6 +237,7 @@ export class RunsService {
       cutoff: dto.cutoff,
       from: dto.from,
       reuseRunId: dto.reuseRunId,
+      ...(dto.maxParallel !== undefined ? { maxParallel: dto.maxParallel } : {}),
     };
   }
 

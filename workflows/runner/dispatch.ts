@@ -65,6 +65,8 @@ async function trainStep(step: PlannedStep, execution: StepExecution): Promise<S
   const { prepareTrainingStep, finishTrainingStep, discardTrainingInputs } =
     proxyActivities<TrainingStepActivities>({
       startToCloseTimeout: '1 hour',
+      // They heartbeat: a worker that dies in an export is noticed in 30 s, not after the hour.
+      heartbeatTimeout: '30 seconds',
       retry: { ...DEFAULT_STEP_RETRY, ...(step.retry ?? {}) } as RetryPolicy,
       summary: `${step.id} (train)`,
     });
@@ -96,6 +98,7 @@ async function trainStep(step: PlannedStep, execution: StepExecution): Promise<S
 
 const { outputsExist } = proxyActivities<StepActivities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { maximumAttempts: 5 },
 });
 

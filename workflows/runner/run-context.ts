@@ -22,6 +22,8 @@ export class RunContext {
   /** Set by anything that may let the scheduler make progress; it waits on this with condition(). */
   changed = false;
   abortReason: string | undefined;
+  /** patched('bounded-scheduler'): at most maxParallel steps at once, a CurrentStep that always fits. */
+  bounded = false;
   /** Step sets of accepted rerunFrom signals, applied once their running steps have stopped. */
   readonly resets: string[][] = [];
   private readonly signals: SignalRecord[] = [];
@@ -72,6 +74,7 @@ export class RunContext {
       this.plan.pipeline,
       state,
       busy.map((record) => record.id),
+      this.bounded,
     );
     const key = JSON.stringify(pairs.map((pair) => pair.value));
     if (key === this.lastSearchAttributes) return;

@@ -1,7 +1,9 @@
 import type { BigQuery } from '@google-cloud/bigquery';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createReaperActivities } from '../activities/reaper';
 import { createStackCheckActivities } from '../activities/stack-check';
 import { createNotifyActivities, type NotifyConfig } from '../activities/notify';
 import { createPlanActivities } from '../activities/plan';
@@ -34,7 +36,9 @@ export interface WorkerDeps {
 const warehouseConfig = (bigquery: BigQuery) => ({ ...loadConfig(), BIGQUERY_PROJECT: bigquery.projectId });
 
 /** Every activity the worker serves, built once from the worker's clients. */
-export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'notify'>) {
+export function createActivities(
+  deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'notify'> & { temporal?: TemporalClientConfig },
+) {
   return {
     ...createStackCheckActivities({ bigquery: deps.bigquery, vm: deps.vm }),
     ...createPlanActivities({ pipelines }),
@@ -53,11 +57,30 @@ export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'not
     ...createRegistryActivities(registryRoot(loadConfig())),
     // VM lifecycle (provision, status, stop, delete, list) on the provider chosen by VM_PROVIDER.
     ...createVmActivities(createVmProvider(loadConfig())),
+    // The VM reaper's look-up (reapVms): labelled VMs and whether their owner workflows are open.
+    ...createReaperActivities({
+      provider: createVmProvider(loadConfig()),
+      client: lazyClient(deps.temporal ?? loadConfig()),
+    }),
     // Training on a VM (trainOnVm): upload, launch in tmux, monitor, judge, collect into <registry>/training/.
     ...createOnVmTrainingActivities(),
     // One training at a time on a persistent instance, across runs (the instanceLease workflow, on
     // this worker's queue, where trainOnVm runs).
     ...createLeaseActivities(),
+  };
+}
+
+type TemporalClientConfig = Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>;
+
+/** A Temporal client for activities that ask the server about workflows, connected on first use. */
+function lazyClient(config: TemporalClientConfig): () => Promise<Client> {
+  let client: Promise<Client> | undefined;
+  return () => {
+    client ??= Connection.connect({ address: config.TEMPORAL_ADDRESS }).then(
+      (connection) => new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
+    );
+    client.catch(() => (client = undefined)).catch(() => undefined);
+    return client;
   };
 }
 
@@ -138,7 +161,7 @@ export async function createWorker(
     namespace: deps.config.TEMPORAL_NAMESPACE,
     taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
     ...workflowSource(),
-    activities: createActivities(deps),
+    activities: createActivities({ ...deps, temporal: deps.config }),
   });
   return { worker, connection };
 }

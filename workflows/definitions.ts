@@ -9,6 +9,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SearchAttributePair } from '@temporalio/common';
 import { CURRENT_STEP, PIPELINE, RUN_STATE } from '../config/search-attributes';
 import type { JsonPrimitive, Plan } from '../pipelines/core/types';
+import type { CostEstimate } from './cost';
 
 export type StepState =
   | 'pending'
@@ -83,6 +84,8 @@ export interface StepStatus {
   info?: Record<string, unknown>;
   /** What a running step waits for, e.g. "waiting for quality-notebook, held by run visits-scaling/2026q3". */
   note?: string;
+  /** VM hours and estimated cost of the step's trainings that have ended (train steps). */
+  cost?: CostEstimate;
   /** A map step's progress (docs/map-steps.md). */
   map?: MapProgress;
   /** An eachBatch step's runs on finished batches of its map upstream. */
@@ -143,6 +146,18 @@ export interface RunStatus {
   /** Accepted operator actions, for the audit trail. */
   operatorActions: SignalRecord[];
   abortReason?: string;
+  /** VM hours and estimated cost of every training of the run that has ended. */
+  cost?: RunCost;
+}
+
+/** A run's VM hours and estimated cost, in total and by step (steps without VMs are left out). */
+export interface RunCost {
+  currency: 'USD';
+  vmHours: number;
+  usd: number;
+  steps: Record<string, { vmHours: number; usd: number }>;
+  /** Machine types or accelerators the price table does not know: the estimate is low by them. */
+  unpriced?: string[];
 }
 
 /** What a finished run returns and keeps in its memo, so a later run can reuse its outputs. */
@@ -153,6 +168,8 @@ export interface RunSummary {
   cutoff: string;
   params: Record<string, JsonPrimitive>;
   steps: Record<string, { state: StepState; cacheKey: string; outputs: Record<string, string> }>;
+  /** Absent in summaries of runs recorded before cost tracking. */
+  cost?: RunCost;
 }
 
 export type RunPipelineResult = RunSummary;

@@ -224,7 +224,11 @@ class PipelineRun {
     for (;;) {
       record.status.attempts += 1;
       try {
-        const result = await dispatchStep(planned, { ...execution, attempt: record.status.attempts });
+        const result = await dispatchStep(
+          planned,
+          { ...execution, attempt: record.status.attempts },
+          { onVmUsage: (vms) => record.addVmUsage(vms) },
+        );
         return { state: 'succeeded', outputs: result.outputs ?? execution.outputs, info: result.info };
       } catch (error) {
         if (isCancellation(error) || planned.onFailure !== 'wait') throw error;
@@ -305,7 +309,9 @@ class PipelineRun {
       record.set('running', now(), { error: undefined });
       record.status.attempts += 1;
       try {
-        const result = await dispatchStep(record.planned, this.execution(record));
+        const result = await dispatchStep(record.planned, this.execution(record), {
+          onVmUsage: (vms) => record.addVmUsage(vms),
+        });
         record.set('succeeded', now(), { outputs: result.outputs ?? record.planned.outputs });
       } catch (error) {
         record.set('failed', now(), { error: errorMessage(error) });

@@ -8,10 +8,13 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { TrainingActivities } from '../activities/training';
 import { InstanceLeaseHolder } from './lease-holder';
+import { closeInterval, estimateCost, openInterval, type VmUsage } from './cost';
+import { ownerLabels } from './vm-labels';
 import {
   TrainingErrorType,
   trainingProgressQuery,
@@ -46,6 +49,16 @@ const vmActivities = (timing: Required<MonitorTiming>) =>
     heartbeatTimeout: Math.max(msToNumber(timing.heartbeatTimeout), 10_000),
     retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
   });
+/**
+ * Teardown never gives up: a VM left running costs money until someone notices. Retries back off to
+ * every 5 minutes (no maximumAttempts: unlimited); a non-retryable failure (an invalid name) ends it.
+ */
+const teardownActivities = (timing: Required<MonitorTiming>) =>
+  proxyActivities<TrainingActivities>({
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: Math.max(msToNumber(timing.heartbeatTimeout), 10_000),
+    retry: { initialInterval: '2 seconds', maximumInterval: '5 minutes' },
+  });
 /** The wait for SSH heartbeats every second; it runs on the monitors' task queue when there is one. */
 const sshWaitActivities = (input: TrainOnVmInput) =>
   proxyActivities<TrainingActivities>({
@@ -72,11 +85,11 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
   }
   const timing = { ...DEFAULT_TIMING, ...input.monitor };
   const acts = vmActivities(timing);
+  const teardownActs = teardownActivities(timing);
   const sshWait = sshWaitActivities(input);
   const policy = input.policy ?? {};
   const persistent = input.vm.persistent === true;
   const progress: TrainingProgress = { phase: 'provisioning', attempt: 0, elapsedMs: 0 };
-  setHandler(trainingProgressQuery, () => progress);
   // One training at a time on a persistent instance, across runs: hold its lease from before the
   // first start until after the last stop. It expires after every attempt's maximum plus an hour,
   // should this workflow die without its teardown.
@@ -87,6 +100,11 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
           (Math.max(0, policy.maxRetries ?? 0) + 1) * msToNumber(input.maxDuration) + 3_600_000,
         )
       : undefined;
+  // Each VM's running intervals (workflow time), for VM hours and cost; shown live by the query.
+  const vms: VmUsage[] = [];
+  setHandler(trainingProgressQuery, () => ({ ...progress, vms }));
+  // The VM carries its owner's workflow id, so the reaper can ask whether the training still runs.
+  const labels = { ...input.vm.labels, ...ownerLabels(workflowInfo().workflowId) };
 
   const liveVms = new Set<string>();
   let alive: { vmName: string; runId: string } | undefined;
@@ -98,9 +116,12 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
   let resumeOnSameVm = false;
 
   const teardown = async (name: string) => {
-    await acts.teardownTrainingVm({ vmName: name, persistent });
+    const { teardownTrainingVm } = patched('teardown-retries-forever') ? teardownActs : acts;
+    await teardownTrainingVm({ vmName: name, persistent });
+    closeInterval(vms, name, new Date().toISOString());
     liveVms.delete(name);
   };
+  const usage = () => ({ vms, cost: estimateCost(vms, Date.now()) });
 
   try {
     if (lease) {
@@ -116,7 +137,8 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
       if (needVm) {
         progress.phase = 'provisioning';
         liveVms.add(vmName);
-        await acts.provisionTrainingVm({ ...input.vm, name: vmName });
+        openInterval(vms, { ...input.vm, name: vmName }, new Date().toISOString());
+        await acts.provisionTrainingVm({ ...input.vm, name: vmName, labels });
         progress.phase = 'connecting';
         await sshWait.waitForTrainingSsh({ vmName, timeoutMs: 10 * 60_000 });
         needVm = false;
@@ -204,7 +226,12 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
           result.progress.syncedCheckpoint ?? (resumeFrom?.localPath ? resumeFrom : undefined),
       });
       const reason = verdict.action === 'give-up' ? verdict.reason : undefined;
+      // Torn down before the result is built (the same commands, in the same order, as the finally
+      // below would issue), so the result's VM hours end with the teardown.
+      progress.phase = 'tearing-down';
+      for (const name of [...liveVms]) await CancellationScope.nonCancellable(() => teardown(name));
       const final: TrainOnVmResult = {
+        ...usage(),
         status,
         reason,
         message: verdict.message,

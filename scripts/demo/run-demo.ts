@@ -6,7 +6,7 @@ import { createApp } from '../../api/app';
 import { loadConfig, type Config } from '../../config';
 import { createWorker } from '../../workers/worker';
 import { ApiClient } from './http';
-import { ProgressPrinter, type RunView } from './progress';
+import { evaluationLines, ProgressPrinter, type RunView } from './progress';
 import { demoRecipe, demoRecipes } from './recipes';
 
 export interface DemoOptions {
@@ -78,6 +78,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const { workflowId, webUiUrl } = started.body;
       print(`\nPOST /runs → ${workflowId} (cutoff ${start.cutoff})\n  Web UI: ${webUiUrl}\n`);
       const view = await follow(api, workflowId, new ProgressPrinter(print), print);
+      print('');
+      for (const line of evaluationLines(view.run.steps.find((step) => step.id === 'evaluate')?.info))
+        print(line);
       return { workflowId, view, cutoff: start.cutoff, facts: start.facts };
     });
   } finally {

@@ -1,10 +1,13 @@
 import type { BigQuery } from '@google-cloud/bigquery';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createReaperActivities } from '../activities/reaper';
 import { createStackCheckActivities } from '../activities/stack-check';
 import { createNotifyActivities, type NotifyConfig } from '../activities/notify';
 import { createPlanActivities } from '../activities/plan';
+import { createJoinRunActivities } from '../activities/join-run';
 import { createVmProvider } from '../activities/providers';
 import { createVmActivities } from '../activities/vm';
 import { createTrainingActivities } from '../activities/training';
@@ -33,10 +36,14 @@ export interface WorkerDeps {
 const warehouseConfig = (bigquery: BigQuery) => ({ ...loadConfig(), BIGQUERY_PROJECT: bigquery.projectId });
 
 /** Every activity the worker serves, built once from the worker's clients. */
-export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'notify'>) {
+export function createActivities(
+  deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'notify'> & { temporal?: TemporalClientConfig },
+) {
   return {
     ...createStackCheckActivities({ bigquery: deps.bigquery, vm: deps.vm }),
     ...createPlanActivities({ pipelines }),
+    // Schedules of daily pipelines join (or start) the day's run by signal-with-start.
+    ...createJoinRunActivities(),
     // One handler per step kind; add a kind's handlers here (e.g. `...sqlStepHandlers(deps.bigquery)`).
     ...createStepActivities({
       ...builtinStepHandlers,
@@ -52,8 +59,27 @@ export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'not
     ...createRegistryActivities(registryRoot(loadConfig())),
     // VM lifecycle (provision, status, stop, delete, list) on the provider chosen by VM_PROVIDER.
     ...createVmActivities(createVmProvider(loadConfig())),
+    // The VM reaper's look-up (reapVms): labelled VMs and whether their owner workflows are open.
+    ...createReaperActivities({
+      provider: createVmProvider(loadConfig()),
+      client: lazyClient(deps.temporal ?? loadConfig()),
+    }),
     // Training on a VM (trainOnVm): upload, launch in tmux, monitor, judge, collect into <registry>/training/.
     ...createOnVmTrainingActivities(),
+  };
+}
+
+type TemporalClientConfig = Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>;
+
+/** A Temporal client for activities that ask the server about workflows, connected on first use. */
+function lazyClient(config: TemporalClientConfig): () => Promise<Client> {
+  let client: Promise<Client> | undefined;
+  return () => {
+    client ??= Connection.connect({ address: config.TEMPORAL_ADDRESS }).then(
+      (connection) => new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
+    );
+    client.catch(() => (client = undefined)).catch(() => undefined);
+    return client;
   };
 }
 
@@ -134,7 +160,7 @@ export async function createWorker(
     namespace: deps.config.TEMPORAL_NAMESPACE,
     taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
     ...workflowSource(),
-    activities: createActivities(deps),
+    activities: createActivities({ ...deps, temporal: deps.config }),
   });
   return { worker, connection };
 }

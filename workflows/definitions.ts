@@ -9,6 +9,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SearchAttributePair } from '@temporalio/common';
 import { CURRENT_STEP, PIPELINE, RUN_STATE } from '../config/search-attributes';
 import type { JsonPrimitive, Plan } from '../pipelines/core/types';
+import type { CostEstimate } from './cost';
 
 export type StepState =
   | 'pending'
@@ -36,6 +37,10 @@ export enum RunnerErrorType {
   InvalidReuse = 'InvalidReuse',
   RepoRefNotFound = 'RepoRefNotFound',
   UnknownStepKind = 'UnknownStepKind',
+  /** A map step's item list could not be read (not an array, too many items). */
+  InvalidMapItems = 'InvalidMapItems',
+  /** Fewer map items succeeded than the step's minSuccessRatio asks. */
+  MapItemsFailed = 'MapItemsFailed',
 }
 
 export interface RunPipelineInput {
@@ -77,6 +82,45 @@ export interface StepStatus {
   reason?: string;
   /** Kind-specific details returned by the step's handler (row counts, metrics). */
   info?: Record<string, unknown>;
+  /** VM hours and estimated cost of the step's trainings that have ended (train steps). */
+  cost?: CostEstimate;
+  /** A map step's progress (docs/map-steps.md). */
+  map?: MapProgress;
+  /** An eachBatch step's runs on finished batches of its map upstream. */
+  partials?: PartialRun[];
+}
+
+export type ItemState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cached' | 'marked-succeeded';
+
+export interface FailedItem {
+  index: number;
+  /** The item as short JSON. */
+  item: string;
+  error: string;
+  attempts: number;
+}
+
+export interface MapProgress {
+  total: number;
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  cached: number;
+  markedSucceeded: number;
+  batches: { size: number; total: number; finished: number };
+  minSuccessRatio: number;
+  /** The first 50 failed items, with their errors. */
+  failedItems: FailedItem[];
+}
+
+export interface PartialRun {
+  batch: number;
+  /** Items finished (succeeded, cached or marked) when the partial run started. */
+  items: number;
+  state: 'running' | 'succeeded' | 'failed';
+  outputs: Record<string, string>;
+  error?: string;
 }
 
 export interface SignalRecord {
@@ -100,6 +144,18 @@ export interface RunStatus {
   /** Accepted operator actions, for the audit trail. */
   operatorActions: SignalRecord[];
   abortReason?: string;
+  /** VM hours and estimated cost of every training of the run that has ended. */
+  cost?: RunCost;
+}
+
+/** A run's VM hours and estimated cost, in total and by step (steps without VMs are left out). */
+export interface RunCost {
+  currency: 'USD';
+  vmHours: number;
+  usd: number;
+  steps: Record<string, { vmHours: number; usd: number }>;
+  /** Machine types or accelerators the price table does not know: the estimate is low by them. */
+  unpriced?: string[];
 }
 
 /** What a finished run returns and keeps in its memo, so a later run can reuse its outputs. */
@@ -110,6 +166,8 @@ export interface RunSummary {
   cutoff: string;
   params: Record<string, JsonPrimitive>;
   steps: Record<string, { state: StepState; cacheKey: string; outputs: Record<string, string> }>;
+  /** Absent in summaries of runs recorded before cost tracking. */
+  cost?: RunCost;
 }
 
 export type RunPipelineResult = RunSummary;
@@ -119,6 +177,8 @@ export const RUN_SUMMARY_MEMO = 'runSummary';
 
 export interface StepPayload {
   step: string;
+  /** Why, kept with the signal in the audit trail (e.g. what arrived, for a data-arrival rerun). */
+  reason?: string;
 }
 export interface MarkSucceededPayload extends StepPayload {
   reason: string;

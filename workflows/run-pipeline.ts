@@ -193,6 +193,14 @@ class PipelineRun {
   /** One step from start to settled: reuse or cache check, approval, attempts, decisions after failure. */
   private async runStep(record: StepRecord): Promise<Outcome> {
     const planned = record.planned;
+    if (planned.map || planned.eachBatch) {
+      // The spec shape is planned and validated; execution lands in the next change (docs/map-steps.md).
+      throw ApplicationFailure.create({
+        type: RunnerErrorType.InvalidMapItems,
+        message: `step ${planned.id}: map steps are planned but not executed by this worker version yet`,
+        nonRetryable: true,
+      });
+    }
     const execution = this.execution(record);
     if (planned.reuse && !record.forceRun) {
       const reused = { ...execution, outputs: planned.reuse.outputs };
@@ -216,7 +224,11 @@ class PipelineRun {
     for (;;) {
       record.status.attempts += 1;
       try {
-        const result = await dispatchStep(planned, { ...execution, attempt: record.status.attempts });
+        const result = await dispatchStep(
+          planned,
+          { ...execution, attempt: record.status.attempts },
+          { onVmUsage: (vms) => record.addVmUsage(vms) },
+        );
         return { state: 'succeeded', outputs: result.outputs ?? execution.outputs, info: result.info };
       } catch (error) {
         if (isCancellation(error) || planned.onFailure !== 'wait') throw error;
@@ -297,7 +309,9 @@ class PipelineRun {
       record.set('running', now(), { error: undefined });
       record.status.attempts += 1;
       try {
-        const result = await dispatchStep(record.planned, this.execution(record));
+        const result = await dispatchStep(record.planned, this.execution(record), {
+          onVmUsage: (vms) => record.addVmUsage(vms),
+        });
         record.set('succeeded', now(), { outputs: result.outputs ?? record.planned.outputs });
       } catch (error) {
         record.set('failed', now(), { error: errorMessage(error) });

@@ -4,12 +4,16 @@ import {
   CancellationScope,
   TimeoutFailure,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { TrainingActivities } from '../activities/training';
+import { closeInterval, estimateCost, openInterval, type VmUsage } from './cost';
+import { ownerLabels } from './vm-labels';
 import {
   TrainingErrorType,
   trainingProgressQuery,
@@ -44,6 +48,16 @@ const vmActivities = (timing: Required<MonitorTiming>) =>
     heartbeatTimeout: Math.max(msToNumber(timing.heartbeatTimeout), 10_000),
     retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
   });
+/**
+ * Teardown never gives up: a VM left running costs money until someone notices. Retries back off to
+ * every 5 minutes (no maximumAttempts: unlimited); a non-retryable failure (an invalid name) ends it.
+ */
+const teardownActivities = (timing: Required<MonitorTiming>) =>
+  proxyActivities<TrainingActivities>({
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: Math.max(msToNumber(timing.heartbeatTimeout), 10_000),
+    retry: { initialInterval: '2 seconds', maximumInterval: '5 minutes' },
+  });
 /** The wait for SSH heartbeats every second; it runs on the monitors' task queue when there is one. */
 const sshWaitActivities = (input: TrainOnVmInput) =>
   proxyActivities<TrainingActivities>({
@@ -70,11 +84,16 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
   }
   const timing = { ...DEFAULT_TIMING, ...input.monitor };
   const acts = vmActivities(timing);
+  const teardownActs = teardownActivities(timing);
   const sshWait = sshWaitActivities(input);
   const policy = input.policy ?? {};
   const persistent = input.vm.persistent === true;
   const progress: TrainingProgress = { phase: 'provisioning', attempt: 0, elapsedMs: 0 };
-  setHandler(trainingProgressQuery, () => progress);
+  // Each VM's running intervals (workflow time), for VM hours and cost; shown live by the query.
+  const vms: VmUsage[] = [];
+  setHandler(trainingProgressQuery, () => ({ ...progress, vms }));
+  // The VM carries its owner's workflow id, so the reaper can ask whether the training still runs.
+  const labels = { ...input.vm.labels, ...ownerLabels(workflowInfo().workflowId) };
 
   const liveVms = new Set<string>();
   let alive: { vmName: string; runId: string } | undefined;
@@ -86,9 +105,12 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
   let resumeOnSameVm = false;
 
   const teardown = async (name: string) => {
-    await acts.teardownTrainingVm({ vmName: name, persistent });
+    const { teardownTrainingVm } = patched('teardown-retries-forever') ? teardownActs : acts;
+    await teardownTrainingVm({ vmName: name, persistent });
+    closeInterval(vms, name, new Date().toISOString());
     liveVms.delete(name);
   };
+  const usage = () => ({ vms, cost: estimateCost(vms, Date.now()) });
 
   try {
     for (let attempt = 0; ; attempt++) {
@@ -97,7 +119,8 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
       if (needVm) {
         progress.phase = 'provisioning';
         liveVms.add(vmName);
-        await acts.provisionTrainingVm({ ...input.vm, name: vmName });
+        openInterval(vms, { ...input.vm, name: vmName }, new Date().toISOString());
+        await acts.provisionTrainingVm({ ...input.vm, name: vmName, labels });
         progress.phase = 'connecting';
         await sshWait.waitForTrainingSsh({ vmName, timeoutMs: 10 * 60_000 });
         needVm = false;
@@ -185,7 +208,12 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
           result.progress.syncedCheckpoint ?? (resumeFrom?.localPath ? resumeFrom : undefined),
       });
       const reason = verdict.action === 'give-up' ? verdict.reason : undefined;
+      // Torn down before the result is built (the same commands, in the same order, as the finally
+      // below would issue), so the result's VM hours end with the teardown.
+      progress.phase = 'tearing-down';
+      for (const name of [...liveVms]) await CancellationScope.nonCancellable(() => teardown(name));
       const final: TrainOnVmResult = {
+        ...usage(),
         status,
         reason,
         message: verdict.message,

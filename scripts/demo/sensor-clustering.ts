@@ -17,6 +17,9 @@ import { ProgressPrinter, type RunView } from './progress';
 const SEED = 1;
 const SENSORS = 24;
 const DAYS = ['2026-11-02', '2026-11-03'];
+/** The line `npm run demo -- --list` prints. */
+export const SENSOR_DEMO_ABOUT =
+  'seed 001: two days of hive sensors, features per sensor, KMeans retrained on a VM, late sensors joining the day';
 /** Sensors of the second day whose readings land while its run is already going. */
 const LATE = 4;
 

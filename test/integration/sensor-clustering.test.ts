@@ -22,7 +22,7 @@ import { testTempDir } from '../harness/paths';
 import { createDevServerEnv } from '../harness/temporal';
 
 const SEED = 3;
-const SENSORS = 12;
+const SENSORS = 8;
 const DAY = '2026-11-02';
 
 const stepOf = (status: RunStatus, id: string) => {

@@ -5,6 +5,9 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { customSearchAttributes } from '../config/search-attributes';
+import { readCodeFile, textHash } from './code-files';
+import { kindRegistry, type StepKindDeclaration } from './kinds/kind';
+import { specProblem } from './kinds/spec-problem';
 import type { PipelineRegistry } from '../pipelines/core';
 import { downstreamOf, topologicalOrder } from '../pipelines/core/graph';
 import { ParameterError, resolveParameters } from '../pipelines/core/params';
@@ -38,6 +41,8 @@ export interface PlanRequest extends RunPipelineInput {
 
 export interface PlanDeps {
   pipelines: PipelineRegistry;
+  /** The step kinds the worker serves (workers/kinds.ts): every resolved spec is checked against its kind. */
+  kinds: readonly StepKindDeclaration[];
   /** The summary (memo) of an earlier run; defaults to describing it through the worker's client. */
   fetchRunSummary?: (workflowId: string) => Promise<RunSummary | undefined>;
   /** Whether the namespace knows our search attributes; defaults to asking the worker's client. */
@@ -81,25 +86,46 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
   const builtins: Record<string, JsonValue> = { ...params, cutoff, pipeline: definition.name };
   const lookup = (name: string) => builtins[name];
 
+  const kinds = kindRegistry(deps.kinds);
+  const unknownKinds = definition.steps.filter((step) => !kinds.has(step.kind));
+  if (unknownKinds.length > 0) {
+    fail(
+      RunnerErrorType.UnknownStepKind,
+      `${unknownKinds.map((step) => `step ${step.id}: unknown kind ${step.kind}`).join('; ')} (known: ${[...kinds.keys()].join(', ')})`,
+    );
+  }
   const reused = await reusedOutputs(deps, definition, request);
+  const specProblems: string[] = [];
   const rerunSet =
     request.reuseRunId && request.from ? downstreamOf(definition.steps, request.from) : undefined;
   const steps: PlannedStep[] = [];
   const keys = new Map<string, string>();
   const outputsOf = new Map<string, Record<string, string>>();
   for (const step of topologicalOrder(definition.steps)) {
+    const kind = kinds.get(step.kind) as StepKindDeclaration;
     const spec = fillTemplates(step.spec, lookup);
     const repo = step.repo && {
       url: fillTemplates(step.repo.url, lookup),
       ref: fillTemplates(step.repo.ref, lookup),
     };
     const commit = repo ? await pinCommit(step.id, repo.url, repo.ref) : undefined;
+    // Checked with its step references filled in, as the handler will see it (their names are
+    // placeholders here: the key must not depend on where upstream outputs live).
+    const parsed = kind.spec.safeParse(
+      fillTemplates(spec, (name) =>
+        parseStepReference(name) ? `ref_${name.replace(/\W/g, '_')}` : undefined,
+      ),
+    );
+    if (!parsed.success) specProblems.push(specProblem(step.id, parsed.error));
+    const code = parsed.success ? await codeHashes(step.id, kind, parsed.data, { repo, commit }) : {};
     const cacheKey = hash({
       id: step.id,
       kind: step.kind,
+      kindVersion: kind.version,
       version: step.version,
       spec,
-      commit: commit ?? null,
+      commit: kind.program ? (commit ?? null) : null,
+      code,
       upstream: [...step.after].sort().map((id) => [id, keys.get(id) ?? '']),
       // A rerun `from` a step computes that step and its downstream afresh even when nothing changed
       // (the seed's "clear downstream"; a retraining with the same inputs is still a new model): its
@@ -120,6 +146,8 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
       kind: step.kind,
       spec: withReferences,
       version: step.version,
+      runs: kind.runs,
+      kindVersion: kind.version,
       ...(step.retry ? { retry: step.retry } : {}),
       cache: step.cache,
       approval: resolveApproval(step, lookup),
@@ -133,6 +161,7 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
       ...(reuse ? { reuse } : {}),
     });
   }
+  if (specProblems.length > 0) fail(RunnerErrorType.InvalidStepSpec, specProblems.join('; '));
   return {
     pipeline: definition.name,
     workflowId: request.workflowId,
@@ -200,6 +229,27 @@ function resolveApproval(step: StepDefinition, lookup: (name: string) => JsonVal
   if (typeof step.approval === 'boolean') return step.approval;
   const value = fillTemplates(step.approval as JsonValue, lookup);
   return value === true || value === 'true';
+}
+
+/**
+ * path → sha256 of the text of every file the kind reads (its SQL), at the step's pinned commit or
+ * from this build: an edited query is a new key, so never a stale table.
+ */
+async function codeHashes(
+  step: string,
+  kind: StepKindDeclaration,
+  spec: object,
+  origin: { repo?: { url: string }; commit?: string },
+): Promise<Record<string, string>> {
+  const hashes: Record<string, string> = {};
+  for (const path of kind.reads?.(spec) ?? []) {
+    try {
+      hashes[path] = textHash(await readCodeFile(origin, path));
+    } catch (error) {
+      return fail(RunnerErrorType.CodeFileNotFound, `step ${step}: ${(error as Error).message}`);
+    }
+  }
+  return hashes;
 }
 
 function hash(value: JsonValue): string {

@@ -10,6 +10,7 @@ async function main(): Promise<void> {
     config,
     bigquery: createBigQueryClient(config),
     notify: config,
+    full: config,
   });
   console.log(`worker polling ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS}`);
   try {

@@ -8,13 +8,12 @@ import { createPlanActivities } from '../activities/plan';
 import { createVmProvider } from '../activities/providers';
 import { createVmActivities } from '../activities/vm';
 import { createTrainingActivities } from '../activities/training';
-import { builtinStepHandlers, createStepActivities } from '../activities/steps';
+import { createStepActivities } from '../activities/steps';
 import { createBigQueryActivities } from '../activities/bigquery';
-import { bigQueryStepHandlers } from '../activities/bigquery/steps';
 import { createRegistryActivities, registryRoot } from '../activities/registry';
-import { createTrainingStepActivities, kindDepsFor, modelKindHandlers } from '../activities/kinds';
+import { bindKinds, createTrainingStepActivities, kindDepsFor, type AnyStepKind } from '../activities/kinds';
 import { pipelines } from '../pipelines/catalog';
-import { pipelineKinds } from '../pipelines/kinds';
+import { stepKinds } from './kinds';
 import type { SshTarget } from '../activities/remote/ssh';
 import { loadConfig, type Config } from '../config';
 
@@ -26,36 +25,39 @@ export interface WorkerDeps {
   connection?: NativeConnection;
   /** Notification channels of pipeline runs (webhook, SMTP); log only when omitted. */
   notify?: NotifyConfig;
+  /** The worker's whole configuration, parsed once (read from the environment when omitted). */
+  full?: Config;
 }
 
-/** The warehouse settings, in the project the client is bound to (tests point it at their own emulator). */
-const warehouseConfig = (bigquery: BigQuery) => ({ ...loadConfig(), BIGQUERY_PROJECT: bigquery.projectId });
-
-/** Every activity the worker serves, built once from the worker's clients. */
-export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'notify'>) {
+/**
+ * Every activity the worker serves, from one config and clients built once (the VM provider is
+ * shared by the VM activities and the trainings).
+ */
+export function createActivities(
+  deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'notify'> & { config?: Config; kinds?: AnyStepKind[] },
+) {
+  const config = deps.config ?? loadConfig();
+  // The warehouse settings, in the project the client is bound to (tests point it at their own emulator).
+  const warehouse = { ...config, BIGQUERY_PROJECT: deps.bigquery.projectId };
+  const kindDeps = kindDepsFor(deps.bigquery, config);
+  const kinds = deps.kinds ?? stepKinds;
+  const provider = createVmProvider(config);
+  const registry = registryRoot(config);
   return {
     ...createStackCheckActivities({ bigquery: deps.bigquery, vm: deps.vm }),
-    ...createPlanActivities({ pipelines }),
-    // One handler per step kind; add a kind's handlers here (e.g. `...sqlStepHandlers(deps.bigquery)`).
-    ...createStepActivities({
-      ...builtinStepHandlers,
-      ...bigQueryStepHandlers(deps.bigquery, warehouseConfig(deps.bigquery)),
-      ...modelKindHandlers(kindDepsFor(deps.bigquery, loadConfig())),
-      ...Object.assign({}, ...pipelineKinds.map((kinds) => kinds(kindDepsFor(deps.bigquery, loadConfig())))),
-    }),
+    ...createPlanActivities({ pipelines, kinds }),
+    // executeStep / outputsExist over the one kind list (workers/kinds.ts), handlers bound once.
+    ...createStepActivities(bindKinds(kinds, kindDeps)),
     // Training steps around the trainOnVm child: export the data, file the model under the step's output.
-    ...createTrainingStepActivities(kindDepsFor(deps.bigquery, loadConfig())),
-    ...createNotifyActivities(deps.notify ?? loadConfig({})), // defaults: log only
+    ...createTrainingStepActivities(kindDeps),
+    ...createNotifyActivities(deps.notify ?? config), // defaults: log only
     // Warehouse (BigQuery or the emulator) and the model registry (REGISTRY_DIR or <DATA_DIR>/registry).
-    ...createBigQueryActivities(deps.bigquery, warehouseConfig(deps.bigquery)),
-    ...createRegistryActivities(registryRoot(loadConfig())),
+    ...createBigQueryActivities(deps.bigquery, warehouse),
+    ...createRegistryActivities(registry),
     // VM lifecycle (provision, status, stop, delete, list) on the provider chosen by VM_PROVIDER.
-    ...createVmActivities(createVmProvider(loadConfig())),
+    ...createVmActivities(provider),
     // Training on a VM (trainOnVm): upload, launch in tmux, monitor, judge, collect into <registry>/training/.
-    ...createTrainingActivities({
-      provider: createVmProvider(loadConfig()),
-      registryDir: `${registryRoot(loadConfig())}/training`,
-    }),
+    ...createTrainingActivities({ provider, registryDir: `${registry}/training` }),
   };
 }
 
@@ -90,7 +92,12 @@ export async function createWorker(
     namespace: deps.config.TEMPORAL_NAMESPACE,
     taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
     ...workflowSource(),
-    activities: createActivities(deps),
+    activities: createActivities({
+      bigquery: deps.bigquery,
+      vm: deps.vm,
+      notify: deps.notify,
+      ...(deps.full ? { config: deps.full } : {}),
+    }),
   });
   return { worker, connection };
 }

@@ -36,6 +36,10 @@ export enum RunnerErrorType {
   InvalidReuse = 'InvalidReuse',
   RepoRefNotFound = 'RepoRefNotFound',
   UnknownStepKind = 'UnknownStepKind',
+  /** A resolved step spec does not fit its kind's schema; the message names the step and field. */
+  InvalidStepSpec = 'InvalidStepSpec',
+  /** A file a step reads (SQL) is not in its repository at the pinned commit. */
+  CodeFileNotFound = 'CodeFileNotFound',
 }
 
 export interface RunPipelineInput {

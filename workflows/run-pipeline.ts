@@ -24,6 +24,7 @@ import type { StepExecution } from '../activities/steps';
 import type { Plan } from '../pipelines/core/types';
 import { DONE_STATES, RunnerErrorType, type RunPipelineInput, type RunPipelineResult } from './definitions';
 import { checkOutputs, dispatchStep } from './runner/dispatch';
+import { legacySpec } from './runner/legacy-plan';
 import { installOperatorHandlers } from './runner/operator-signals';
 import { errorMessage, now, RunContext } from './runner/run-context';
 import { StepRecord } from './runner/step-record';
@@ -226,12 +227,11 @@ class PipelineRun {
     return {
       workflowId: plan.workflowId,
       pipeline: plan.pipeline,
-      cutoff: plan.cutoff,
-      params: plan.params,
       step: {
         id: planned.id,
         kind: planned.kind,
-        spec: planned.spec,
+        // Hermetic: the spec carries everything; a plan recorded before that gets its cutoff there.
+        spec: planned.runs ? planned.spec : legacySpec(planned, plan.cutoff),
         version: planned.version,
         cacheKey: planned.cacheKey,
         ...(planned.commit ? { commit: planned.commit } : {}),

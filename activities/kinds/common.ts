@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { BigQueryActivitiesConfig } from '../bigquery/context';
-import type { JsonObject, JsonValue } from '../../pipelines/core';
+import type { JsonValue } from '../../pipelines/core';
 import type { StepExecution } from '../steps';
 
 /** Failure types of the generic step kinds (train, predict, evaluate, promote, cleanup) and kinds built on them. */
@@ -35,36 +35,6 @@ export interface KindDeps {
 export const failure = (type: PipelineStepErrorType, message: string) =>
   ApplicationFailure.create({ type, message, nonRetryable: true });
 
-export function specString(execution: Pick<StepExecution, 'step'>, key: string): string {
-  const value = execution.step.spec[key];
-  if (typeof value !== 'string' || value === '') {
-    throw failure(
-      PipelineStepErrorType.INVALID_SPEC,
-      `step ${execution.step.id}: spec.${key} must be a non-empty string`,
-    );
-  }
-  return value;
-}
-
-export function specObject(spec: JsonObject, key: string, step: string): JsonObject {
-  const value = spec[key];
-  if (!value || typeof value !== 'object' || Array.isArray(value)) {
-    throw failure(PipelineStepErrorType.INVALID_SPEC, `step ${step}: spec.${key} must be an object`);
-  }
-  return value;
-}
-
-export function specList(spec: JsonObject, key: string, step: string): JsonObject[] {
-  const value = spec[key];
-  if (
-    !Array.isArray(value) ||
-    value.some((item) => !item || typeof item !== 'object' || Array.isArray(item))
-  ) {
-    throw failure(PipelineStepErrorType.INVALID_SPEC, `step ${step}: spec.${key} must be a list of objects`);
-  }
-  return value as JsonObject[];
-}
-
 export const str = (value: JsonValue | undefined, fallback = ''): string =>
   value === undefined || value === null ? fallback : String(value);
 
@@ -81,10 +51,12 @@ export function readJson<T>(path: string): T | undefined {
 }
 
 /**
- * Registry version of a trained model: the cutoff plus the training's cache key, so the same
- * computation always publishes under the same name and a new one never collides with it.
+ * Registry version of a trained model: the cutoff its spec names (or `model`) plus the training's
+ * cache key, so the same computation always publishes under the same name and a new one never
+ * collides with it.
  */
-export const modelVersionOf = (cutoff: string, artifact: string): string => `${cutoff}-${artifact.slice(-8)}`;
+export const modelVersionOf = (cutoff: string | undefined, artifact: string): string =>
+  `${cutoff ?? 'model'}-${artifact.slice(-8)}`;
 
 /** What finishTrainingStep leaves in a model artifact (`result.json`). */
 export interface ModelArtifact {
@@ -123,7 +95,9 @@ export interface PinnedCode {
 }
 
 /** The pinned code of a step, when its definition names a repo (the plan pins it to a commit). */
-export const pinnedCodeOf = (execution: Pick<StepExecution, 'step'>): PinnedCode | undefined =>
+export const pinnedCodeOf = (execution: {
+  step: Pick<StepExecution['step'], 'repo' | 'commit'>;
+}): PinnedCode | undefined =>
   execution.step.repo && execution.step.commit
     ? { repo: execution.step.repo.url, commit: execution.step.commit }
     : undefined;
@@ -199,7 +173,9 @@ export async function runModel(
 }
 
 /** The run's labels for tables it creates. */
-export const runLabels = (execution: Pick<StepExecution, 'workflowId' | 'pipeline' | 'step'>) => ({
+export const runLabels = (
+  execution: Pick<StepExecution, 'workflowId' | 'pipeline'> & { step: { id: string } },
+) => ({
   run_id: execution.workflowId,
   pipeline: execution.pipeline,
   step: execution.step.id,

@@ -5,7 +5,8 @@ import { createInterface } from 'node:readline';
 import { createBigQueryActivities } from '../bigquery';
 import { parseTableName } from '../bigquery/steps';
 import { createRegistryActivities } from '../registry';
-import type { StepExecution, StepHandlers } from '../steps';
+import { z } from 'zod';
+import type { StepExecution } from '../steps';
 import type { JsonObject } from '../../pipelines/core';
 import {
   artifactDir,
@@ -18,12 +19,10 @@ import {
   pinnedCodeOf,
   runModel,
   shortHash,
-  specList,
-  specString,
-  str,
   type KindDeps,
 } from './common';
-import { trainedModelExists } from './training';
+import { defineKind } from './kind';
+import { name } from './schemas';
 
 /** What `evaluate` decides and keeps in `<artifacts>/<decision output>/decision.json`. */
 export interface EvaluationDecision {
@@ -43,17 +42,25 @@ export interface EvaluationDecision {
   >;
 }
 
-/** `spec.schema`: the columns of the model's predictions file, `[{ name, type }]`. */
-function predictionSchema(execution: Pick<StepExecution, 'step'>): { name: string; type: string }[] {
-  const fields = specList(execution.step.spec, 'schema', execution.step.id);
-  if (fields.some((field) => typeof field.name !== 'string' || typeof field.type !== 'string')) {
-    throw failure(
-      PipelineStepErrorType.INVALID_SPEC,
-      `step ${execution.step.id}: spec.schema must list { name, type } columns`,
-    );
-  }
-  return fields.map((field) => ({ name: String(field.name), type: String(field.type) }));
-}
+/** The spec of `predict`: a model's predictions over a table, loaded into the step's table. */
+export const predictSpec = z.strictObject({
+  model: name,
+  /** The model program (`models/<model>/train.py`), run as `<script> predict`. */
+  script: name,
+  /** The trained model (`{{steps.<model>.train.model}}`). */
+  artifact: name,
+  /** The rows to predict. */
+  data: name,
+  /** The columns of the program's predictions file; `model_version` is added. */
+  schema: z.array(z.strictObject({ name, type: name })).min(1),
+});
+
+/** The spec of `evaluate`: champion / challenger per model on the same labelled rows. */
+export const evaluateSpec = z.strictObject({
+  /** A challenger passes when its MSE ≤ this × the champion's. */
+  max_ratio: z.number().positive().default(1),
+  models: z.array(z.strictObject({ model: name, script: name, artifact: name, data: name })).min(1),
+});
 
 /** Adds `model_version` to every line of a predictions file (production tables carry it). */
 async function withModelVersion(input: string, output: string, version: string): Promise<void> {
@@ -72,10 +79,10 @@ async function withModelVersion(input: string, output: string, version: string):
  * (champion / challenger: the new model and the registry's `production` version scored by the same
  * `train.py evaluate` on the same labelled rows). Both run the model programs on the worker.
  */
-export function modelStepHandlers(deps: KindDeps): StepHandlers {
-  const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
-  const registry = createRegistryActivities(resolve(deps.registryDir));
-  const workFolder = (execution: StepExecution) => {
+function modelHandlerDeps(deps: KindDeps) {
+  const workFolder = (
+    execution: Pick<StepExecution, 'workflowId' | 'attempt'> & { step: { id: string } },
+  ) => {
     const dir = join(
       resolve(deps.workDir),
       execution.step.id,
@@ -84,25 +91,24 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
     mkdirSync(dir, { recursive: true });
     return dir;
   };
-
   return {
-    train: {
-      async run(execution) {
-        // Trainings run as the trainOnVm child workflow (workflows/runner/dispatch.ts), never here.
-        throw failure(
-          PipelineStepErrorType.INVALID_SPEC,
-          `step ${execution.step.id}: train runs as a child workflow`,
-        );
-      },
-      async outputsExist(execution) {
-        return Object.values(execution.outputs).every((artifact) => trainedModelExists(deps, artifact));
-      },
-    },
+    warehouse: createBigQueryActivities(deps.bigquery, deps.config),
+    registry: createRegistryActivities(resolve(deps.registryDir)),
+    workFolder,
+  };
+}
 
-    predict: {
+export const predictKind = defineKind({
+  name: 'predict',
+  program: true,
+  version: '2',
+  runs: { by: 'activity' },
+  spec: predictSpec,
+  handler: (deps: KindDeps) => {
+    const { warehouse, workFolder } = modelHandlerDeps(deps);
+    return {
       async run(execution, context) {
-        const artifact = specString(execution, 'artifact');
-        const schema = predictionSchema(execution);
+        const { artifact, schema, script, data: source } = execution.step.spec;
         const model = readModelArtifact(deps, artifact);
         const destination = execution.outputs.table;
         if (!destination)
@@ -113,11 +119,11 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
         const dir = workFolder(execution);
         try {
           const data = join(dir, 'data.ndjson');
-          await warehouse.exportToFile({ table: parseTableName(specString(execution, 'data')), path: data });
+          await warehouse.exportToFile({ table: parseTableName(source), path: data });
           context.heartbeat({ phase: 'predict' });
           await runModel(
             deps,
-            specString(execution, 'script'),
+            script,
             [
               'predict',
               '--model',
@@ -150,11 +156,21 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
         }
         return true;
       },
-    },
+    };
+  },
+});
 
-    evaluate: {
+export const evaluateKind = defineKind({
+  name: 'evaluate',
+  program: true,
+  version: '2',
+  runs: { by: 'activity' },
+  spec: evaluateSpec,
+  handler: (deps: KindDeps) => {
+    const { warehouse, registry, workFolder } = modelHandlerDeps(deps);
+    return {
       async run(execution, context) {
-        const maxRatio = Number(execution.step.spec.max_ratio ?? 1);
+        const maxRatio = execution.step.spec.max_ratio;
         const dir = workFolder(execution);
         const decision: EvaluationDecision = { promote: true, reason: '', maxRatio, models: {} };
         const score = async (script: string, modelFile: string, data: string) => {
@@ -168,13 +184,10 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
           return JSON.parse(out.trim().split('\n').pop() as string) as { rows: number; mse: number };
         };
         try {
-          for (const entry of specList(execution.step.spec, 'models', execution.step.id)) {
-            const name = str(entry.model);
-            const script = str(entry.script);
-            const artifact = str(entry.artifact);
+          for (const { model: name, script, artifact, data: table } of execution.step.spec.models) {
             const challenger = readModelArtifact(deps, artifact);
             const data = join(dir, `${name}.ndjson`);
-            await warehouse.exportToFile({ table: parseTableName(str(entry.data)), path: data });
+            await warehouse.exportToFile({ table: parseTableName(table), path: data });
             context.heartbeat({ phase: 'evaluate', model: name });
             const mine = await score(script, modelFileOf(deps, artifact), data);
             const production = await registry.getModelAlias({ model: name });
@@ -215,7 +228,7 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
        * (another run promoted), the challengers are evaluated again against the new champions.
        */
       async outputsExist(execution) {
-        const decision = readDecision(deps, str(execution.outputs.decision));
+        const decision = readDecision(deps, execution.outputs.decision ?? '');
         if (!decision) return false;
         const models = Object.entries(decision.models);
         const current = await Promise.all(
@@ -226,14 +239,14 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
           models.every(([, m], i) => m.version === current[i])
         );
       },
-    },
-  };
-}
+    };
+  },
+});
 
 /** Writes `<artifacts>/<output>/<file>` whole or not at all. */
 export function writeArtifact(
   deps: KindDeps,
-  execution: Pick<StepExecution, 'outputs' | 'step'>,
+  execution: Pick<StepExecution, 'outputs'> & { step: { id: string } },
   output: string,
   file: string,
   value: unknown,

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { customSearchAttributes } from '../config/search-attributes';
-import { readCodeFile, textHash } from './code-files';
+import { codeTreeId, readCodeFile, textHash } from './code-files';
 import { kindRegistry, type StepKindDeclaration } from './kinds/kind';
 import { specProblem } from './kinds/spec-problem';
 import type { PipelineRegistry } from '../pipelines/core';
@@ -118,14 +118,17 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
     );
     if (!parsed.success) specProblems.push(specProblem(step.id, parsed.error));
     const code = parsed.success ? await codeHashes(step.id, kind, parsed.data, { repo, commit }) : {};
+    const program = parsed.success
+      ? await programOf(step.id, kind, parsed.data, { repo, commit })
+      : undefined;
     const cacheKey = hash({
       id: step.id,
       kind: step.kind,
       kindVersion: kind.version,
       version: step.version,
       spec,
-      commit: kind.program ? (commit ?? null) : null,
       code,
+      program: program ?? null,
       upstream: [...step.after].sort().map((id) => [id, keys.get(id) ?? '']),
       // A rerun `from` a step computes that step and its downstream afresh even when nothing changed
       // (the seed's "clear downstream"; a retraining with the same inputs is still a new model): its
@@ -250,6 +253,23 @@ async function codeHashes(
     }
   }
   return hashes;
+}
+
+/** `{ path, tree }` of the program a kind runs, at the step's pinned commit (nothing when unpinned). */
+async function programOf(
+  step: string,
+  kind: StepKindDeclaration,
+  spec: object,
+  origin: { repo?: { url: string }; commit?: string },
+): Promise<JsonObject | undefined> {
+  const path = kind.program?.(spec);
+  if (path === undefined) return undefined;
+  try {
+    const tree = await codeTreeId(origin, path);
+    return tree ? { path, tree } : undefined;
+  } catch (error) {
+    return fail(RunnerErrorType.CodeFileNotFound, `step ${step}: ${(error as Error).message}`);
+  }
 }
 
 function hash(value: JsonValue): string {

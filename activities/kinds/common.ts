@@ -92,14 +92,17 @@ const execFileAsync = promisify(execFile);
 export interface PinnedCode {
   repo: string;
   commit: string;
+  /** The program's folder (`models`): only it is checked out. */
+  path: string;
 }
 
 /** The pinned code of a step, when its definition names a repo (the plan pins it to a commit). */
-export const pinnedCodeOf = (execution: {
-  step: Pick<StepExecution['step'], 'repo' | 'commit'>;
-}): PinnedCode | undefined =>
+export const pinnedCodeOf = (
+  execution: { step: Pick<StepExecution['step'], 'repo' | 'commit'> },
+  path: string,
+): PinnedCode | undefined =>
   execution.step.repo && execution.step.commit
-    ? { repo: execution.step.repo.url, commit: execution.step.commit }
+    ? { repo: execution.step.repo.url, commit: execution.step.commit, path }
     : undefined;
 
 /**
@@ -107,7 +110,7 @@ export const pinnedCodeOf = (execution: {
  * half-written folder is never used), so predict and evaluate run the same code the training ran.
  */
 async function checkout(deps: KindDeps, code: PinnedCode, signal: AbortSignal): Promise<string> {
-  const target = join(resolve(deps.workDir), 'code', code.commit);
+  const target = join(resolve(deps.workDir), 'code', `${code.commit}-${shortHash(code.path)}`);
   if (existsSync(target)) return target;
   const staging = `${target}.${process.pid}.${Date.now()}`;
   mkdirSync(staging, { recursive: true });
@@ -116,11 +119,12 @@ async function checkout(deps: KindDeps, code: PinnedCode, signal: AbortSignal): 
       'sh',
       [
         '-c',
-        'git -C "$1" archive --format=tar "$2" models | tar -x -C "$3"',
+        'git -C "$1" archive --format=tar "$2" -- "$4" | tar -x -C "$3"',
         'sh',
         code.repo,
         code.commit,
         staging,
+        code.path,
       ],
       {
         signal,

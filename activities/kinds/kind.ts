@@ -27,10 +27,11 @@ export interface StepKind<S extends object = JsonObject, D = KindHandlerDeps> {
    */
   reads?(spec: S): string[];
   /**
-   * The kind runs a program of the step's repository (model code: train, predict, evaluate), so the
-   * pinned commit itself enters the key. Other kinds key only on the files they read.
+   * The folder of the step's repository the kind runs as a program (model code: train, predict,
+   * evaluate). Its content at the pinned commit (the git tree id) enters the key, and only that
+   * folder is shipped: a commit that changes nothing in it (an edited query) keeps the key.
    */
-  program?: boolean;
+  program?(spec: S): string;
   /** The step's handler (for `runs.by === 'activity'`, and `outputsExist` for any kind that can tell). */
   handler?(deps: D): StepKindHandler<S>;
 }

@@ -22,7 +22,7 @@ import {
   type KindDeps,
 } from './common';
 import { defineKind } from './kind';
-import { name } from './schemas';
+import { name, programFolder } from './schemas';
 
 /** What `evaluate` decides and keeps in `<artifacts>/<decision output>/decision.json`. */
 export interface EvaluationDecision {
@@ -53,6 +53,8 @@ export const predictSpec = z.strictObject({
   data: name,
   /** The columns of the program's predictions file; `model_version` is added. */
   schema: z.array(z.strictObject({ name, type: name })).min(1),
+  /** The program's folder in the step's repository (checked out at the pinned commit). */
+  code: programFolder,
 });
 
 /** The spec of `evaluate`: champion / challenger per model on the same labelled rows. */
@@ -60,6 +62,8 @@ export const evaluateSpec = z.strictObject({
   /** A challenger passes when its MSE ≤ this × the champion's. */
   max_ratio: z.number().positive().default(1),
   models: z.array(z.strictObject({ model: name, script: name, artifact: name, data: name })).min(1),
+  /** The programs' folder in the step's repository (checked out at the pinned commit). */
+  code: programFolder,
 });
 
 /** Adds `model_version` to every line of a predictions file (production tables carry it). */
@@ -100,7 +104,7 @@ function modelHandlerDeps(deps: KindDeps) {
 
 export const predictKind = defineKind({
   name: 'predict',
-  program: true,
+  program: (spec) => spec.code,
   version: '2',
   runs: { by: 'activity' },
   spec: predictSpec,
@@ -134,7 +138,7 @@ export const predictKind = defineKind({
               join(dir, 'raw.ndjson'),
             ],
             context.signal,
-            pinnedCodeOf(execution),
+            pinnedCodeOf(execution, execution.step.spec.code),
           );
           await withModelVersion(join(dir, 'raw.ndjson'), join(dir, 'predictions.ndjson'), model.version);
           const loaded = await warehouse.loadFromFile({
@@ -162,7 +166,7 @@ export const predictKind = defineKind({
 
 export const evaluateKind = defineKind({
   name: 'evaluate',
-  program: true,
+  program: (spec) => spec.code,
   version: '2',
   runs: { by: 'activity' },
   spec: evaluateSpec,
@@ -179,7 +183,7 @@ export const evaluateKind = defineKind({
             script,
             ['evaluate', '--model', modelFile, '--data', data],
             context.signal,
-            pinnedCodeOf(execution),
+            pinnedCodeOf(execution, execution.step.spec.code),
           );
           return JSON.parse(out.trim().split('\n').pop() as string) as { rows: number; mse: number };
         };

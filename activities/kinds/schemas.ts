@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationSchema } from '../../pipelines/core/params';
+import { isRepoPath } from '../code-files';
 
 /** Zod pieces the kinds' spec schemas share. */
 
@@ -13,6 +14,15 @@ export const durationLike = z.union([durationSchema, z.number().nonnegative()], 
 
 /** A scalar that ends up as text (an environment variable; `'{{train_steps}}'` fills in a number). */
 export const scalarText = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+
+/**
+ * The folder of the step's repository that is its program (`models`): shipped alone, and its content
+ * at the pinned commit is in the key.
+ */
+export const programFolder = z
+  .string()
+  .refine(isRepoPath, { error: 'expected a folder of the repository, e.g. models' })
+  .default('models');
 
 /** A non-empty name (a table, a model, an artifact). */
 export const name = z.string().min(1, { error: 'must not be empty' });

@@ -19,7 +19,7 @@ import {
   type KindDeps,
 } from './common';
 import { defineKind, parseStepSpec } from './kind';
-import { dateString, durationLike, name, scalarText } from './schemas';
+import { dateString, durationLike, name, programFolder, scalarText } from './schemas';
 
 /** The spec of the `train` kind: what the `trainOnVm` child gets, from a training table. */
 export const trainSpec = z.strictObject({
@@ -67,6 +67,8 @@ export const trainSpec = z.strictObject({
       maxReconnectBackoff: durationLike.optional(),
     })
     .optional(),
+  /** The program's folder in the step's repository (shipped to the VM; its content is in the key). */
+  code: programFolder,
   /** Without a `repo` on the step: a folder of the worker whose contents are uploaded (tests). */
   codeFolder: z.string().optional(),
 });
@@ -79,7 +81,7 @@ export type TrainSpec = z.infer<typeof trainSpec>;
  */
 export const trainKind = defineKind({
   name: 'train',
-  program: true,
+  program: (spec) => spec.code,
   version: '2',
   runs: { by: 'child-workflow', workflow: 'trainOnVm' },
   spec: trainSpec,
@@ -162,7 +164,7 @@ export function createTrainingStepActivities(deps: KindDeps) {
 
       const code: CodeSource =
         execution.step.repo && execution.step.commit
-          ? { kind: 'git', repo: execution.step.repo.url, commit: execution.step.commit }
+          ? { kind: 'git', repo: execution.step.repo.url, commit: execution.step.commit, path: spec.code }
           : { kind: 'folder', path: resolve(spec.codeFolder ?? '.') };
       return {
         trainingId,

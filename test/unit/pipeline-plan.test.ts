@@ -44,7 +44,10 @@ const scaling = (version = '1') =>
 /** Stand-ins that take any spec (this file tests the plan, not the generic kinds' schemas). */
 const kinds = [
   looseKind('sql'),
-  { ...looseKind('train', undefined, { by: 'child-workflow', workflow: 'trainOnVm' }), program: true },
+  {
+    ...looseKind('train', undefined, { by: 'child-workflow', workflow: 'trainOnVm' }),
+    program: () => 'train.py',
+  },
   gateKind,
 ];
 

@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createBigQueryActivities } from '../bigquery';
+import { whileHeartbeating } from '../heartbeat';
 import { parseTableName } from '../bigquery/steps';
 import { toLabelValue } from '../providers/naming';
 import type { VmSpec } from '../providers/types';
@@ -143,8 +144,10 @@ export function createTrainingStepActivities(deps: KindDeps) {
       const { trainingId, vmName } = trainingIds(execution);
       const { model, script, data: table, vm } = spec;
       const file = join(exportDir(trainingId), `${model}.ndjson`);
-      Context.current().heartbeat({ phase: 'export', table });
-      await warehouse.exportToFile({ table: parseTableName(table), path: file });
+      await whileHeartbeating(() => warehouse.exportToFile({ table: parseTableName(table), path: file }), {
+        phase: 'export',
+        table,
+      });
 
       const persistent = vm.persistent;
       const labels = {
@@ -176,11 +179,15 @@ export function createTrainingStepActivities(deps: KindDeps) {
         maxDuration: spec.maxDuration as TrainOnVmInput['maxDuration'],
         ...(spec.policy ? { policy: spec.policy as TrainOnVmInput['policy'] } : {}),
         ...(spec.monitor ? { monitor: spec.monitor as TrainOnVmInput['monitor'] } : {}),
+        ...(deps.config.TEMPORAL_TASK_QUEUE_TRAINING
+          ? { monitorTaskQueue: deps.config.TEMPORAL_TASK_QUEUE_TRAINING }
+          : {}),
       };
     },
 
     /** Removes a training's exported inputs when the child ended without a result (failed, cancelled). */
     async discardTrainingInputs(input: { trainingId: string }): Promise<void> {
+      Context.current().heartbeat();
       rmSync(exportDir(input.trainingId), { recursive: true, force: true });
     },
 
@@ -197,6 +204,7 @@ export function createTrainingStepActivities(deps: KindDeps) {
     }): Promise<StepResult> {
       const { result } = input;
       const execution: TypedExecution<TrainSpec> = parseStepSpec(trainSpec, input.execution);
+      Context.current().heartbeat();
       rmSync(exportDir(input.trainingId), { recursive: true, force: true });
       const artifact = artifactOf(execution);
       const dir = artifactDir(deps, artifact);

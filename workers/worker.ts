@@ -7,9 +7,11 @@ import { createReaperActivities } from '../activities/reaper';
 import { createStackCheckActivities } from '../activities/stack-check';
 import { createNotifyActivities, type NotifyConfig } from '../activities/notify';
 import { createPlanActivities } from '../activities/plan';
+import { createJoinRunActivities } from '../activities/join-run';
 import { createVmProvider } from '../activities/providers';
 import { createVmActivities } from '../activities/vm';
 import { createTrainingActivities } from '../activities/training';
+import { createLeaseActivities } from '../activities/lease';
 import { createStepActivities } from '../activities/steps';
 import { createBigQueryActivities } from '../activities/bigquery';
 import { createRegistryActivities, registryRoot } from '../activities/registry';
@@ -56,6 +58,8 @@ export function createActivities(
   return {
     ...createStackCheckActivities({ bigquery: deps.bigquery, vm: deps.vm }),
     ...createPlanActivities({ pipelines: deps.pipelines ?? catalog, kinds }),
+    // Schedules of daily pipelines join (or start) the day's run by signal-with-start.
+    ...createJoinRunActivities(),
     // executeStep / outputsExist over the one kind list (workers/kinds.ts), handlers bound once.
     ...createStepActivities(bindKinds(kinds, kindDeps)),
     // Training steps around the trainOnVm child: export the data, file the model under the step's output.
@@ -70,6 +74,9 @@ export function createActivities(
     ...createReaperActivities({ provider, client: lazyClient(deps.temporal ?? config) }),
     // Training on a VM (trainOnVm): upload, launch in tmux, monitor, judge, collect into <registry>/training/.
     ...createOnVmTrainingActivities(config, provider),
+    // One training at a time on a persistent instance, across runs (the instanceLease workflow, on
+    // this worker's queue, where trainOnVm runs).
+    ...createLeaseActivities(),
   };
 }
 

@@ -24,23 +24,55 @@ import {
 import { defineKind } from './kind';
 import { name, programFolder } from './schemas';
 
+/** The verdict on one model: both scores on the same held-out rows, and the margin applied. */
+export interface ModelVerdict {
+  /** Challenger MSE on the held-out rows. */
+  challenger: number;
+  /** Champion (registry `production`) MSE on the same rows; null when there is no champion. */
+  champion: number | null;
+  championVersion: string | null;
+  version: string;
+  /** Held-out rows both were scored on. */
+  rows: number;
+  /** The held-out table (`dataset.table`). */
+  heldOut: string;
+  /** Relative margin: the challenger passes when its MSE ≤ (1 + margin) × the champion's. */
+  margin: number;
+  /** (challenger − champion) / champion; null without a champion. */
+  relativeGap: number | null;
+  /** `better`, `tie` (within the margin: promoted, the tie rule) or `worse`; `no-champion`. */
+  outcome: 'better' | 'tie' | 'worse' | 'no-champion';
+  passed: boolean;
+}
+
 /** What `evaluate` decides and keeps in `<artifacts>/<decision output>/decision.json`. */
 export interface EvaluationDecision {
   promote: boolean;
   reason: string;
-  maxRatio: number;
-  models: Record<
-    string,
-    {
-      challenger: number;
-      champion: number | null;
-      championVersion: string | null;
-      version: string;
-      rows: number;
-      passed: boolean;
-    }
-  >;
+  /** The tie rule, stated in every decision. */
+  tieRule: string;
+  models: Record<string, ModelVerdict>;
 }
+
+export const TIE_RULE =
+  'a challenger within its margin of the champion ties, and a tie promotes the challenger (trained on the newer data)';
+
+/**
+ * The verdict for one model, from both MSEs on the same rows: better (lower than the champion's),
+ * tie (higher but within the relative margin: promoted, TIE_RULE) or worse (not promoted).
+ */
+export function judgeChallenger(
+  challenger: number,
+  champion: number | null,
+  margin: number,
+): Pick<ModelVerdict, 'relativeGap' | 'outcome' | 'passed'> {
+  if (champion === null) return { relativeGap: null, outcome: 'no-champion', passed: true };
+  const relativeGap = champion > 0 ? (challenger - champion) / champion : challenger > 0 ? Infinity : 0;
+  const outcome = challenger <= champion ? 'better' : challenger <= champion * (1 + margin) ? 'tie' : 'worse';
+  return { relativeGap, outcome, passed: outcome !== 'worse' };
+}
+
+const percent = (value: number) => `${Number((value * 100).toPrecision(3))}%`;
 
 /** The spec of `predict`: a model's predictions over a table, loaded into the step's table. */
 export const predictSpec = z.strictObject({
@@ -57,11 +89,21 @@ export const predictSpec = z.strictObject({
   code: programFolder,
 });
 
-/** The spec of `evaluate`: champion / challenger per model on the same labelled rows. */
+/** The spec of `evaluate`: champion / challenger per model on the same held-out rows. */
 export const evaluateSpec = z.strictObject({
-  /** A challenger passes when its MSE ≤ this × the champion's. */
-  max_ratio: z.number().positive().default(1),
-  models: z.array(z.strictObject({ model: name, script: name, artifact: name, data: name })).min(1),
+  models: z
+    .array(
+      z.strictObject({
+        model: name,
+        script: name,
+        artifact: name,
+        /** The labelled held-out rows both models are scored on. */
+        data: name,
+        /** Relative margin (0.02 is 2 %): the challenger passes when its MSE ≤ (1 + margin) × the champion's. */
+        margin: z.number().nonnegative().default(0),
+      }),
+    )
+    .min(1),
   /** The programs' folder in the step's repository (checked out at the pinned commit). */
   code: programFolder,
 });
@@ -104,10 +146,10 @@ function modelHandlerDeps(deps: KindDeps) {
 
 export const predictKind = defineKind({
   name: 'predict',
-  program: (spec) => spec.code,
   version: '2',
   runs: { by: 'activity' },
   spec: predictSpec,
+  program: (spec) => spec.code,
   handler: (deps: KindDeps) => {
     const { warehouse, workFolder } = modelHandlerDeps(deps);
     return {
@@ -166,17 +208,16 @@ export const predictKind = defineKind({
 
 export const evaluateKind = defineKind({
   name: 'evaluate',
-  program: (spec) => spec.code,
   version: '2',
   runs: { by: 'activity' },
   spec: evaluateSpec,
+  program: (spec) => spec.code,
   handler: (deps: KindDeps) => {
     const { warehouse, registry, workFolder } = modelHandlerDeps(deps);
     return {
       async run(execution, context) {
-        const maxRatio = execution.step.spec.max_ratio;
         const dir = workFolder(execution);
-        const decision: EvaluationDecision = { promote: true, reason: '', maxRatio, models: {} };
+        const decision: EvaluationDecision = { promote: true, reason: '', tieRule: TIE_RULE, models: {} };
         const score = async (script: string, modelFile: string, data: string) => {
           const out = await runModel(
             deps,
@@ -185,29 +226,43 @@ export const evaluateKind = defineKind({
             context.signal,
             pinnedCodeOf(execution, execution.step.spec.code),
           );
-          return JSON.parse(out.trim().split('\n').pop() as string) as { rows: number; mse: number };
+          return JSON.parse(out.trim().split('\n').pop() as string) as { rows: number; mse: number | null };
         };
+        const noRows = (name: string, table: string) =>
+          failure(
+            PipelineStepErrorType.EVALUATION_NO_ROWS,
+            `step ${execution.step.id}: ${name} has no labelled held-out rows in ${table}; nothing to compare on`,
+          );
         try {
-          for (const { model: name, script, artifact, data: table } of execution.step.spec.models) {
+          for (const entry of execution.step.spec.models) {
+            const { model: name, script, artifact, data: table, margin } = entry;
             const challenger = readModelArtifact(deps, artifact);
+            // One export, scored by both models: the same rows by construction.
             const data = join(dir, `${name}.ndjson`);
             await warehouse.exportToFile({ table: parseTableName(table), path: data });
             context.heartbeat({ phase: 'evaluate', model: name });
             const mine = await score(script, modelFileOf(deps, artifact), data);
+            if (mine.mse === null || mine.rows === 0) throw noRows(name, table);
             const production = await registry.getModelAlias({ model: name });
             const theirs = production
               ? await score(script, join(production.path, production.modelFile), data)
               : null;
-            // "At least as good" within floating-point noise: the same model trained on the same rows
-            // read in another order scores a few ulps apart.
-            const passed = theirs === null || mine.mse <= maxRatio * theirs.mse * (1 + 1e-9);
+            if (theirs && (theirs.mse === null || theirs.rows !== mine.rows)) {
+              throw failure(
+                PipelineStepErrorType.MODEL_COMMAND_FAILED,
+                `step ${execution.step.id}: ${name}'s champion scored ${theirs.rows} rows, the challenger ${mine.rows}`,
+              );
+            }
+            const champion = theirs?.mse ?? null;
             decision.models[name] = {
               challenger: mine.mse,
-              champion: theirs?.mse ?? null,
+              champion,
               championVersion: production?.version ?? null,
               version: challenger.version,
               rows: mine.rows,
-              passed,
+              heldOut: table,
+              margin,
+              ...judgeChallenger(mine.mse, champion, margin),
             };
           }
         } finally {
@@ -215,12 +270,17 @@ export const evaluateKind = defineKind({
         }
         const worse = Object.entries(decision.models).filter(([, m]) => !m.passed);
         decision.promote = worse.length === 0;
+        const ties = Object.entries(decision.models).filter(([, m]) => m.outcome === 'tie');
         decision.reason = decision.promote
-          ? 'every challenger is at least as good as its champion'
+          ? ties.length === 0
+            ? 'every challenger is at least as good as its champion on the held-out rows'
+            : `every challenger is better than or ties with its champion on the held-out rows (ties within the margin: ${ties
+                .map(([name, m]) => `${name} +${percent(m.relativeGap ?? 0)} ≤ ${percent(m.margin)}`)
+                .join(', ')})`
           : `not promoted: ${worse
               .map(
                 ([name, m]) =>
-                  `${name} challenger mse ${m.challenger.toPrecision(4)} > ${maxRatio} × champion ${m.champion?.toPrecision(4)}`,
+                  `${name} challenger mse ${m.challenger.toPrecision(4)} > champion ${m.champion?.toPrecision(4)} + ${percent(m.margin)} on ${m.rows} held-out rows`,
               )
               .join('; ')}`;
         writeArtifact(deps, execution, 'decision', 'decision.json', decision);

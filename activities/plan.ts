@@ -123,7 +123,11 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
         parseStepReference(name) ? `ref_${name.replace(/\W/g, '_')}` : undefined,
       ),
     );
-    if (!parsed.success) specProblems.push(specProblem(step.id, parsed.error));
+    if (!parsed.success) {
+      // A map step's `{{item}}` fields are filled per item at run time (executeStep checks them then).
+      const issues = parsed.error.issues.filter((issue) => !isItemTemplate(valueAt(spec, issue.path)));
+      if (issues.length > 0) specProblems.push(specProblem(step.id, { issues } as typeof parsed.error));
+    }
     const code = parsed.success ? await codeHashes(step.id, kind, parsed.data, { repo, commit }) : {};
     const program = parsed.success
       ? await programOf(step.id, kind, parsed.data, { repo, commit })
@@ -327,6 +331,15 @@ async function programOf(
     return fail(RunnerErrorType.CodeFileNotFound, `step ${step}: ${(error as Error).message}`);
   }
 }
+
+const ITEM_TEMPLATE = /\{\{\s*item\b/;
+const isItemTemplate = (value: unknown): boolean => typeof value === 'string' && ITEM_TEMPLATE.test(value);
+const valueAt = (value: unknown, path: readonly PropertyKey[]): unknown =>
+  path.reduce<unknown>(
+    (at, key) =>
+      at !== null && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[key] : undefined,
+    value,
+  );
 
 function hash(value: JsonValue): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');

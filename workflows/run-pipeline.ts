@@ -34,6 +34,7 @@ import { checkOutputs, dispatchStep } from './runner/dispatch';
 import { installOperatorHandlers } from './runner/operator-signals';
 import { errorMessage, now, RunContext } from './runner/run-context';
 import { StepRecord } from './runner/step-record';
+import { recordStepDuration } from './metrics';
 
 const { planRun } = proxyActivities<PlanActivities>({
   startToCloseTimeout: '2 minutes',
@@ -188,6 +189,8 @@ class PipelineRun {
       record.set('failed', now(), { error: errorMessage(error) });
       log.warn('step failed', { step: record.id, error: record.status.error });
     }
+    const { startedAt, endedAt } = record.status;
+    recordStepDuration(this.run.input.pipeline, record.id, record.state, startedAt, endedAt);
   }
 
   /** One step from start to settled: reuse or cache check, approval, attempts, decisions after failure. */

@@ -13,6 +13,7 @@ import {
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { TrainingActivities } from '../activities/training';
 import { closeInterval, estimateCost, openInterval, type VmUsage } from './cost';
+import { recordVmUsage } from './metrics';
 import { ownerLabels } from './vm-labels';
 import {
   TrainingErrorType,
@@ -240,6 +241,7 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
       if (alive && liveVms.has(alive.vmName)) await acts.killTraining(alive);
       for (const name of [...liveVms]) await teardown(name);
       progress.phase = 'done';
+      recordVmUsage(vms, input.vm.labels);
     });
   }
 }

@@ -7,9 +7,11 @@ import { createReaperActivities } from '../activities/reaper';
 import { createStackCheckActivities } from '../activities/stack-check';
 import { createNotifyActivities, type NotifyConfig } from '../activities/notify';
 import { createPlanActivities } from '../activities/plan';
+import { createJoinRunActivities } from '../activities/join-run';
 import { createVmProvider } from '../activities/providers';
 import { createVmActivities } from '../activities/vm';
 import { createTrainingActivities } from '../activities/training';
+import { createLeaseActivities } from '../activities/lease';
 import { builtinStepHandlers, createStepActivities } from '../activities/steps';
 import { createBigQueryActivities } from '../activities/bigquery';
 import { bigQueryStepHandlers } from '../activities/bigquery/steps';
@@ -42,6 +44,8 @@ export function createActivities(
   return {
     ...createStackCheckActivities({ bigquery: deps.bigquery, vm: deps.vm }),
     ...createPlanActivities({ pipelines }),
+    // Schedules of daily pipelines join (or start) the day's run by signal-with-start.
+    ...createJoinRunActivities(),
     // One handler per step kind; add a kind's handlers here (e.g. `...sqlStepHandlers(deps.bigquery)`).
     ...createStepActivities({
       ...builtinStepHandlers,
@@ -64,6 +68,9 @@ export function createActivities(
     }),
     // Training on a VM (trainOnVm): upload, launch in tmux, monitor, judge, collect into <registry>/training/.
     ...createOnVmTrainingActivities(),
+    // One training at a time on a persistent instance, across runs (the instanceLease workflow, on
+    // this worker's queue, where trainOnVm runs).
+    ...createLeaseActivities(),
   };
 }
 

@@ -82,6 +82,8 @@ export interface StepStatus {
   reason?: string;
   /** Kind-specific details returned by the step's handler (row counts, metrics). */
   info?: Record<string, unknown>;
+  /** What a running step waits for, e.g. "waiting for quality-notebook, held by run visits-scaling/2026q3". */
+  note?: string;
   /** VM hours and estimated cost of the step's trainings that have ended (train steps). */
   cost?: CostEstimate;
   /** A map step's progress (docs/map-steps.md). */
@@ -177,6 +179,8 @@ export const RUN_SUMMARY_MEMO = 'runSummary';
 
 export interface StepPayload {
   step: string;
+  /** Why, kept with the signal in the audit trail (e.g. what arrived, for a data-arrival rerun). */
+  reason?: string;
 }
 export interface MarkSucceededPayload extends StepPayload {
   reason: string;
@@ -191,6 +195,14 @@ export const rerunFromSignal = defineSignal<[StepPayload]>('rerunFrom');
 export const approveSignal = defineSignal<[StepPayload]>('approve');
 export const abortRunSignal = defineSignal<[AbortPayload]>('abortRun');
 export const statusQuery = defineQuery<RunStatus>('status');
+
+/** From a step's child workflow (a training) to its run: what the step waits for; null when it no longer waits. */
+export interface StepNotePayload {
+  /** The child's workflow id, `<run>/<step>/<attempt>`. */
+  workflowId: string;
+  note: string | null;
+}
+export const stepNoteSignal = defineSignal<[StepNotePayload]>('stepNote');
 
 /** Workflow id of a run: `<pipeline>/<runKey>`, so the same run cannot be started twice. */
 export const runWorkflowId = (pipeline: string, runKey: string): string => `${pipeline}/${runKey}`;

@@ -2,4 +2,6 @@
 export { stackCheck } from './stack-check';
 export { trainOnVm } from './train-on-vm';
 export { runPipeline } from './run-pipeline';
+export { instanceLease } from './instance-lease';
+export { joinDailyRun } from './join-daily-run';
 export { reapVms } from './reap-vms';

@@ -1,15 +1,39 @@
-import { Controller, Get, Inject, NotFoundException, Param } from '@nestjs/common';
-import { ApiBearerAuth, ApiExtraModels, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import type { PipelineRegistry } from '../../pipelines';
-import { PIPELINES } from '../config.token';
-import { ParameterDto, PipelineDto, PipelineSummaryDto } from './pipeline.dto';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+} from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiExtraModels,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Config } from '../../config';
+import { joinOrStartRun } from '../../activities/join-run';
+import { dailyRunTriggers, type PipelineRegistry } from '../../pipelines';
+import { CONFIG, PIPELINES } from '../config.token';
+import { TemporalService } from '../temporal/temporal.service';
+import { ArrivalDto, ArrivalResultDto, ParameterDto, PipelineDto, PipelineSummaryDto } from './pipeline.dto';
 
 @ApiTags('pipelines')
 @ApiBearerAuth()
 @ApiExtraModels(ParameterDto)
 @Controller('pipelines')
 export class PipelinesController {
-  constructor(@Inject(PIPELINES) private readonly pipelines: PipelineRegistry) {}
+  constructor(
+    @Inject(PIPELINES) private readonly pipelines: PipelineRegistry,
+    private readonly temporal: TemporalService,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
 
   @Get()
   @ApiOkResponse({ type: [PipelineSummaryDto] })
@@ -46,5 +70,32 @@ export class PipelinesController {
         description: step.description,
       })),
     };
+  }
+
+  /**
+   * Data for a day arrived (a sensor's readings landed at `<date>/<sensor_id>`): the run of that day
+   * takes it in, or starts (signal-with-start on `<pipeline>/<date>`, so never two runs of one day).
+   */
+  @Post(':name/arrivals')
+  @HttpCode(200)
+  @ApiOkResponse({ type: ArrivalResultDto })
+  @ApiNotFoundResponse({ description: 'No pipeline has that name' })
+  @ApiBadRequestResponse({ description: 'The pipeline has no daily runs, or the body is invalid' })
+  async arrival(@Param('name') name: string, @Body() body: ArrivalDto): Promise<ArrivalResultDto> {
+    if (!this.pipelines.has(name))
+      throw new NotFoundException(
+        `unknown pipeline ${name}; known: ${[...this.pipelines.keys()].join(', ')}`,
+      );
+    const trigger = dailyRunTriggers.get(name);
+    if (!trigger) throw new BadRequestException(`pipeline: ${name} has no daily runs to take arrivals in`);
+    if (Number.isNaN(Date.parse(body.date))) throw new BadRequestException(`date: ${body.date} is not a day`);
+    return await joinOrStartRun(await this.temporal.client(), {
+      pipeline: name,
+      runKey: body.date,
+      cutoff: body.date,
+      rerunFrom: trigger.rerunFrom,
+      reason: `arrived: ${body.item}`,
+      taskQueue: this.config.TEMPORAL_TASK_QUEUE,
+    });
   }
 }

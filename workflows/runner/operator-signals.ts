@@ -8,6 +8,7 @@ import {
   rerunFromSignal,
   retryStepSignal,
   statusQuery,
+  stepNoteSignal,
 } from '../definitions';
 import { now, type RunContext } from './run-context';
 import { approveRejection, markSucceededRejection, retryRejection, type StepRecord } from './step-record';
@@ -59,6 +60,18 @@ export function installOperatorHandlers(run: RunContext): void {
       },
     ),
   );
+
+  // Not an operator message: a training child says what its step waits for (the instance lease).
+  setHandler(stepNoteSignal, (payload) => {
+    const prefix = `${(run.plan as Plan | undefined)?.workflowId ?? ''}/`;
+    const childId = typeof payload?.workflowId === 'string' ? payload.workflowId : '';
+    if (!run.plan || !childId.startsWith(prefix)) return;
+    const step = childId.slice(prefix.length).replace(/\/\d+$/, '');
+    const record = run.steps.get(step);
+    if (!record || record.state !== 'running') return;
+    if (typeof payload.note === 'string' && payload.note) record.status.note = payload.note;
+    else delete record.status.note;
+  });
 
   setHandler(abortRunSignal, (payload) => {
     const rejection = run.runRejection();

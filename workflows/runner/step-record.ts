@@ -50,6 +50,7 @@ export class StepRecord {
       delete this.status.endedAt;
     }
     if (state !== 'awaiting-decision') delete this.status.awaiting;
+    if (state !== 'running') delete this.status.note;
     Object.assign(this.status, { state }, fields);
   }
 
@@ -61,7 +62,7 @@ export class StepRecord {
 
   /** Back to pending, forgetting what the last attempt produced; `force` skips cache and reuse (rerunFrom). */
   reset(force: boolean): void {
-    for (const field of ['startedAt', 'endedAt', 'error', 'reason', 'info', 'awaiting'] as const) {
+    for (const field of ['startedAt', 'endedAt', 'error', 'reason', 'info', 'awaiting', 'note'] as const) {
       delete this.status[field];
     }
     this.status.state = 'pending';

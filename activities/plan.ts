@@ -116,22 +116,14 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
       ref: fillTemplates(step.repo.ref, lookup),
     };
     const commit = repo ? await pinCommit(step.id, repo.url, repo.ref) : undefined;
-    // Checked with its step references filled in, as the handler will see it (their names are
-    // placeholders here: the key must not depend on where upstream outputs live).
-    const parsed = kind.spec.safeParse(
-      fillTemplates(spec, (name) =>
-        parseStepReference(name) ? `ref_${name.replace(/\W/g, '_')}` : undefined,
-      ),
+    // The files and program the kind reads, from its spec with step references as placeholders (the
+    // key must not depend on where upstream outputs live); the spec itself is checked further down,
+    // as the handler will see it.
+    const draft = kind.spec.safeParse(
+      fillTemplates(spec, (name) => (parseStepReference(name) ? 'smc_reference.ref_00000000' : undefined)),
     );
-    if (!parsed.success) {
-      // A map step's `{{item}}` fields are filled per item at run time (executeStep checks them then).
-      const issues = parsed.error.issues.filter((issue) => !isItemTemplate(valueAt(spec, issue.path)));
-      if (issues.length > 0) specProblems.push(specProblem(step.id, { issues } as typeof parsed.error));
-    }
-    const code = parsed.success ? await codeHashes(step.id, kind, parsed.data, { repo, commit }) : {};
-    const program = parsed.success
-      ? await programOf(step.id, kind, parsed.data, { repo, commit })
-      : undefined;
+    const code = draft.success ? await codeHashes(step.id, kind, draft.data, { repo, commit }) : {};
+    const program = draft.success ? await programOf(step.id, kind, draft.data, { repo, commit }) : undefined;
     const cacheKey = hash({
       id: step.id,
       kind: step.kind,
@@ -154,6 +146,12 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
       const reference = parseStepReference(name);
       return reference ? outputsOf.get(reference.step)?.[reference.output] : undefined;
     });
+    const parsed = kind.spec.safeParse(withReferences);
+    if (!parsed.success) {
+      // A map step's `{{item}}` fields are filled per item at run time (executeStep checks them then).
+      const issues = parsed.error.issues.filter((issue) => !isItemTemplate(valueAt(spec, issue.path)));
+      if (issues.length > 0) specProblems.push(specProblem(step.id, { issues } as typeof parsed.error));
+    }
     steps.push({
       id: step.id,
       after: [...step.after],

@@ -1,4 +1,5 @@
 import type { AnyStepKind } from '../activities/kinds/kind';
+import { ingestTrainEvaluateDeployKinds } from './ingest-train-evaluate-deploy/kinds';
 import { sensorClusteringKinds } from './sensor-clustering/kinds';
 import { visitsScalingKinds } from './visits-scaling/kinds';
 
@@ -6,4 +7,8 @@ import { visitsScalingKinds } from './visits-scaling/kinds';
  * The step kinds that pipeline packages bring beyond the generic ones: one entry per pipeline with
  * kinds of its own. Only the worker's kind list (workers/kinds.ts) imports this (kinds do I/O).
  */
-export const pipelineKinds: AnyStepKind[] = [...visitsScalingKinds, ...sensorClusteringKinds];
+export const pipelineKinds: AnyStepKind[] = [
+  ...visitsScalingKinds,
+  ...sensorClusteringKinds,
+  ...ingestTrainEvaluateDeployKinds,
+];

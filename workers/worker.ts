@@ -21,6 +21,7 @@ import { pipelines as catalog, type PipelineRegistry } from '../pipelines';
 import { stepKinds } from './kinds';
 import type { SshTarget } from '../activities/remote/ssh';
 import { ConfigError, loadConfig, type Config } from '../config';
+import { stepAttributes } from './telemetry';
 
 export interface WorkerDeps {
   config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'> &
@@ -147,6 +148,7 @@ export async function createWorkers(
         namespace: deps.config.TEMPORAL_NAMESPACE,
         taskQueue: trainingQueue,
         activities: createOnVmTrainingActivities(deps.full ?? loadConfig()),
+        interceptors: { activity: [stepAttributes] },
       });
       workers.push({ queue: trainingQueue, worker });
     }
@@ -175,6 +177,7 @@ export async function createWorker(
       temporal: deps.config,
       ...(deps.full ? { config: deps.full } : {}),
     }),
+    interceptors: { activity: [stepAttributes] },
   });
   return { worker, connection };
 }

@@ -32,10 +32,12 @@ import {
   type RunPipelineResult,
 } from './definitions';
 import { checkOutputs, dispatchStep } from './runner/dispatch';
+import { legacySpec } from './runner/legacy-plan';
 import { finishedItems, mapProgress, runMapStep } from './runner/map-step';
 import { installOperatorHandlers } from './runner/operator-signals';
 import { errorMessage, now, RunContext } from './runner/run-context';
 import { retryFailedItems, StepRecord } from './runner/step-record';
+import { recordStepDuration } from './metrics';
 
 export { mapBatch } from './map-batch';
 
@@ -193,6 +195,8 @@ class PipelineRun {
       record.set('failed', now(), { error: errorMessage(error) });
       log.warn('step failed', { step: record.id, error: record.status.error });
     }
+    const { startedAt, endedAt } = record.status;
+    recordStepDuration(this.run.input.pipeline, record.id, record.state, startedAt, endedAt);
   }
 
   /** One step from start to settled: reuse or cache check, approval, attempts, decisions after failure. */
@@ -263,12 +267,11 @@ class PipelineRun {
     return {
       workflowId: plan.workflowId,
       pipeline: plan.pipeline,
-      cutoff: plan.cutoff,
-      params: plan.params,
       step: {
         id: planned.id,
         kind: planned.kind,
-        spec: planned.spec,
+        // Hermetic: the spec carries everything; a plan recorded before that gets its cutoff there.
+        spec: planned.runs ? planned.spec : legacySpec(planned, plan.cutoff),
         version: planned.version,
         cacheKey: planned.cacheKey,
         ...(planned.commit ? { commit: planned.commit } : {}),

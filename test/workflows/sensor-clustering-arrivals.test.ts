@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJoinRunActivities, joinOrStartRun } from '../../activities/join-run';
 import { createPlanActivities } from '../../activities/plan';
 import { createStepActivities, type StepHandlerContext } from '../../activities/steps';
+import { sensorClusteringKinds } from '../../pipelines/sensor-clustering/kinds';
+import { bound, looseKind } from '../harness/kinds';
 import { createPipelineRegistry } from '../../pipelines';
 import { sensorClusteringPipeline } from '../../pipelines/sensor-clustering/pipeline';
 import { sensorClusteringDaily } from '../../pipelines/sensor-clustering/trigger';
@@ -34,29 +36,31 @@ class SensorSteps {
   }
 
   activities() {
-    return createStepActivities({
-      sensor_features: {
-        run: async (execution, context: StepHandlerContext) => {
-          this.starts.push(execution.workflowId);
-          this.emitter.emit('start');
-          if (!this.open) {
-            await new Promise<void>((resolve, reject) => {
-              const onAbort = () => reject(new Error('cancelled'));
-              if (context.signal.aborted) return onAbort();
-              context.signal.addEventListener('abort', onAbort);
-              this.emitter.once('open', () => resolve());
-            });
-          }
-          return { info: { sensors: this.starts.length } };
-        },
-      },
-      sensor_clusters: {
-        run: async () => {
-          this.inferences += 1;
-          return { info: { partial: false } };
-        },
-      },
-    });
+    return createStepActivities(
+      bound(
+        looseKind('sensor_features', {
+          run: async (execution, context: StepHandlerContext) => {
+            this.starts.push(execution.workflowId);
+            this.emitter.emit('start');
+            if (!this.open) {
+              await new Promise<void>((resolve, reject) => {
+                const onAbort = () => reject(new Error('cancelled'));
+                if (context.signal.aborted) return onAbort();
+                context.signal.addEventListener('abort', onAbort);
+                this.emitter.once('open', () => resolve());
+              });
+            }
+            return { info: { sensors: this.starts.length } };
+          },
+        }),
+        looseKind('sensor_clusters', {
+          run: async () => {
+            this.inferences += 1;
+            return { info: { partial: false } };
+          },
+        }),
+      ),
+    );
   }
 }
 
@@ -76,7 +80,10 @@ describe('sensor-clustering: one run per day, joined by arrivals and the schedul
       taskQueue: `sensors-${randomUUID()}`,
       workflowsPath: join(__dirname, '..', '..', 'workflows', 'index.ts'),
       activities: {
-        ...createPlanActivities({ pipelines: createPipelineRegistry([sensorClusteringPipeline]) }),
+        ...createPlanActivities({
+          pipelines: createPipelineRegistry([sensorClusteringPipeline]),
+          kinds: sensorClusteringKinds,
+        }),
         ...steps.activities(),
         ...createJoinRunActivities(),
         notify: async () => ({ channels: [] }),

@@ -5,8 +5,10 @@
 //   npm run schedules -- backfill ID START END      e.g. backfill visits-scaling-quarterly 2026-01-01 2026-07-02
 // A scheduled run takes its cutoff from its nominal time, so a backfilled quarter sees the data of
 // that quarter, not of today. TEMPORAL_ADDRESS etc. come from the environment (config/index.ts).
+import { userInfo } from 'node:os';
 import { loadConfig } from '../config';
 import { pipelines } from '../pipelines';
+import { PlannerService } from '../api/runs/planner.service';
 import { SchedulesService } from '../api/schedules/schedules.service';
 import { TemporalService } from '../api/temporal/temporal.service';
 
@@ -34,16 +36,18 @@ function paramsOf(args: string[]): Record<string, string> {
 async function main(argv: string[]): Promise<unknown> {
   const config = loadConfig();
   const temporal = new TemporalService(config);
-  const schedules = new SchedulesService(temporal, config, pipelines);
+  const schedules = new SchedulesService(temporal, new PlannerService(temporal, config), config, pipelines);
   const [command, id = '', ...rest] = argv;
+  // Whoever runs this script reaches Temporal directly, so acts as an admin; recorded by login name.
+  const actor = { name: `cli:${userInfo().username}`, role: 'admin' as const };
   try {
     switch (command) {
       case 'quarterly':
-        return await schedules.create({ ...QUARTERLY, paused: argv.includes('--paused') });
+        return await schedules.create({ ...QUARTERLY, paused: argv.includes('--paused') }, actor);
       case 'create': {
         const [pipeline, cron, ...params] = rest;
         if (!pipeline || !cron) throw new Error('usage: create ID PIPELINE "CRON" [key=value ...]');
-        return await schedules.create({ id, pipeline, cron: [cron], params: paramsOf(params) });
+        return await schedules.create({ id, pipeline, cron: [cron], params: paramsOf(params) }, actor);
       }
       case 'list':
         return await schedules.list();

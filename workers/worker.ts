@@ -17,9 +17,12 @@ import { pipelines } from '../pipelines/catalog';
 import { pipelineKinds } from '../pipelines/kinds';
 import type { SshTarget } from '../activities/remote/ssh';
 import { loadConfig, type Config } from '../config';
+import { temporalTls } from '../config/temporal-tls';
+import { runPolicyFromConfig } from '../activities/run-policy';
 
 export interface WorkerDeps {
-  config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'>;
+  config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'> &
+    Partial<Parameters<typeof temporalTls>[0]>;
   bigquery: BigQuery;
   /** The VM used by `stackCheck`'s SSH round trip (the demo's local VM). */
   vm?: () => SshTarget;
@@ -35,7 +38,8 @@ const warehouseConfig = (bigquery: BigQuery) => ({ ...loadConfig(), BIGQUERY_PRO
 export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'notify'>) {
   return {
     ...createStackCheckActivities({ bigquery: deps.bigquery, vm: deps.vm }),
-    ...createPlanActivities({ pipelines }),
+    // Every plan is checked against the allow-lists and the cost ceiling of the worker's config.
+    ...createPlanActivities({ pipelines, policy: runPolicyFromConfig(loadConfig()) }),
     // One handler per step kind; add a kind's handlers here (e.g. `...sqlStepHandlers(deps.bigquery)`).
     ...createStepActivities({
       ...builtinStepHandlers,
@@ -84,7 +88,11 @@ export async function createWorker(
   deps: WorkerDeps,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const connection =
-    deps.connection ?? (await NativeConnection.connect({ address: deps.config.TEMPORAL_ADDRESS }));
+    deps.connection ??
+    (await NativeConnection.connect({
+      address: deps.config.TEMPORAL_ADDRESS,
+      tls: temporalTls(deps.config),
+    }));
   const worker = await Worker.create({
     connection,
     namespace: deps.config.TEMPORAL_NAMESPACE,

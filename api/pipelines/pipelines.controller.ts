@@ -1,11 +1,23 @@
 import { Controller, Get, Inject, NotFoundException, Param } from '@nestjs/common';
-import { ApiBearerAuth, ApiExtraModels, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiExtraModels,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { RequireRole } from '../auth/roles';
 import type { PipelineRegistry } from '../../pipelines';
 import { PIPELINES } from '../config.token';
 import { ParameterDto, PipelineDto, PipelineSummaryDto } from './pipeline.dto';
 
 @ApiTags('pipelines')
 @ApiBearerAuth()
+@RequireRole('viewer')
+@ApiUnauthorizedResponse({ description: 'Missing or invalid bearer token' })
+@ApiTooManyRequestsResponse({ description: 'Rate limit (API_RATE_LIMIT) reached' })
 @ApiExtraModels(ParameterDto)
 @Controller('pipelines')
 export class PipelinesController {

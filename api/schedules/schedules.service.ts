@@ -13,7 +13,10 @@ import {
   type ScheduleHandle,
 } from '@temporalio/client';
 import type { Config } from '../../config';
-import { resolveParameters, ParameterError, type PipelineRegistry } from '../../pipelines';
+import type { PipelineRegistry } from '../../pipelines';
+import type { Actor } from '../auth/roles';
+import { PlannerService } from '../runs/planner.service';
+import { checkRunParameters } from '../runs/run-parameters';
 import type { RunPipelineInput } from '../../workflows/definitions';
 import { RUN_PIPELINE_WORKFLOW } from '../runs/run-pipeline.ref';
 import { CONFIG, PIPELINES } from '../config.token';
@@ -36,6 +39,7 @@ interface ScheduleMemo {
 export class SchedulesService {
   constructor(
     private readonly temporal: TemporalService,
+    private readonly planner: PlannerService,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(PIPELINES) private readonly pipelines: PipelineRegistry,
   ) {}
@@ -52,8 +56,10 @@ export class SchedulesService {
     return await this.describe(id);
   }
 
-  async create(dto: CreateScheduleDto): Promise<ScheduleDto> {
-    const input = this.runInput(dto.pipeline, dto.params);
+  async create(dto: CreateScheduleDto, actor: Actor): Promise<ScheduleDto> {
+    const input = this.runInput(dto.pipeline, dto.params, actor, dto.id);
+    // Its runs will be planned by the worker: check now (allow-lists, cost) rather than at 06:00.
+    await this.planner.plan(input, `${input.pipeline}/${dto.id}`);
     const client = await this.temporal.client();
     try {
       await client.schedule.create({
@@ -69,9 +75,15 @@ export class SchedulesService {
     return await this.describe(dto.id);
   }
 
-  async update(id: string, dto: UpdateScheduleDto): Promise<ScheduleDto> {
+  async update(id: string, dto: UpdateScheduleDto, actor: Actor): Promise<ScheduleDto> {
     const current = await this.describe(id);
-    const input = this.runInput(current.pipeline, dto.params ?? (current.params as Record<string, string>));
+    const input = this.runInput(
+      current.pipeline,
+      dto.params ?? (current.params as Record<string, string>),
+      actor,
+      id,
+    );
+    if (dto.params) await this.planner.plan(input, `${input.pipeline}/${id}`);
     const cron = dto.cron ?? current.cron;
     const timezone = dto.timezone ?? current.timezone;
     try {
@@ -118,21 +130,19 @@ export class SchedulesService {
     await this.call(id, (handle) => handle.backfill({ start, end, overlap: ScheduleOverlapPolicy[overlap] }));
   }
 
-  private runInput(pipeline: string, params: Record<string, unknown> | undefined): RunPipelineInput {
-    const definition = this.pipelines.get(pipeline);
-    if (!definition) {
-      throw new BadRequestException(
-        `pipeline: unknown pipeline ${pipeline}; known: ${[...this.pipelines.keys()].join(', ')}`,
-      );
-    }
-    try {
-      resolveParameters(definition, params ?? {});
-    } catch (error) {
-      if (error instanceof ParameterError) throw new BadRequestException(`params: ${error.message}`);
-      throw error;
-    }
+  private runInput(
+    pipeline: string,
+    params: Record<string, unknown> | undefined,
+    actor: Actor,
+    scheduleId: string,
+  ): RunPipelineInput {
+    checkRunParameters(this.pipelines, pipeline, params, actor);
     // Defaults are resolved by each run's plan, so a changed default applies to later runs.
-    return { pipeline, params: (params ?? {}) as RunPipelineInput['params'] };
+    return {
+      pipeline,
+      params: (params ?? {}) as RunPipelineInput['params'],
+      startedBy: `schedule:${scheduleId} (set by ${actor.name})`,
+    };
   }
 
   private action(input: RunPipelineInput, scheduleId: string, memo: ScheduleMemo) {

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createApp } from '../../api/app';
-import { loadConfig, type Config } from '../../config';
+import { loadConfig, parseApiTokens, type Config } from '../../config';
 import { createWorker } from '../../workers/worker';
 import { projectRoot } from '../../activities/providers/paths';
 import {
@@ -50,7 +50,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     notify: config,
     connection: options.connection,
   });
-  const token = config.API_TOKENS.split(',')[0] ?? '';
+  const token = parseApiTokens(config.API_TOKENS)[0]?.secret ?? '';
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
   const api = new ApiClient(await app.getUrl(), token);
@@ -146,6 +146,7 @@ async function prepareWarehouse(
 }
 
 /** A random bearer token for the demo's API. */
-export const demoToken = (): string => randomBytes(16).toString('hex');
+/** The demo's own admin token (`name:role:secret`), new each time. */
+export const demoToken = (): string => `demo:admin:${randomBytes(16).toString('hex')}`;
 
 export const demoConfig = (env: Record<string, string | undefined>): Config => loadConfig(env);

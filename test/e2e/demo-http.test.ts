@@ -36,7 +36,7 @@ describe('the demo: visits-scaling driven end to end through the HTTP API only',
       TEMPORAL_TASK_QUEUE: `demo-${randomUUID()}`,
       BIGQUERY_PROJECT: bq.emulator.projectId,
       BIGQUERY_API_ENDPOINT: bq.emulator.apiEndpoint,
-      API_TOKENS: 'e2e-token',
+      API_TOKENS: 'e2e:admin:e2e-token',
     });
     const lines: string[] = [];
     const { workflowId, view, warehouse } = await runDemo({

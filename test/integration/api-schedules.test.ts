@@ -5,7 +5,10 @@ import type { App } from 'supertest/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app';
 import { loadConfig } from '../../config';
+import type { Worker } from '@temporalio/worker';
+import { demoPipeline } from '../../pipelines/demo/pipeline';
 import { createDevServerEnv } from '../harness/temporal';
+import { createBuiltinWorker } from './runner-fixtures';
 
 const TOKEN = 'test-token';
 const auth = { Authorization: `Bearer ${TOKEN}` };
@@ -14,15 +17,28 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
   let env: TestWorkflowEnvironment;
   let app: INestApplication;
   let http: App;
+  let worker: Worker;
+  let running: Promise<void>;
 
   beforeAll(async () => {
     env = await createDevServerEnv();
-    app = await createApp(loadConfig({ TEMPORAL_ADDRESS: env.address, API_TOKENS: `other,${TOKEN}` }));
+    // The worker plans each schedule's runs when it is created or changed, and runs what it starts.
+    worker = await createBuiltinWorker(env, [demoPipeline]);
+    running = worker.run();
+    app = await createApp(
+      loadConfig({
+        TEMPORAL_ADDRESS: env.address,
+        TEMPORAL_TASK_QUEUE: worker.options.taskQueue,
+        API_TOKENS: `other:viewer:other-secret,scheduler:admin:${TOKEN}`,
+      }),
+    );
     await app.init();
     http = app.getHttpServer() as App;
   });
   afterAll(async () => {
     await app?.close();
+    worker?.shutdown();
+    await running;
     await env?.teardown();
   });
 

@@ -10,18 +10,24 @@ import type { PipelineRegistry } from '../pipelines/core';
 import { downstreamOf, topologicalOrder } from '../pipelines/core/graph';
 import { ParameterError, resolveParameters } from '../pipelines/core/params';
 import { fillTemplates, parseStepReference } from '../pipelines/core/templates';
+import { MAX_MAP_ITEMS } from '../pipelines/core/limits';
+import { parseListParameter, sourceParameter } from '../pipelines/core/map';
 import type {
   CutoffSource,
   JsonObject,
   JsonValue,
+  MapDefinition,
   PipelineDefinition,
+  PlannedMap,
   Plan,
   PlannedStep,
   StepDefinition,
 } from '../pipelines/core/types';
 import { validatePipeline } from '../pipelines/core/validate';
 import {
+  DEFAULT_MAX_PARALLEL,
   DONE_STATES,
+  MAX_PARALLEL_LIMIT,
   RUN_SUMMARY_MEMO,
   RunnerErrorType,
   type RunPipelineInput,
@@ -83,6 +89,7 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
   }
   const policy = deps.policy;
   if (policy) rejectProblems(parameterProblems(definition, params, policy));
+  const maxParallel = resolveMaxParallel(request.maxParallel);
   const { cutoff, cutoffSource } = resolveCutoff(request);
   const builtins: Record<string, JsonValue> = { ...params, cutoff, pipeline: definition.name };
   const lookup = (name: string) => (Object.hasOwn(builtins, name) ? builtins[name] : undefined);
@@ -143,6 +150,8 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
       cacheKey,
       outputs,
       ...(reuse ? { reuse } : {}),
+      ...(step.map ? { map: planMap(step.id, step.map, lookup) } : {}),
+      ...(step.eachBatch ? { eachBatch: true } : {}),
     });
   }
   if (policy) rejectProblems(planProblems(steps, policy));
@@ -153,6 +162,7 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
     cutoff,
     cutoffSource,
     steps,
+    maxParallel,
     ...(request.reuseRunId && request.from
       ? { reuse: { runId: request.reuseRunId, from: request.from } }
       : {}),
@@ -184,6 +194,52 @@ export function createPlanActivities(deps: PlanDeps) {
 }
 
 export type PlanActivities = ReturnType<typeof createPlanActivities>;
+
+/** A map step's plan: a literal or parameter list resolved now, an upstream step's when it starts. */
+function planMap(
+  stepId: string,
+  map: MapDefinition,
+  lookup: (name: string) => JsonValue | undefined,
+): PlannedMap {
+  const settings = {
+    maxConcurrency: map.maxConcurrency,
+    minSuccessRatio: map.minSuccessRatio,
+    batchSize: map.batchSize,
+  };
+  if (!Array.isArray(map.forEach) && typeof map.forEach === 'object' && map.forEach !== null) {
+    return { source: { step: map.forEach.step, field: map.forEach.field }, ...settings };
+  }
+  let items: JsonValue[];
+  const parameter = sourceParameter(map.forEach);
+  if (parameter) {
+    try {
+      items = parseListParameter(parameter, lookup(parameter));
+    } catch (error) {
+      return fail(RunnerErrorType.InvalidParameters, `step ${stepId}: ${(error as Error).message}`);
+    }
+  } else {
+    items = fillTemplates(map.forEach as JsonValue[], lookup);
+  }
+  if (items.length > MAX_MAP_ITEMS) {
+    fail(
+      RunnerErrorType.InvalidParameters,
+      `step ${stepId}: ${items.length} map items; at most ${MAX_MAP_ITEMS}`,
+    );
+  }
+  return { source: { items }, ...settings };
+}
+
+/** A run's `maxParallel`: an integer 1–1000, DEFAULT_MAX_PARALLEL when not given. */
+export function resolveMaxParallel(value: unknown): number {
+  if (value === undefined || value === null) return DEFAULT_MAX_PARALLEL;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_PARALLEL_LIMIT) {
+    return fail(
+      RunnerErrorType.InvalidParameters,
+      `maxParallel ${JSON.stringify(value)} must be an integer from 1 to ${MAX_PARALLEL_LIMIT}`,
+    );
+  }
+  return value;
+}
 
 export function resolveCutoff(request: Pick<PlanRequest, 'cutoff' | 'scheduledStartTime' | 'startTime'>): {
   cutoff: string;

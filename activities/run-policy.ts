@@ -1,12 +1,7 @@
 import { msToNumber } from '@temporalio/common';
 import { resolve } from 'node:path';
 import { configList, type Config } from '../config';
-import {
-  ACCELERATOR_PRICES_USD_PER_HOUR,
-  DEFAULT_MACHINE_TYPE,
-  MACHINE_TYPE_PRICES_USD_PER_HOUR,
-  vmHourlyPrice,
-} from '../config/prices';
+import { acceleratorPrice, machineTypePrice, PRICES } from '../config/prices';
 import type { JsonObject, JsonPrimitive, PipelineDefinition, PlannedStep } from '../pipelines/core/types';
 
 /**
@@ -32,8 +27,8 @@ export function runPolicyFromConfig(config: Config): RunPolicy {
     modelsRepos: configList(config.MODELS_REPOS),
     datasetProjects: configList(config.ALLOWED_DATASET_PROJECTS),
     instances: configList(config.ALLOWED_INSTANCES),
-    machineTypes: machineTypes.length > 0 ? machineTypes : Object.keys(MACHINE_TYPE_PRICES_USD_PER_HOUR),
-    accelerators: accelerators.length > 0 ? accelerators : Object.keys(ACCELERATOR_PRICES_USD_PER_HOUR),
+    machineTypes: machineTypes.length > 0 ? machineTypes : Object.keys(PRICES.machineTypes),
+    accelerators: accelerators.length > 0 ? accelerators : Object.keys(PRICES.accelerators),
     maxAccelerators: config.MAX_ACCELERATORS,
     costCeilingUsd: config.RUN_COST_CEILING_USD,
   };
@@ -138,22 +133,40 @@ function vmOf(step: PlannedStep): { vm: JsonObject; hours: number | undefined } 
   return { vm, hours };
 }
 
+/** Machine type assumed for a VM whose spec and image name none (priced, never free). */
+const FALLBACK_MACHINE_TYPE = 'n1-standard-4';
+const dearest = (table: Record<string, number>) => Math.max(0, ...Object.values(table));
+
+/** Hourly list price of a VM spec; a type missing from the table costs as much as the dearest listed. */
+export function vmHourlyPrice(vm: JsonObject): number {
+  const image =
+    typeof vm.machineImage === 'string' && Object.hasOwn(PRICES.machineImages, vm.machineImage)
+      ? PRICES.machineImages[vm.machineImage]
+      : undefined;
+  const machineType =
+    typeof vm.machineType === 'string' && vm.machineType !== ''
+      ? vm.machineType
+      : (image?.machineType ?? FALLBACK_MACHINE_TYPE);
+  const named = typeof vm.accelerator === 'string' ? /^([a-z0-9-]+)(?::(\d+))?$/.exec(vm.accelerator) : null;
+  const accelerator = named
+    ? { type: named[1] as string, count: Number(named[2] ?? '1') }
+    : typeof vm.accelerator === 'string'
+      ? undefined // '' is "none"
+      : image?.accelerator;
+  return (
+    (machineTypePrice(machineType) ?? dearest(PRICES.machineTypes)) +
+    (accelerator
+      ? accelerator.count * (acceleratorPrice(accelerator.type) ?? dearest(PRICES.accelerators))
+      : 0)
+  );
+}
+
 /** Upper bound of a run's VM cost at list prices: every VM step at its maximum duration. */
 export function estimateRunCostUsd(steps: PlannedStep[]): number {
   let total = 0;
   for (const step of steps) {
     const found = vmOf(step);
-    if (!found || found.hours === undefined) continue;
-    const machineType =
-      typeof found.vm.machineType === 'string' ? found.vm.machineType : DEFAULT_MACHINE_TYPE;
-    const accelerator =
-      typeof found.vm.accelerator === 'string' && /^[a-z0-9-]+(:\d+)?$/.test(found.vm.accelerator)
-        ? {
-            type: found.vm.accelerator.split(':')[0] as string,
-            count: Number(found.vm.accelerator.split(':')[1] ?? '1'),
-          }
-        : undefined;
-    total += found.hours * vmHourlyPrice(machineType || DEFAULT_MACHINE_TYPE, accelerator);
+    if (found?.hours !== undefined) total += found.hours * vmHourlyPrice(found.vm);
   }
   return Math.round(total * 100) / 100;
 }

@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { whileHeartbeating } from './heartbeat';
 import { ApplicationFailure } from '@temporalio/common';
 import type { JsonObject, JsonPrimitive, JsonValue } from '../pipelines/core/types';
 import { RunnerErrorType } from '../workflows/definitions';
@@ -112,7 +113,8 @@ export function createStepActivities(handlers: StepHandlers) {
     ): Promise<boolean | null> {
       const handler = handlerFor(execution.step.kind);
       if (!handler.outputsExist || Object.keys(execution.outputs).length === 0) return null;
-      return await handler.outputsExist(execution);
+      const check = handler.outputsExist;
+      return await whileHeartbeating(() => check(execution));
     },
   };
 }

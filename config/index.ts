@@ -9,6 +9,16 @@ export const configSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('retrainer'),
+  /**
+   * Task queue of trainings' long heartbeating activities (the monitor, the wait for SSH), so a worker
+   * busy with SQL never delays a training's heartbeat; empty means TEMPORAL_TASK_QUEUE.
+   */
+  TEMPORAL_TASK_QUEUE_TRAINING: z.string().default(''),
+  /**
+   * What a worker process polls: `all` (TEMPORAL_TASK_QUEUE, and TEMPORAL_TASK_QUEUE_TRAINING when
+   * set), `pipeline` (TEMPORAL_TASK_QUEUE only) or `training` (TEMPORAL_TASK_QUEUE_TRAINING only).
+   */
+  WORKER_ROLE: z.enum(['all', 'pipeline', 'training']).default('all'),
   /** Base URL of the Temporal Web UI, used for links printed by the demo and returned by the API. */
   TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
   BIGQUERY_PROJECT: z.string().min(1).default('retrainer-local'),

@@ -1,60 +1,68 @@
 /**
- * List prices (USD per hour, on-demand, europe-west1, late 2026) of the Compute Engine machine types
- * and accelerators runs may use. One table for the API's cost ceiling and the run cost estimates:
- * a type missing here is not allowed unless ALLOWED_MACHINE_TYPES / ALLOWED_ACCELERATORS name it, and
- * then it is priced at the most expensive listed one (never free).
+ * Hourly on-demand prices (USD) of Compute Engine machine types and accelerators, used to estimate
+ * what a run's VMs cost (workflows/cost.ts) and exported as metrics. One table shared by the worker,
+ * the API and the docs. Figures are list prices of europe-west1 / us-central1 rounded to the cent
+ * (late 2025); they are estimates, not a bill: sustained-use and committed-use discounts, disks and
+ * network are not counted. Edit them here (a plain module: the workflow bundle imports it too, so a
+ * change takes effect when workers are redeployed).
  */
-export const MACHINE_TYPE_PRICES_USD_PER_HOUR: Readonly<Record<string, number>> = {
-  'e2-standard-2': 0.074,
-  'e2-standard-4': 0.148,
-  'e2-standard-8': 0.296,
-  'e2-highmem-4': 0.2,
-  'e2-highmem-8': 0.4,
-  'n1-standard-2': 0.105,
-  'n1-standard-4': 0.21,
-  'n1-standard-8': 0.419,
-  'n1-standard-16': 0.838,
-  'n1-highmem-4': 0.261,
-  'n1-highmem-8': 0.522,
-  'n1-highmem-16': 1.045,
-  'n2-standard-4': 0.214,
-  'n2-standard-8': 0.428,
-  'n2-highmem-8': 0.577,
-  'g2-standard-4': 0.786,
-  'g2-standard-8': 0.95,
-};
-
-/** Per accelerator and hour (one GPU; a VM with `type:2` pays twice). */
-export const ACCELERATOR_PRICES_USD_PER_HOUR: Readonly<Record<string, number>> = {
-  'nvidia-tesla-t4': 0.385,
-  'nvidia-tesla-p4': 0.66,
-  'nvidia-tesla-v100': 2.72,
-  'nvidia-l4': 0.7,
-  'nvidia-tesla-a100': 3.22,
-};
-
-/** Machine type assumed for a VM created from a machine image that states none. */
-export const DEFAULT_MACHINE_TYPE = 'n1-standard-4';
-
-const highest = (table: Readonly<Record<string, number>>): number => Math.max(...Object.values(table));
-
-/** Hourly price of a machine type; unknown types cost as much as the dearest listed one. */
-export function machineTypePrice(machineType: string): number {
-  return Object.hasOwn(MACHINE_TYPE_PRICES_USD_PER_HOUR, machineType)
-    ? (MACHINE_TYPE_PRICES_USD_PER_HOUR[machineType] as number)
-    : highest(MACHINE_TYPE_PRICES_USD_PER_HOUR);
+export interface PriceTable {
+  currency: 'USD';
+  /** Machine type → price per hour of a running instance (CPU and memory). */
+  machineTypes: Record<string, number>;
+  /** Accelerator type → price per hour of one attached accelerator. */
+  accelerators: Record<string, number>;
+  /**
+   * What an instance created from a machine image runs on when its spec names no machine type or
+   * accelerator (the image carries them), by image name.
+   */
+  machineImages: Record<string, { machineType?: string; accelerator?: { type: string; count: number } }>;
 }
 
-/** Hourly price of one accelerator; unknown types cost as much as the dearest listed one. */
-export function acceleratorPrice(accelerator: string): number {
-  return Object.hasOwn(ACCELERATOR_PRICES_USD_PER_HOUR, accelerator)
-    ? (ACCELERATOR_PRICES_USD_PER_HOUR[accelerator] as number)
-    : highest(ACCELERATOR_PRICES_USD_PER_HOUR);
+export const PRICES: PriceTable = {
+  currency: 'USD',
+  machineTypes: {
+    'e2-standard-2': 0.07,
+    'e2-standard-4': 0.13,
+    'e2-standard-8': 0.27,
+    'e2-highmem-8': 0.36,
+    'n1-standard-2': 0.1,
+    'n1-standard-4': 0.19,
+    'n1-standard-8': 0.38,
+    'n1-standard-16': 0.76,
+    'n1-highmem-4': 0.24,
+    'n1-highmem-8': 0.47,
+    'n1-highmem-16': 0.95,
+    'n2-standard-4': 0.19,
+    'n2-standard-8': 0.39,
+    'n2-highmem-8': 0.52,
+    'g2-standard-4': 0.71,
+    'g2-standard-8': 0.85,
+    'a2-highgpu-1g': 3.67,
+  },
+  accelerators: {
+    'nvidia-tesla-t4': 0.35,
+    'nvidia-tesla-p4': 0.6,
+    'nvidia-tesla-v100': 2.48,
+    'nvidia-tesla-p100': 1.46,
+    'nvidia-tesla-a100': 2.93,
+    'nvidia-l4': 0.56,
+  },
+  machineImages: {
+    'cpu-python-template-prod': { machineType: 'n1-standard-4' },
+    'tensorflow-template-prod': {
+      machineType: 'n1-standard-8',
+      accelerator: { type: 'nvidia-tesla-t4', count: 1 },
+    },
+  },
+};
+
+/** Price per hour of a machine type, or undefined when the table does not know it. */
+export function machineTypePrice(machineType: string, table: PriceTable = PRICES): number | undefined {
+  return Object.hasOwn(table.machineTypes, machineType) ? table.machineTypes[machineType] : undefined;
 }
 
-/** Hourly price of a VM: its machine type plus `count` accelerators. */
-export function vmHourlyPrice(machineType: string, accelerator?: { type: string; count: number }): number {
-  return (
-    machineTypePrice(machineType) + (accelerator ? accelerator.count * acceleratorPrice(accelerator.type) : 0)
-  );
+/** Price per hour of one accelerator of a type, or undefined when the table does not know it. */
+export function acceleratorPrice(type: string, table: PriceTable = PRICES): number | undefined {
+  return Object.hasOwn(table.accelerators, type) ? table.accelerators[type] : undefined;
 }

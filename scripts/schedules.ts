@@ -1,6 +1,7 @@
 // Temporal Schedules from the command line (the API's /schedules routes do the same):
 //   npm run schedules -- quarterly [--paused]        visits-scaling every quarter (1 Jan/Apr/Jul/Oct, 06:00 UTC)
 //   npm run schedules -- create ID PIPELINE "CRON" [key=value ...]
+//   npm run schedules -- reaper [--dry-run] [--paused] [--every "15 minutes"]   the VM reaper (reapVms)
 //   npm run schedules -- list | show ID | trigger ID | pause ID | unpause ID | delete ID
 //   npm run schedules -- backfill ID START END      e.g. backfill visits-scaling-quarterly 2026-01-01 2026-07-02
 // A scheduled run takes its cutoff from its nominal time, so a backfilled quarter sees the data of
@@ -10,6 +11,7 @@ import { loadConfig } from '../config';
 import { pipelines } from '../pipelines';
 import { PlannerService } from '../api/runs/planner.service';
 import { SchedulesService } from '../api/schedules/schedules.service';
+import { upsertReaperSchedule } from '../api/schedules/reaper-schedule';
 import { TemporalService } from '../api/temporal/temporal.service';
 
 export const QUARTERLY = {
@@ -44,6 +46,14 @@ async function main(argv: string[]): Promise<unknown> {
     switch (command) {
       case 'quarterly':
         return await schedules.create({ ...QUARTERLY, paused: argv.includes('--paused') }, actor);
+      case 'reaper': {
+        const everyAt = argv.indexOf('--every');
+        return await upsertReaperSchedule(await temporal.client(), config, {
+          dryRun: argv.includes('--dry-run'),
+          paused: argv.includes('--paused'),
+          ...(everyAt > 0 ? { every: argv[everyAt + 1] } : {}),
+        });
+      }
       case 'create': {
         const [pipeline, cron, ...params] = rest;
         if (!pipeline || !cron) throw new Error('usage: create ID PIPELINE "CRON" [key=value ...]');
@@ -68,7 +78,7 @@ async function main(argv: string[]): Promise<unknown> {
         return { backfill: id, start: rest[0], end: rest[1] };
       default:
         throw new Error(
-          'usage: schedules quarterly|create|list|show|trigger|pause|unpause|delete|backfill …',
+          'usage: schedules quarterly|reaper|create|list|show|trigger|pause|unpause|delete|backfill …',
         );
     }
   } finally {

@@ -1,7 +1,9 @@
 import type { BigQuery } from '@google-cloud/bigquery';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createReaperActivities } from '../activities/reaper';
 import { createStackCheckActivities } from '../activities/stack-check';
 import { createNotifyActivities, type NotifyConfig } from '../activities/notify';
 import { createPlanActivities } from '../activities/plan';
@@ -16,12 +18,13 @@ import { createTrainingStepActivities, kindDepsFor, modelKindHandlers } from '..
 import { pipelines } from '../pipelines/catalog';
 import { pipelineKinds } from '../pipelines/kinds';
 import type { SshTarget } from '../activities/remote/ssh';
-import { loadConfig, type Config } from '../config';
+import { ConfigError, loadConfig, type Config } from '../config';
 import { temporalTls } from '../config/temporal-tls';
 import { runPolicyFromConfig } from '../activities/run-policy';
 
 export interface WorkerDeps {
   config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'> &
+    Partial<Pick<Config, 'TEMPORAL_TASK_QUEUE_TRAINING' | 'WORKER_ROLE'>> &
     Partial<Parameters<typeof temporalTls>[0]>;
   bigquery: BigQuery;
   /** The VM used by `stackCheck`'s SSH round trip (the demo's local VM). */
@@ -35,7 +38,9 @@ export interface WorkerDeps {
 const warehouseConfig = (bigquery: BigQuery) => ({ ...loadConfig(), BIGQUERY_PROJECT: bigquery.projectId });
 
 /** Every activity the worker serves, built once from the worker's clients. */
-export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'notify'>) {
+export function createActivities(
+  deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'notify'> & { temporal?: TemporalClientConfig },
+) {
   return {
     ...createStackCheckActivities({ bigquery: deps.bigquery, vm: deps.vm }),
     // Every plan is checked against the allow-lists and the cost ceiling of the worker's config.
@@ -55,12 +60,37 @@ export function createActivities(deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'not
     ...createRegistryActivities(registryRoot(loadConfig())),
     // VM lifecycle (provision, status, stop, delete, list) on the provider chosen by VM_PROVIDER.
     ...createVmActivities(createVmProvider(loadConfig())),
-    // Training on a VM (trainOnVm): upload, launch in tmux, monitor, judge, collect into <registry>/training/.
-    ...createTrainingActivities({
+    // The VM reaper's look-up (reapVms): labelled VMs and whether their owner workflows are open.
+    ...createReaperActivities({
       provider: createVmProvider(loadConfig()),
-      registryDir: `${registryRoot(loadConfig())}/training`,
+      client: lazyClient(deps.temporal ?? loadConfig()),
     }),
+    // Training on a VM (trainOnVm): upload, launch in tmux, monitor, judge, collect into <registry>/training/.
+    ...createOnVmTrainingActivities(),
   };
+}
+
+type TemporalClientConfig = Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'> &
+  Partial<Parameters<typeof temporalTls>[0]>;
+
+/** A Temporal client for activities that ask the server about workflows, connected on first use. */
+function lazyClient(config: TemporalClientConfig): () => Promise<Client> {
+  let client: Promise<Client> | undefined;
+  return () => {
+    client ??= Connection.connect({ address: config.TEMPORAL_ADDRESS, tls: temporalTls(config) }).then(
+      (connection) => new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
+    );
+    client.catch(() => (client = undefined)).catch(() => undefined);
+    return client;
+  };
+}
+
+/** The activities of `trainOnVm`, also all that a worker of TEMPORAL_TASK_QUEUE_TRAINING serves. */
+function createOnVmTrainingActivities() {
+  return createTrainingActivities({
+    provider: createVmProvider(loadConfig()),
+    registryDir: `${registryRoot(loadConfig())}/training`,
+  });
 }
 
 /** The workflows entry (`workflows/index.ts`, or `.js` when compiled). */
@@ -83,6 +113,48 @@ export function workflowSource(): Pick<WorkerOptions, 'workflowsPath' | 'workflo
   return { workflowsPath: workflowsPath() };
 }
 
+/**
+ * The workers of one process, by `WORKER_ROLE`: the pipeline worker (workflows and every activity on
+ * TEMPORAL_TASK_QUEUE) and, when TEMPORAL_TASK_QUEUE_TRAINING is set, a worker of the trainings'
+ * monitors on it. Each has its own slots and pollers; run them in separate processes (roles
+ * `pipeline` and `training`) so a busy SQL step never delays a heartbeat.
+ */
+export async function createWorkers(
+  deps: WorkerDeps,
+): Promise<{ workers: { queue: string; worker: Worker }[]; connection: NativeConnection }> {
+  const role = deps.config.WORKER_ROLE ?? 'all';
+  const trainingQueue = deps.config.TEMPORAL_TASK_QUEUE_TRAINING ?? '';
+  if (role === 'training' && !trainingQueue) {
+    throw new ConfigError('WORKER_ROLE=training needs TEMPORAL_TASK_QUEUE_TRAINING');
+  }
+  const connection =
+    deps.connection ??
+    (await NativeConnection.connect({
+      address: deps.config.TEMPORAL_ADDRESS,
+      tls: temporalTls(deps.config),
+    }));
+  const workers: { queue: string; worker: Worker }[] = [];
+  try {
+    if (role !== 'training') {
+      const { worker } = await createWorker({ ...deps, connection });
+      workers.push({ queue: deps.config.TEMPORAL_TASK_QUEUE, worker });
+    }
+    if (role !== 'pipeline' && trainingQueue && trainingQueue !== deps.config.TEMPORAL_TASK_QUEUE) {
+      const worker = await Worker.create({
+        connection,
+        namespace: deps.config.TEMPORAL_NAMESPACE,
+        taskQueue: trainingQueue,
+        activities: createOnVmTrainingActivities(),
+      });
+      workers.push({ queue: trainingQueue, worker });
+    }
+  } catch (error) {
+    if (!deps.connection) await connection.close();
+    throw error;
+  }
+  return { workers, connection };
+}
+
 /** Creates the Retrainer worker on the configured task queue. */
 export async function createWorker(
   deps: WorkerDeps,
@@ -98,7 +170,7 @@ export async function createWorker(
     namespace: deps.config.TEMPORAL_NAMESPACE,
     taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
     ...workflowSource(),
-    activities: createActivities(deps),
+    activities: createActivities({ ...deps, temporal: deps.config }),
   });
   return { worker, connection };
 }

@@ -9,6 +9,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { SearchAttributePair } from '@temporalio/common';
 import { CURRENT_STEP, PIPELINE, RUN_STATE } from '../config/search-attributes';
 import type { JsonPrimitive, Plan } from '../pipelines/core/types';
+import type { CostEstimate } from './cost';
 
 export type StepState =
   | 'pending'
@@ -36,6 +37,10 @@ export enum RunnerErrorType {
   InvalidReuse = 'InvalidReuse',
   RepoRefNotFound = 'RepoRefNotFound',
   UnknownStepKind = 'UnknownStepKind',
+  /** A map step's item list could not be read (not an array, too many items). */
+  InvalidMapItems = 'InvalidMapItems',
+  /** Fewer map items succeeded than the step's minSuccessRatio asks. */
+  MapItemsFailed = 'MapItemsFailed',
 }
 
 export interface RunPipelineInput {
@@ -50,7 +55,16 @@ export interface RunPipelineInput {
   reuseOutputs?: Record<string, Record<string, string>>;
   /** Who started the run: the API token's name, or `schedule:<id>` (kept in history as the input). */
   startedBy?: string;
+  /** At most this many steps of the run execute at once (1–1000, default DEFAULT_MAX_PARALLEL). */
+  maxParallel?: number;
 }
+
+/**
+ * Bounded scheduling. Temporal allows 2,000 pending activities (and child workflows) per workflow; a
+ * run never has more than `maxParallel` steps executing, whatever the DAG's width.
+ */
+export const DEFAULT_MAX_PARALLEL = 200;
+export const MAX_PARALLEL_LIMIT = 1000;
 
 export interface StepStatus {
   id: string;
@@ -70,6 +84,45 @@ export interface StepStatus {
   reason?: string;
   /** Kind-specific details returned by the step's handler (row counts, metrics). */
   info?: Record<string, unknown>;
+  /** VM hours and estimated cost of the step's trainings that have ended (train steps). */
+  cost?: CostEstimate;
+  /** A map step's progress (docs/map-steps.md). */
+  map?: MapProgress;
+  /** An eachBatch step's runs on finished batches of its map upstream. */
+  partials?: PartialRun[];
+}
+
+export type ItemState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cached' | 'marked-succeeded';
+
+export interface FailedItem {
+  index: number;
+  /** The item as short JSON. */
+  item: string;
+  error: string;
+  attempts: number;
+}
+
+export interface MapProgress {
+  total: number;
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  cached: number;
+  markedSucceeded: number;
+  batches: { size: number; total: number; finished: number };
+  minSuccessRatio: number;
+  /** The first 50 failed items, with their errors. */
+  failedItems: FailedItem[];
+}
+
+export interface PartialRun {
+  batch: number;
+  /** Items finished (succeeded, cached or marked) when the partial run started. */
+  items: number;
+  state: 'running' | 'succeeded' | 'failed';
+  outputs: Record<string, string>;
+  error?: string;
 }
 
 export interface SignalRecord {
@@ -97,6 +150,18 @@ export interface RunStatus {
   /** Accepted operator actions, for the audit trail. */
   operatorActions: SignalRecord[];
   abortReason?: string;
+  /** VM hours and estimated cost of every training of the run that has ended. */
+  cost?: RunCost;
+}
+
+/** A run's VM hours and estimated cost, in total and by step (steps without VMs are left out). */
+export interface RunCost {
+  currency: 'USD';
+  vmHours: number;
+  usd: number;
+  steps: Record<string, { vmHours: number; usd: number }>;
+  /** Machine types or accelerators the price table does not know: the estimate is low by them. */
+  unpriced?: string[];
 }
 
 /** What a finished run returns and keeps in its memo, so a later run can reuse its outputs. */
@@ -107,6 +172,8 @@ export interface RunSummary {
   cutoff: string;
   params: Record<string, JsonPrimitive>;
   steps: Record<string, { state: StepState; cacheKey: string; outputs: Record<string, string> }>;
+  /** Absent in summaries of runs recorded before cost tracking. */
+  cost?: RunCost;
 }
 
 export type RunPipelineResult = RunSummary;
@@ -170,10 +237,30 @@ export function runSearchAttributes(
   pipeline: string,
   state: RunState,
   currentSteps: string[],
+  bounded = true,
 ): SearchAttributePair[] {
   return [
     { key: PIPELINE, value: pipeline },
     { key: RUN_STATE, value: state },
-    { key: CURRENT_STEP, value: currentSteps.join(',') },
+    // Unbounded: runs started before the bounded scheduler replay their original upserts.
+    { key: CURRENT_STEP, value: bounded ? currentStepValue(currentSteps) : currentSteps.join(',') },
   ];
+}
+
+/** How many running step ids `CurrentStep` names before it counts the rest. */
+export const CURRENT_STEP_IDS = 5;
+/** Well under the server's 2 KB limit per search attribute value, whatever the ids' lengths. */
+export const CURRENT_STEP_MAX_CHARS = 400;
+
+/**
+ * The `CurrentStep` value: up to five running step ids, then `+N more`; never longer than 400
+ * characters (a long id is cut with `…`), so a wide DAG cannot make the server reject the upsert.
+ */
+export function currentStepValue(ids: string[]): string {
+  const shown = ids.slice(0, CURRENT_STEP_IDS);
+  const rest = ids.length - shown.length;
+  const more = rest > 0 ? `,+${rest} more` : '';
+  const joined = shown.join(',');
+  const room = CURRENT_STEP_MAX_CHARS - more.length;
+  return `${joined.length > room ? `${joined.slice(0, room - 1)}…` : joined}${more}`;
 }

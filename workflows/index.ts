@@ -3,3 +3,4 @@ export { stackCheck } from './stack-check';
 export { trainOnVm } from './train-on-vm';
 export { runPipeline } from './run-pipeline';
 export { planPipeline } from './plan-pipeline';
+export { reapVms } from './reap-vms';

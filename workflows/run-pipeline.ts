@@ -14,6 +14,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -22,7 +23,13 @@ import type { NotifyActivities, Notification } from '../activities/notify';
 import type { PlanActivities } from '../activities/plan';
 import type { StepExecution } from '../activities/steps';
 import type { Plan } from '../pipelines/core/types';
-import { DONE_STATES, RunnerErrorType, type RunPipelineInput, type RunPipelineResult } from './definitions';
+import {
+  DEFAULT_MAX_PARALLEL,
+  DONE_STATES,
+  RunnerErrorType,
+  type RunPipelineInput,
+  type RunPipelineResult,
+} from './definitions';
 import { checkOutputs, dispatchStep } from './runner/dispatch';
 import { installOperatorHandlers } from './runner/operator-signals';
 import { errorMessage, now, RunContext } from './runner/run-context';
@@ -57,6 +64,8 @@ class PipelineRun {
   }
 
   async execute(): Promise<RunPipelineResult> {
+    // Runs started before the bounded scheduler keep their unbounded launches and CurrentStep values.
+    this.run.bounded = patched('bounded-scheduler');
     installOperatorHandlers(this.run);
     const info = workflowInfo();
     const scheduled = info.typedSearchAttributes.get(SCHEDULED_START_TIME);
@@ -110,11 +119,25 @@ class PipelineRun {
       if (this.run.abortReason !== undefined) return;
       await this.applyResets();
       this.propagateSkips();
-      for (const record of this.run.records()) if (this.isReady(record)) this.launch(record);
+      this.launchReady();
       this.run.refreshSearchAttributes();
       if (!this.run.records().some((record) => record.task) && this.run.resets.length === 0) return;
       this.run.changed = false;
       await condition(() => this.run.changed);
+    }
+  }
+
+  /** Launches ready steps in plan order, at most `maxParallel` executing at once (bounded runs). */
+  private launchReady(): void {
+    const limit = this.run.bounded
+      ? (this.run.plan?.maxParallel ?? DEFAULT_MAX_PARALLEL)
+      : Number.POSITIVE_INFINITY;
+    let executing = this.run.records().filter((record) => record.task && record.state === 'running').length;
+    for (const record of this.run.records()) {
+      if (executing >= limit) return;
+      if (!this.isReady(record)) continue;
+      this.launch(record);
+      executing += 1;
     }
   }
 
@@ -170,6 +193,14 @@ class PipelineRun {
   /** One step from start to settled: reuse or cache check, approval, attempts, decisions after failure. */
   private async runStep(record: StepRecord): Promise<Outcome> {
     const planned = record.planned;
+    if (planned.map || planned.eachBatch) {
+      // The spec shape is planned and validated; execution lands in the next change (docs/map-steps.md).
+      throw ApplicationFailure.create({
+        type: RunnerErrorType.InvalidMapItems,
+        message: `step ${planned.id}: map steps are planned but not executed by this worker version yet`,
+        nonRetryable: true,
+      });
+    }
     const execution = this.execution(record);
     if (planned.reuse && !record.forceRun) {
       const reused = { ...execution, outputs: planned.reuse.outputs };
@@ -193,7 +224,11 @@ class PipelineRun {
     for (;;) {
       record.status.attempts += 1;
       try {
-        const result = await dispatchStep(planned, { ...execution, attempt: record.status.attempts });
+        const result = await dispatchStep(
+          planned,
+          { ...execution, attempt: record.status.attempts },
+          { onVmUsage: (vms) => record.addVmUsage(vms) },
+        );
         return { state: 'succeeded', outputs: result.outputs ?? execution.outputs, info: result.info };
       } catch (error) {
         if (isCancellation(error) || planned.onFailure !== 'wait') throw error;
@@ -274,7 +309,9 @@ class PipelineRun {
       record.set('running', now(), { error: undefined });
       record.status.attempts += 1;
       try {
-        const result = await dispatchStep(record.planned, this.execution(record));
+        const result = await dispatchStep(record.planned, this.execution(record), {
+          onVmUsage: (vms) => record.addVmUsage(vms),
+        });
         record.set('succeeded', now(), { outputs: result.outputs ?? record.planned.outputs });
       } catch (error) {
         record.set('failed', now(), { error: errorMessage(error) });

@@ -4,12 +4,16 @@ import {
   CancellationScope,
   TimeoutFailure,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { TrainingActivities } from '../activities/training';
+import { closeInterval, estimateCost, openInterval, type VmUsage } from './cost';
+import { ownerLabels } from './vm-labels';
 import {
   TrainingErrorType,
   trainingProgressQuery,
@@ -33,15 +37,35 @@ const DEFAULT_TIMING: Required<MonitorTiming> = {
 };
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
 
-const acts = proxyActivities<TrainingActivities>({
-  startToCloseTimeout: '30 minutes',
-  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
-});
-const sshWait = proxyActivities<TrainingActivities>({
-  startToCloseTimeout: '20 minutes',
-  heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 3 },
-});
+/**
+ * The short VM activities (provision, upload, launch, kill, collect, teardown). They heartbeat while
+ * they work, so a worker that dies in one is noticed after the heartbeat timeout (as for the monitor,
+ * but never under 10 s: they may block briefly on local I/O), not after 30 minutes.
+ */
+const vmActivities = (timing: Required<MonitorTiming>) =>
+  proxyActivities<TrainingActivities>({
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: Math.max(msToNumber(timing.heartbeatTimeout), 10_000),
+    retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
+  });
+/**
+ * Teardown never gives up: a VM left running costs money until someone notices. Retries back off to
+ * every 5 minutes (no maximumAttempts: unlimited); a non-retryable failure (an invalid name) ends it.
+ */
+const teardownActivities = (timing: Required<MonitorTiming>) =>
+  proxyActivities<TrainingActivities>({
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: Math.max(msToNumber(timing.heartbeatTimeout), 10_000),
+    retry: { initialInterval: '2 seconds', maximumInterval: '5 minutes' },
+  });
+/** The wait for SSH heartbeats every second; it runs on the monitors' task queue when there is one. */
+const sshWaitActivities = (input: TrainOnVmInput) =>
+  proxyActivities<TrainingActivities>({
+    startToCloseTimeout: '20 minutes',
+    heartbeatTimeout: '1 minute',
+    retry: { maximumAttempts: 3 },
+    ...(input.monitorTaskQueue ? { taskQueue: input.monitorTaskQueue } : {}),
+  });
 const { judgeTraining } = proxyLocalActivities<TrainingActivities>({ startToCloseTimeout: '1 minute' });
 
 /**
@@ -59,10 +83,17 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
     });
   }
   const timing = { ...DEFAULT_TIMING, ...input.monitor };
+  const acts = vmActivities(timing);
+  const teardownActs = teardownActivities(timing);
+  const sshWait = sshWaitActivities(input);
   const policy = input.policy ?? {};
   const persistent = input.vm.persistent === true;
   const progress: TrainingProgress = { phase: 'provisioning', attempt: 0, elapsedMs: 0 };
-  setHandler(trainingProgressQuery, () => progress);
+  // Each VM's running intervals (workflow time), for VM hours and cost; shown live by the query.
+  const vms: VmUsage[] = [];
+  setHandler(trainingProgressQuery, () => ({ ...progress, vms }));
+  // The VM carries its owner's workflow id, so the reaper can ask whether the training still runs.
+  const labels = { ...input.vm.labels, ...ownerLabels(workflowInfo().workflowId) };
 
   const liveVms = new Set<string>();
   let alive: { vmName: string; runId: string } | undefined;
@@ -74,9 +105,12 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
   let resumeOnSameVm = false;
 
   const teardown = async (name: string) => {
-    await acts.teardownTrainingVm({ vmName: name, persistent });
+    const { teardownTrainingVm } = patched('teardown-retries-forever') ? teardownActs : acts;
+    await teardownTrainingVm({ vmName: name, persistent });
+    closeInterval(vms, name, new Date().toISOString());
     liveVms.delete(name);
   };
+  const usage = () => ({ vms, cost: estimateCost(vms, Date.now()) });
 
   try {
     for (let attempt = 0; ; attempt++) {
@@ -85,7 +119,8 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
       if (needVm) {
         progress.phase = 'provisioning';
         liveVms.add(vmName);
-        await acts.provisionTrainingVm({ ...input.vm, name: vmName });
+        openInterval(vms, { ...input.vm, name: vmName }, new Date().toISOString());
+        await acts.provisionTrainingVm({ ...input.vm, name: vmName, labels });
         progress.phase = 'connecting';
         await sshWait.waitForTrainingSsh({ vmName, timeoutMs: 10 * 60_000 });
         needVm = false;
@@ -173,7 +208,12 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
           result.progress.syncedCheckpoint ?? (resumeFrom?.localPath ? resumeFrom : undefined),
       });
       const reason = verdict.action === 'give-up' ? verdict.reason : undefined;
+      // Torn down before the result is built (the same commands, in the same order, as the finally
+      // below would issue), so the result's VM hours end with the teardown.
+      progress.phase = 'tearing-down';
+      for (const name of [...liveVms]) await CancellationScope.nonCancellable(() => teardown(name));
       const final: TrainOnVmResult = {
+        ...usage(),
         status,
         reason,
         message: verdict.message,
@@ -218,6 +258,8 @@ async function monitor(
     scheduleToCloseTimeout: input.maxDuration,
     heartbeatTimeout: timing.heartbeatTimeout,
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+    // A worker busy with SQL never delays a heartbeat: monitors may have workers of their own.
+    ...(input.monitorTaskQueue ? { taskQueue: input.monitorTaskQueue } : {}),
   });
   try {
     return await monitorTraining({

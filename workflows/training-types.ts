@@ -3,6 +3,7 @@
 import { defineQuery } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { VmSpec } from '../activities/providers/types';
+import type { CostEstimate, VmUsage } from './cost';
 
 /** Failure types of a training step; `ApplicationFailure.type` and `needs-decision` reasons use them. */
 export enum TrainingErrorType {
@@ -63,6 +64,11 @@ export interface TrainOnVmInput {
   maxDuration: Duration;
   policy?: TrainingPolicy;
   monitor?: MonitorTiming;
+  /**
+   * Task queue of the long heartbeating activities (the monitor, the wait for SSH), served by workers
+   * that run nothing else (`TEMPORAL_TASK_QUEUE_TRAINING`); the workflow's own queue when absent.
+   */
+  monitorTaskQueue?: string;
 }
 
 export interface MetricLine {
@@ -158,6 +164,10 @@ export interface TrainOnVmResult {
   metrics?: MetricsSummary;
   /** Training time summed over attempts, measured on the VMs. */
   trainingMs: number;
+  /** Each VM used and when it ran (absent in results of runs recorded before cost tracking). */
+  vms?: VmUsage[];
+  /** VM hours and estimated cost of those VMs (config/prices.ts). */
+  cost?: CostEstimate;
 }
 
 export type TrainingPhase =
@@ -185,6 +195,8 @@ export interface TrainingProgress {
   monitorActivityId?: string;
   lastMetric?: MetricLine;
   elapsedMs: number;
+  /** Each VM used so far and when it ran; an interval without `end` is still running. */
+  vms?: VmUsage[];
 }
 
 export const trainingProgressQuery = defineQuery<TrainingProgress>('trainingProgress');

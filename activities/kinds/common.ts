@@ -23,7 +23,11 @@ export enum PipelineStepErrorType {
 /** What the step kinds close over; the worker builds it once. */
 export interface KindDeps {
   bigquery: BigQuery;
-  config: BigQueryActivitiesConfig & { REGISTRY_KEEP_VERSIONS?: number };
+  config: BigQueryActivitiesConfig & {
+    REGISTRY_KEEP_VERSIONS?: number;
+    /** Where the trainings' monitors run (config/index.ts); empty or absent: the workflow's queue. */
+    TEMPORAL_TASK_QUEUE_TRAINING?: string;
+  };
   /** Model registry root; training artifacts live under `<registry>/artifacts/<output name>/`. */
   registryDir: string;
   /** Scratch folder for files moved between the warehouse and the models (removed after each step). */

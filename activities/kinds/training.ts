@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createBigQueryActivities } from '../bigquery';
+import { whileHeartbeating } from '../heartbeat';
 import { parseTableName } from '../bigquery/steps';
 import { toLabelValue } from '../providers/naming';
 import type { VmSpec } from '../providers/types';
@@ -73,8 +74,10 @@ export function createTrainingStepActivities(deps: KindDeps) {
       const script = specString(execution, 'script');
       const table = specString(execution, 'data');
       const file = join(exportDir(trainingId), `${model}.ndjson`);
-      Context.current().heartbeat({ phase: 'export', table });
-      await warehouse.exportToFile({ table: parseTableName(table), path: file });
+      await whileHeartbeating(() => warehouse.exportToFile({ table: parseTableName(table), path: file }), {
+        phase: 'export',
+        table,
+      });
 
       const vm = specObject(spec, 'vm', id);
       const persistent = vm.persistent === true;
@@ -110,11 +113,15 @@ export function createTrainingStepActivities(deps: KindDeps) {
         maxDuration: str(spec.maxDuration, '12 hours') as TrainOnVmInput['maxDuration'],
         ...(spec.policy ? { policy: spec.policy as TrainingPolicy } : {}),
         ...(spec.monitor ? { monitor: spec.monitor as MonitorTiming } : {}),
+        ...(deps.config.TEMPORAL_TASK_QUEUE_TRAINING
+          ? { monitorTaskQueue: deps.config.TEMPORAL_TASK_QUEUE_TRAINING }
+          : {}),
       };
     },
 
     /** Removes a training's exported inputs when the child ended without a result (failed, cancelled). */
     async discardTrainingInputs(input: { trainingId: string }): Promise<void> {
+      Context.current().heartbeat();
       rmSync(exportDir(input.trainingId), { recursive: true, force: true });
     },
 
@@ -130,6 +137,7 @@ export function createTrainingStepActivities(deps: KindDeps) {
       result: TrainOnVmResult;
     }): Promise<StepResult> {
       const { execution, result } = input;
+      Context.current().heartbeat();
       rmSync(exportDir(input.trainingId), { recursive: true, force: true });
       const artifact = artifactOf(execution);
       const dir = artifactDir(deps, artifact);

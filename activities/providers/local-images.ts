@@ -11,6 +11,13 @@ export const imageManifestSchema = z.object({
   entrypoint: z.string().min(1),
   /** The accelerator the image's drivers are for (informational on `local`). */
   accelerator: z.string().nullable().default(null),
+  /**
+   * Folders (relative to the image folder) put first on PATH in the instance's sessions: where the
+   * image's software lives. The CPU template's is the project's `.venv/bin`, the Python with the
+   * pinned scientific stack (scikit-learn) that the production image has installed; a folder that
+   * does not exist is left out.
+   */
+  path: z.array(z.string().min(1)).default([]),
 });
 
 export type ImageManifest = z.infer<typeof imageManifestSchema>;

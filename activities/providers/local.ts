@@ -193,9 +193,11 @@ export class LocalVmProvider implements VmProvider {
     if (!this.sshdRunning(dir, record)) {
       await this.halt(dir, record); // leftovers of a crashed instance must not survive its restart
       const port = record.lastPort && (await portFree(record.lastPort)) ? record.lastPort : undefined;
+      const software = loadLocalMachineImage(this.imagesDir, record.machineImage);
+      const path = software.manifest.path.map((folder) => resolve(software.dir, folder)).filter(existsSync);
       let host;
       try {
-        host = await startLocalSshHost({ dir, port, detached: true });
+        host = await startLocalSshHost({ dir, port, detached: true, path });
       } catch (error) {
         throw vmFailure(
           VmErrorType.VM_BOOT_FAILED,

@@ -43,8 +43,13 @@ export function sshdConfig(options: {
   username: string;
   home: string;
   tmuxDir: string;
+  /** Folders put before the system PATH in the host's sessions. */
+  path?: string[];
 }): string {
   const { dir } = options;
+  const path = options.path?.length
+    ? ` "PATH=${[...options.path, '/usr/local/bin', '/usr/bin', '/bin'].join(':')}"`
+    : '';
   return [
     `Port ${options.port}`,
     'ListenAddress 127.0.0.1',
@@ -60,7 +65,7 @@ export function sshdConfig(options: {
     'PermitRootLogin prohibit-password',
     'PrintMotd no',
     'ClientAliveInterval 15',
-    `SetEnv HOME=${options.home} TMUX_TMPDIR=${options.tmuxDir}`,
+    `SetEnv HOME=${options.home} TMUX_TMPDIR=${options.tmuxDir}${path}`,
     'Subsystem sftp internal-sftp',
     '',
   ].join('\n');
@@ -87,6 +92,8 @@ export async function startLocalSshHost(options: {
   dir: string;
   port?: number;
   detached?: boolean;
+  /** Folders put first on PATH in the host's sessions (a machine image's software). */
+  path?: string[];
 }): Promise<LocalSshHost> {
   if (!existsSync(SSHD_PATH))
     throw new StackError(`${SSHD_PATH} not found: install openssh-server (npm test runs setup)`);
@@ -102,7 +109,7 @@ export async function startLocalSshHost(options: {
   const port = options.port ?? (await freePort());
   const username = userInfo().username;
   const configFile = join(dir, 'sshd_config');
-  writeFileSync(configFile, sshdConfig({ dir, port, username, home, tmuxDir }));
+  writeFileSync(configFile, sshdConfig({ dir, port, username, home, tmuxDir, path: options.path }));
   execFileSync(SSHD_PATH, ['-t', '-f', configFile]);
   const proc = startProcess({
     name: `sshd ${dir}`,

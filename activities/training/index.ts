@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { VmInfo, VmProvider, VmSpec } from '../providers/types';
 import type { SshOptions } from '../remote/ssh';
 import { TrainingErrorType, type CollectedOutputs, type MonitorResult } from '../../workflows/training-types';
+import { whileHeartbeating } from '../heartbeat';
 import { collectRun, type CollectInput } from './collect';
 import { judgeAttempt, type JudgeInput, type Verdict } from './judge';
 import { killRun, monitorRun, type MonitorInput } from './monitor';
@@ -48,7 +49,7 @@ export function createTrainingActivities(deps: TrainingDeps) {
   return {
     /** Creates the instance (or starts the persistent one); resolves when it runs. */
     async provisionTrainingVm(spec: VmSpec): Promise<VmInfo> {
-      return await deps.provider.provision(spec);
+      return await whileHeartbeating(() => deps.provider.provision(spec), { phase: 'provisioning' });
     },
 
     /** Retries SSH until the instance answers (sshd comes up after the instance reports RUNNING). */
@@ -75,27 +76,31 @@ export function createTrainingActivities(deps: TrainingDeps) {
     /** Uploads wrapper, code, inputs and resume checkpoint; a launched run is never touched. */
     async uploadTrainingRun(input: UploadInput): Promise<{ uploaded: boolean }> {
       checkRunId(input.runId);
-      const session = await connect(input.vmName);
-      try {
-        return { uploaded: await uploadRun(session, input) };
-      } finally {
-        session.close();
-      }
+      return await whileHeartbeating(async () => {
+        const session = await connect(input.vmName);
+        try {
+          return { uploaded: await uploadRun(session, input) };
+        } finally {
+          session.close();
+        }
+      });
     },
 
     /** Starts the wrapper in tmux unless this run was ever launched (see `launchCommand`). */
     async launchTraining(input: { vmName: string; runId: string }): Promise<{ state: LaunchState }> {
       checkRunId(input.runId);
-      const session = await connect(input.vmName);
-      try {
-        const out = await session.run(launchCommand(input.runId), { timeoutMs: 30_000 });
-        const state = /state=(\w+)/.exec(out)?.[1] as LaunchState | undefined;
-        if (!state) throw new Error(`launch of ${input.runId} printed no state: ${out}`);
-        Context.current().log.info('training launch', { runId: input.runId, state });
-        return { state };
-      } finally {
-        session.close();
-      }
+      return await whileHeartbeating(async () => {
+        const session = await connect(input.vmName);
+        try {
+          const out = await session.run(launchCommand(input.runId), { timeoutMs: 30_000 });
+          const state = /state=(\w+)/.exec(out)?.[1] as LaunchState | undefined;
+          if (!state) throw new Error(`launch of ${input.runId} printed no state: ${out}`);
+          Context.current().log.info('training launch', { runId: input.runId, state });
+          return { state };
+        } finally {
+          session.close();
+        }
+      });
     },
 
     /** The one long activity: polls until the run ends; progress lives in its heartbeat details. */
@@ -110,46 +115,56 @@ export function createTrainingActivities(deps: TrainingDeps) {
 
     /** Kills the run's process group; nothing to do when the instance no longer runs. */
     async killTraining(input: { vmName: string; runId: string }): Promise<{ stopped: boolean }> {
-      const { status } = await deps.provider.status(input.vmName);
-      if (status !== 'RUNNING') return { stopped: true };
-      try {
-        return { stopped: await killRun(deps, input.vmName, input.runId) };
-      } catch (error) {
-        // Unreachable but running: teardown (delete or stop) ends the training with the instance.
-        Context.current().log.warn('could not kill training over SSH', { ...input, error: String(error) });
-        return { stopped: false };
-      }
+      return await whileHeartbeating(() => killOn(input));
     },
 
     /** Copies log, metrics, model and latest checkpoint into the registry (see `collectRun`). */
     async collectTrainingOutputs(input: Omit<CollectInput, 'vmAvailable'>): Promise<CollectedOutputs> {
-      const running = (await deps.provider.status(input.vmName)).status === 'RUNNING';
-      const offline = () => collectRun(undefined, '', registryDir, { ...input, vmAvailable: false });
-      if (!running) return await offline();
-      let session: RemoteSession;
-      try {
-        session = await connect(input.vmName);
-      } catch (error) {
-        // Running but unreachable: keep what was copied during training rather than block the step.
-        Context.current().log.warn('VM unreachable, collecting the synced copies only', {
-          error: String(error),
-        });
-        return await offline();
-      }
-      try {
-        const home = (await session.run('printf %s "$HOME"')).trim();
-        return await collectRun(session, home, registryDir, { ...input, vmAvailable: true });
-      } finally {
-        session.close();
-      }
+      return await whileHeartbeating(() => collect(input), { phase: 'collecting' });
     },
 
     /** Deletes a created instance, or stops the persistent one (it keeps its disk). */
     async teardownTrainingVm(input: { vmName: string; persistent: boolean }): Promise<void> {
-      if (input.persistent) await deps.provider.stop(input.vmName);
-      else await deps.provider.delete(input.vmName);
+      await whileHeartbeating(async () => {
+        if (input.persistent) await deps.provider.stop(input.vmName);
+        else await deps.provider.delete(input.vmName);
+      });
     },
   };
+
+  async function killOn(input: { vmName: string; runId: string }): Promise<{ stopped: boolean }> {
+    const { status } = await deps.provider.status(input.vmName);
+    if (status !== 'RUNNING') return { stopped: true };
+    try {
+      return { stopped: await killRun(deps, input.vmName, input.runId) };
+    } catch (error) {
+      // Unreachable but running: teardown (delete or stop) ends the training with the instance.
+      Context.current().log.warn('could not kill training over SSH', { ...input, error: String(error) });
+      return { stopped: false };
+    }
+  }
+
+  async function collect(input: Omit<CollectInput, 'vmAvailable'>): Promise<CollectedOutputs> {
+    const running = (await deps.provider.status(input.vmName)).status === 'RUNNING';
+    const offline = () => collectRun(undefined, '', registryDir, { ...input, vmAvailable: false });
+    if (!running) return await offline();
+    let session: RemoteSession;
+    try {
+      session = await connect(input.vmName);
+    } catch (error) {
+      // Running but unreachable: keep what was copied during training rather than block the step.
+      Context.current().log.warn('VM unreachable, collecting the synced copies only', {
+        error: String(error),
+      });
+      return await offline();
+    }
+    try {
+      const home = (await session.run('printf %s "$HOME"')).trim();
+      return await collectRun(session, home, registryDir, { ...input, vmAvailable: true });
+    } finally {
+      session.close();
+    }
+  }
 }
 
 export type TrainingActivities = ReturnType<typeof createTrainingActivities>;

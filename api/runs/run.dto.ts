@@ -61,6 +61,18 @@ export class CreateRunDto {
   @IsString()
   reuseRunId?: string;
 
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 1000,
+    default: 200,
+    description: 'At most this many steps (and map batches) of the run execute at once',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  maxParallel?: number;
+
   @ApiPropertyOptional({ default: false, description: 'Return the plan without starting anything' })
   @IsOptional()
   @IsBoolean()

@@ -210,6 +210,7 @@ export class RunsService {
       cutoff: dto.cutoff,
       from: dto.from,
       reuseRunId: dto.reuseRunId,
+      ...(dto.maxParallel !== undefined ? { maxParallel: dto.maxParallel } : {}),
     };
   }
 

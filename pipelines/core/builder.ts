@@ -1,6 +1,8 @@
 import { assertValidPipeline } from './validate';
+import { DEFAULT_BATCH_SIZE, DEFAULT_MAP_CONCURRENCY } from './limits';
 import type {
   JsonObject,
+  MapOptions,
   OnFailure,
   ParameterDefinition,
   PipelineDefinition,
@@ -24,6 +26,10 @@ export interface StepOptions {
   cleanup?: boolean;
   timeout?: string;
   description?: string;
+  /** Makes this a map step (docs/map-steps.md). */
+  map?: MapOptions;
+  /** Also run after each finished batch of the (one) map step in `after`. */
+  eachBatch?: boolean;
 }
 
 /** Typed parameter declarations: `param.string({ default: 'eu' })`, `param.date()`. */
@@ -63,6 +69,17 @@ export function stepDefinition(id: string, options: StepOptions): StepDefinition
     cleanup: options.cleanup ?? options.kind === 'cleanup',
     timeout: options.timeout ?? DEFAULT_STEP_TIMEOUT,
     ...(options.description ? { description: options.description } : {}),
+    ...(options.map
+      ? {
+          map: {
+            forEach: options.map.forEach,
+            maxConcurrency: options.map.maxConcurrency ?? DEFAULT_MAP_CONCURRENCY,
+            minSuccessRatio: options.map.minSuccessRatio ?? 1,
+            batchSize: options.map.batchSize ?? DEFAULT_BATCH_SIZE,
+          },
+        }
+      : {}),
+    ...(options.eachBatch ? { eachBatch: true } : {}),
   };
 }
 

@@ -52,6 +52,35 @@ export interface ParameterDefinition {
   choices?: JsonPrimitive[];
 }
 
+/**
+ * Where a map step's items come from (docs/map-steps.md):
+ * - a JSON array (its strings may use `{{param}}`, `{{cutoff}}`),
+ * - `'{{param}}'`, a string parameter holding a JSON array or a comma-separated list,
+ * - `{ step, field }`: the array an upstream step (in `after`) returned in its result's `info[field]`.
+ */
+export type MapSource = JsonValue[] | string | { step: string; field: string };
+
+/** What an author writes under `map:`; everything but `forEach` has a default. */
+export interface MapOptions {
+  forEach: MapSource;
+  /** Items executing at once (1–1000; default 50), within the run's `maxParallel` budget of batches. */
+  maxConcurrency?: number;
+  /** Fraction of items that must succeed (0–1; default 1): above it the step succeeds naming its failed items. */
+  minSuccessRatio?: number;
+  /**
+   * Items per batch: a number, or a share of the items like `'20%'` (default 500). A batch runs as
+   * child workflows of at most 500 items; `eachBatch` steps run on each finished batch.
+   */
+  batchSize?: number | string;
+}
+
+export interface MapDefinition {
+  forEach: MapSource;
+  maxConcurrency: number;
+  minSuccessRatio: number;
+  batchSize: number | string;
+}
+
 export interface StepDefinition {
   /** Dotted id, `quality.train`; unique within the pipeline. */
   id: string;
@@ -76,6 +105,10 @@ export interface StepDefinition {
   /** startToCloseTimeout of one attempt of the step's activity. */
   timeout: string;
   description?: string;
+  /** A map step: the kind runs once per item, `{{item}}` / `{{item.<field>}}` in the spec. */
+  map?: MapDefinition;
+  /** Runs after each finished batch of its map upstream too (partial results), then once at the end. */
+  eachBatch?: boolean;
 }
 
 export interface PipelineDefinition {
@@ -107,6 +140,16 @@ export interface PlannedStep {
   outputs: Record<string, string>;
   /** Set when the step's outputs are taken from an earlier run (`reuseRunId` + `from`). */
   reuse?: { runId: string; outputs: Record<string, string> };
+  map?: PlannedMap;
+  eachBatch?: boolean;
+}
+
+/** A map step as planned: a static list is resolved, an upstream one is read when the step starts. */
+export interface PlannedMap {
+  source: { items: JsonValue[] } | { step: string; field: string };
+  maxConcurrency: number;
+  minSuccessRatio: number;
+  batchSize: number | string;
 }
 
 export type CutoffSource = 'explicit' | 'schedule' | 'start';
@@ -122,6 +165,8 @@ export interface Plan {
   /** Topological order (a step comes after everything it depends on). */
   steps: PlannedStep[];
   reuse?: { runId: string; from: string };
+  /** Steps executing at once (absent in plans made before the bounded scheduler: unbounded). */
+  maxParallel?: number;
   /** False when the server does not know our custom search attributes (the time-skipping test server). */
   searchAttributes: boolean;
   createdAt: string;

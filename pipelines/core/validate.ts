@@ -1,5 +1,7 @@
 import { ancestors, findCycle } from './graph';
 import { BUILTIN_TEMPLATE_NAMES, parseStepReference, templateNames } from './templates';
+import { MAX_STATIC_STEPS } from './limits';
+import { isItemTemplate, mapProblems, sourceParameter } from './map';
 import type { JsonPrimitive, ParameterDefinition, PipelineDefinition, StepDefinition } from './types';
 
 export type PipelineIssueCode =
@@ -10,7 +12,9 @@ export type PipelineIssueCode =
   | 'unknown-parameter'
   | 'invalid-parameter'
   | 'invalid-step-reference'
-  | 'invalid-step';
+  | 'invalid-step'
+  | 'too-many-steps'
+  | 'invalid-map';
 
 /** One problem in a definition, naming the offending step and/or parameter. */
 export interface PipelineIssue {
@@ -47,6 +51,17 @@ export function validatePipeline(definition: PipelineDefinition): PipelineIssue[
   for (const [name, parameter] of Object.entries(definition.parameters)) {
     issues.push(...parameterIssues(name, parameter));
   }
+  if (definition.steps.length > MAX_STATIC_STEPS) {
+    issues.push({
+      code: 'too-many-steps',
+      message:
+        `pipeline ${definition.name} has ${definition.steps.length} steps; at most ${MAX_STATIC_STEPS} ` +
+        'static steps fit in one run (plan size and history limits): fan out with a map step instead ' +
+        '(docs/map-steps.md)',
+    });
+    // Checking each of thousands of steps would only repeat the point (and take quadratic time).
+    return issues;
+  }
   const ids = new Set<string>();
   for (const step of definition.steps) {
     if (ids.has(step.id)) {
@@ -54,6 +69,17 @@ export function validatePipeline(definition: PipelineDefinition): PipelineIssue[
     }
     ids.add(step.id);
     issues.push(...stepShapeIssues(step));
+    for (const message of mapProblems(step, definition.steps))
+      issues.push({ code: 'invalid-map', step: step.id, message });
+    const listParameter = step.map && sourceParameter(step.map.forEach);
+    if (listParameter && definition.parameters[listParameter]?.type !== 'string') {
+      issues.push({
+        code: 'invalid-map',
+        step: step.id,
+        parameter: listParameter,
+        message: `step ${step.id}: map.forEach parameter ${listParameter} must be a declared string parameter`,
+      });
+    }
   }
   for (const step of definition.steps) {
     for (const dependency of step.after) {
@@ -86,7 +112,7 @@ function parameterIssues(name: string, parameter: ParameterDefinition): Pipeline
   const issues: PipelineIssue[] = [];
   const bad = (message: string) => issues.push({ code: 'invalid-parameter', parameter: name, message });
   if (!PARAMETER_NAME.test(name)) bad(`parameter name "${name}" must match ${PARAMETER_NAME}`);
-  if ((BUILTIN_TEMPLATE_NAMES as readonly string[]).includes(name))
+  if ((BUILTIN_TEMPLATE_NAMES as readonly string[]).includes(name) || name === 'item')
     bad(`parameter ${name} shadows a built-in`);
   const values: JsonPrimitive[] = [...(parameter.default === undefined ? [] : [parameter.default])];
   values.push(...(parameter.choices ?? []));
@@ -139,15 +165,26 @@ function templateIssues(definition: PipelineDefinition): PipelineIssue[] {
       ...templateNames(step.repo?.ref),
       ...templateNames(step.repo?.url),
       ...templateNames(typeof step.approval === 'string' ? step.approval : undefined),
+      ...(Array.isArray(step.map?.forEach) ? templateNames(step.map.forEach) : []),
     ];
-    const upstream = ancestors(definition.steps, step.id);
+    // Only steps that reference others need their ancestors (computing them for each is quadratic).
+    let upstream: Set<string> | undefined;
     for (const name of new Set(names)) {
+      if (isItemTemplate(name)) {
+        if (!step.map)
+          issues.push({
+            code: 'invalid-map',
+            step: step.id,
+            message: `step ${step.id} references {{${name}}} but is not a map step`,
+          });
+        continue;
+      }
       const reference = parseStepReference(name);
       if (reference) {
         const target = byId.get(reference.step);
         const problem = !target
           ? `unknown step ${reference.step}`
-          : !upstream.has(reference.step)
+          : !(upstream ??= ancestors(definition.steps, step.id)).has(reference.step)
             ? `step ${reference.step}, which is not upstream of it`
             : !target.outputs.includes(reference.output)
               ? `output ${reference.output}, which step ${reference.step} does not declare`

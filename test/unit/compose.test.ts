@@ -14,6 +14,7 @@ interface Service {
   environment?: Record<string, string | number>;
   ports?: string[];
   depends_on?: Record<string, unknown> | string[];
+  container_name?: string;
 }
 
 const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -48,7 +49,7 @@ describe('docker-compose.yml (the production path)', () => {
   });
 
   it('configures the worker and the API only with variables the code reads, and valid values', () => {
-    for (const name of ['worker', 'api'] as const) {
+    for (const name of ['worker', 'training-worker', 'api'] as const) {
       const env = compose.services[name]?.environment ?? {};
       const ours = Object.keys(env).filter((key) => key !== 'GOOGLE_APPLICATION_CREDENTIALS');
       expect(ours.filter((key) => !configKeys.includes(key as never))).toEqual([]);
@@ -70,6 +71,30 @@ describe('docker-compose.yml (the production path)', () => {
       include: string[];
     };
     expect(tsBuild.include).toEqual(expect.arrayContaining(['workers', 'api']));
+  });
+
+  it('scales workers out (--scale worker=3): no fixed container name or published port; monitors on their own queue', () => {
+    for (const name of ['worker', 'training-worker'] as const) {
+      const service = compose.services[name]!;
+      expect(service.container_name).toBeUndefined();
+      expect(service.ports).toBeUndefined();
+      expect(service.command).toEqual(['node', 'dist/workers/main.js']);
+    }
+    const config = (name: string) =>
+      loadConfig(
+        Object.fromEntries(
+          Object.entries(compose.services[name]?.environment ?? {}).map(([key, value]) => [
+            key,
+            withDefaults(value),
+          ]),
+        ),
+      );
+    expect(config('worker').WORKER_ROLE).toBe('pipeline');
+    expect(config('training-worker').WORKER_ROLE).toBe('training');
+    expect(config('training-worker').TEMPORAL_TASK_QUEUE_TRAINING).not.toBe('');
+    expect(config('training-worker').TEMPORAL_TASK_QUEUE_TRAINING).not.toBe(
+      config('worker').TEMPORAL_TASK_QUEUE,
+    );
   });
 
   it('registers exactly the custom search attributes the workflows use', () => {

@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   ChildWorkflowCancellationType,
+  ChildWorkflowFailure,
   executeChild,
   proxyActivities,
   type ActivityOptions,
@@ -11,8 +12,15 @@ import type { Duration, RetryPolicy } from '@temporalio/common';
 import type { StepActivities, StepExecution, StepResult } from '../../activities/steps';
 import type { TrainingStepActivities } from '../../activities/kinds/training';
 import type { PlannedStep } from '../../pipelines/core/types';
+import type { VmUsage } from '../cost';
 import { trainOnVm } from '../train-on-vm';
 import { TrainingErrorType, type TrainOnVmResult } from '../training-types';
+
+/** What a step reports to the runner while it runs. */
+export interface StepHooks {
+  /** The VMs a training used and when they ran (for VM hours and cost), once its child has ended. */
+  onVmUsage?: (vms: VmUsage[]) => void;
+}
 
 /** Default retry of a step's activity when the definition sets none. */
 const DEFAULT_STEP_RETRY = { maximumAttempts: 3 };
@@ -35,13 +43,17 @@ function activityOptions(step: PlannedStep): ActivityOptions {
  * workflow, everything else runs through the generic `executeStep` activity (activities/steps.ts maps
  * the kind to a handler).
  */
-export async function dispatchStep(step: PlannedStep, execution: StepExecution): Promise<StepResult> {
+export async function dispatchStep(
+  step: PlannedStep,
+  execution: StepExecution,
+  hooks: StepHooks = {},
+): Promise<StepResult> {
   switch (step.kind) {
     case 'gate':
       // Nothing to run: an approval gate (or a join point) only orders the DAG.
       return { outputs: execution.outputs };
     case 'train':
-      return await trainStep(step, execution);
+      return await trainStep(step, execution, hooks);
     default: {
       const { executeStep } = proxyActivities<StepActivities>(activityOptions(step));
       return await executeStep(execution);
@@ -61,10 +73,12 @@ export const trainingWorkflowId = (
  * decision fails the step with the training's failure type, so `onFailure: 'wait'` puts it in
  * awaiting-decision; its latest checkpoint is filed first, for an operator who marks it succeeded.
  */
-async function trainStep(step: PlannedStep, execution: StepExecution): Promise<StepResult> {
+async function trainStep(step: PlannedStep, execution: StepExecution, hooks: StepHooks): Promise<StepResult> {
   const { prepareTrainingStep, finishTrainingStep, discardTrainingInputs } =
     proxyActivities<TrainingStepActivities>({
       startToCloseTimeout: '1 hour',
+      // They heartbeat: a worker that dies in an export is noticed in 30 s, not after the hour.
+      heartbeatTimeout: '30 seconds',
       retry: { ...DEFAULT_STEP_RETRY, ...(step.retry ?? {}) } as RetryPolicy,
       summary: `${step.id} (train)`,
     });
@@ -79,9 +93,12 @@ async function trainStep(step: PlannedStep, execution: StepExecution): Promise<S
       staticSummary: `${step.id}: ${input.trainingId}`,
     });
   } catch (error) {
+    const failed = failedTrainingResult(error);
+    if (failed?.vms) hooks.onVmUsage?.(failed.vms);
     await CancellationScope.nonCancellable(() => discardTrainingInputs({ trainingId: input.trainingId }));
     throw error;
   }
+  if (result.vms) hooks.onVmUsage?.(result.vms);
   const finished = await finishTrainingStep({ execution, trainingId: input.trainingId, result });
   if (result.status === 'needs-decision') {
     throw ApplicationFailure.create({
@@ -94,8 +111,17 @@ async function trainStep(step: PlannedStep, execution: StepExecution): Promise<S
   return finished;
 }
 
+/** The result a training attached to its failure (`onExhausted: 'fail'`), if any. */
+function failedTrainingResult(error: unknown): Partial<TrainOnVmResult> | undefined {
+  const cause = error instanceof ChildWorkflowFailure ? error.cause : undefined;
+  if (!(cause instanceof ApplicationFailure)) return undefined;
+  const details = cause.details?.[0];
+  return details && typeof details === 'object' ? (details as Partial<TrainOnVmResult>) : undefined;
+}
+
 const { outputsExist } = proxyActivities<StepActivities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { maximumAttempts: 5 },
 });
 

@@ -2,6 +2,7 @@ import { log, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporal
 import type { Plan } from '../../pipelines/core/types';
 import {
   RUN_SUMMARY_MEMO,
+  type RunCost,
   runSearchAttributes,
   type RunPipelineInput,
   type RunState,
@@ -22,6 +23,8 @@ export class RunContext {
   /** Set by anything that may let the scheduler make progress; it waits on this with condition(). */
   changed = false;
   abortReason: string | undefined;
+  /** patched('bounded-scheduler'): at most maxParallel steps at once, a CurrentStep that always fits. */
+  bounded = false;
   /** Step sets of accepted rerunFrom signals, applied once their running steps have stopped. */
   readonly resets: string[][] = [];
   private readonly signals: SignalRecord[] = [];
@@ -79,6 +82,7 @@ export class RunContext {
       this.plan.pipeline,
       state,
       busy.map((record) => record.id),
+      this.bounded,
     );
     const key = JSON.stringify(pairs.map((pair) => pair.value));
     if (key === this.lastSearchAttributes) return;
@@ -98,6 +102,30 @@ export class RunContext {
       rejectedSignals: this.signals.filter((signal) => !signal.accepted),
       operatorActions: this.signals.filter((signal) => signal.accepted),
       ...(this.abortReason !== undefined ? { abortReason: this.abortReason } : {}),
+      cost: this.cost(),
+    };
+  }
+
+  /** The run's cost from its steps' ended trainings. */
+  cost(): RunCost {
+    const steps: RunCost['steps'] = {};
+    let vmHours = 0;
+    let usd = 0;
+    const unpriced = new Set<string>();
+    for (const record of this.records()) {
+      const cost = record.status.cost;
+      if (!cost) continue;
+      steps[record.id] = { vmHours: cost.vmHours, usd: cost.usd };
+      vmHours += cost.vmHours;
+      usd += cost.usd;
+      for (const part of cost.unpriced ?? []) unpriced.add(part);
+    }
+    return {
+      currency: 'USD',
+      vmHours: Math.round(vmHours * 1e6) / 1e6,
+      usd: Math.round(usd * 1e6) / 1e6,
+      steps,
+      ...(unpriced.size ? { unpriced: [...unpriced] } : {}),
     };
   }
 
@@ -115,6 +143,7 @@ export class RunContext {
           { state: r.state, cacheKey: r.planned.cacheKey, outputs: r.status.outputs },
         ]),
       ),
+      cost: this.cost(),
     };
   }
 }

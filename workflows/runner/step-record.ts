@@ -1,4 +1,5 @@
 import type { CancellationScope } from '@temporalio/workflow';
+import { estimateCost, type VmUsage } from '../cost';
 import type { PlannedStep } from '../../pipelines/core/types';
 import type { StepState, StepStatus } from '../definitions';
 
@@ -16,6 +17,8 @@ export class StepRecord {
   resetPending = false;
   /** Set by rerunFrom: run the step again even if its outputs exist or could be reused. */
   forceRun = false;
+  /** VMs of every training this step ran in this run (kept across retries and reruns: money spent). */
+  readonly vms: VmUsage[] = [];
 
   constructor(readonly planned: PlannedStep) {
     this.status = {
@@ -48,6 +51,12 @@ export class StepRecord {
     }
     if (state !== 'awaiting-decision') delete this.status.awaiting;
     Object.assign(this.status, { state }, fields);
+  }
+
+  /** Adds the VMs of a finished training; the step's cost covers all of its trainings. */
+  addVmUsage(vms: VmUsage[]): void {
+    this.vms.push(...vms);
+    this.status.cost = estimateCost(this.vms, Date.now());
   }
 
   /** Back to pending, forgetting what the last attempt produced; `force` skips cache and reuse (rerunFrom). */

@@ -1,0 +1,174 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createBigQueryActivities, dateParam } from '../../../activities/bigquery';
+import { tableSql } from '../../../activities/bigquery/identifiers';
+import { parseTableName } from '../../../activities/bigquery/steps';
+import {
+  failure,
+  PipelineStepErrorType,
+  pinnedCodeOf,
+  runLabels,
+  runModel,
+  shortHash,
+  specString,
+  type KindDeps,
+} from '../../../activities/kinds/common';
+import type { StepExecution, StepHandlerContext } from '../../../activities/steps';
+import { FEATURES_SCHEMA } from '../schema';
+import { modelPython } from './python';
+
+/** One sensor present on a day, with a fingerprint of its readings (changes when its input does). */
+export interface SensorItem {
+  sensor_id: string;
+  rows: number;
+  fingerprint: string;
+}
+
+const SENSOR_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+/** A sensor id as read from the warehouse or a payload: never trusted to be a safe name. */
+export function checkSensorId(step: string, value: unknown): string {
+  if (typeof value !== 'string' || !SENSOR_ID.test(value)) {
+    throw failure(
+      PipelineStepErrorType.INVALID_SPEC,
+      `step ${step}: sensor id ${JSON.stringify(value)} is not 1–128 letters, digits, _ . : -`,
+    );
+  }
+  return value;
+}
+
+/** The sensors whose readings landed on `date`, with their fingerprints, in id order. */
+export async function listSensors(
+  deps: KindDeps,
+  readingsTable: string,
+  date: string,
+  step: string,
+): Promise<SensorItem[]> {
+  const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
+  const table = tableSql(parseTableName(readingsTable), deps.config.BIGQUERY_PROJECT);
+  const rows = await warehouse.queryRows({
+    sql: `SELECT sensor_id, COUNT(*) AS n, MIN(ts) AS first_ts, MAX(ts) AS last_ts,
+      ROUND(SUM(temperature), 3) AS t, ROUND(SUM(humidity), 3) AS h, ROUND(SUM(sound), 3) AS s
+      FROM ${table} WHERE date = @date GROUP BY sensor_id ORDER BY sensor_id`,
+    params: { date: dateParam(date) },
+    maxRows: 100_000,
+  });
+  return rows.map((row) => ({
+    sensor_id: checkSensorId(step, row.sensor_id),
+    rows: Number(row.n),
+    fingerprint: shortHash(JSON.stringify([row.n, row.first_ts, row.last_ts, row.t, row.h, row.s]), 16),
+  }));
+}
+
+/**
+ * The scratch table of one sensor's features: named from the step's code (commit, version), the
+ * date and the sensor's fingerprint, so an unchanged sensor finds its table (cached) and a changed
+ * one gets a new one.
+ */
+export function sensorFeaturesTable(
+  deps: KindDeps,
+  execution: Pick<StepExecution, 'pipeline' | 'step'>,
+  date: string,
+  item: SensorItem,
+): string {
+  const key = shortHash(
+    JSON.stringify([execution.step.commit ?? 'working-tree', execution.step.version, date, item]),
+    8,
+  );
+  const slug = item.sensor_id.toLowerCase().replace(/[^a-z0-9]+/g, '_');
+  return `${deps.config.SCRATCH_DATASET_PREFIX}${execution.pipeline.replace(/-/g, '_')}.features_${slug}_${key}`;
+}
+
+/**
+ * The feature model applied to one sensor-day: its readings exported to NDJSON, `features.py
+ * featurize` at the pinned commit on the worker, the row loaded into `destination`, and the
+ * production features table's row for (date, sensor) replaced by it. Returns the created table.
+ */
+export async function featurizeSensor(
+  deps: KindDeps,
+  execution: StepExecution,
+  context: StepHandlerContext,
+  input: { readings: string; date: string; item: SensorItem; destination: string; featuresTable: string },
+): Promise<{ table: string; rows: number }> {
+  const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
+  const project = deps.config.BIGQUERY_PROJECT;
+  const dir = join(
+    resolve(deps.workDir),
+    'sensor-features',
+    shortHash(`${execution.workflowId}/${execution.attempt}/${input.item.sensor_id}`, 12),
+  );
+  mkdirSync(dir, { recursive: true });
+  try {
+    const data = join(dir, 'readings.ndjson');
+    await warehouse.exportToFile({
+      sql: `SELECT sensor_id, CAST(date AS STRING) AS date, hour, temperature, humidity, sound
+        FROM ${tableSql(parseTableName(input.readings), project)}
+        WHERE date = @date AND sensor_id = @sensor ORDER BY ts`,
+      params: { date: dateParam(input.date), sensor: input.item.sensor_id },
+      path: data,
+    });
+    context.heartbeat({ phase: 'features', sensor: input.item.sensor_id });
+    await runModel(
+      { ...deps, python: modelPython(deps) },
+      specString(execution, 'script'),
+      ['featurize', '--data', data, '--out', join(dir, 'features.ndjson')],
+      context.signal,
+      pinnedCodeOf(execution),
+    );
+    const destination = parseTableName(input.destination);
+    await warehouse.ensureScratchDataset({ pipeline: execution.pipeline });
+    const loaded = await warehouse.loadFromFile({
+      path: join(dir, 'features.ndjson'),
+      table: destination,
+      schema: FEATURES_SCHEMA.map((field) => ({ ...field })),
+      labels: runLabels(execution),
+    });
+    await publishFeatures(deps, input.featuresTable, input.date, input.item.sensor_id, input.destination);
+    return { table: `${loaded.table.dataset}.${loaded.table.table}`, rows: loaded.rows };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Replaces (date, sensor)'s row of the production features table with the sensor's scratch table. */
+export async function publishFeatures(
+  deps: KindDeps,
+  featuresTable: string,
+  date: string,
+  sensor: string,
+  from: string,
+): Promise<void> {
+  const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
+  const project = deps.config.BIGQUERY_PROJECT;
+  const target = parseTableName(featuresTable);
+  await ensureTable(deps, featuresTable, FEATURES_SCHEMA);
+  const columns = FEATURES_SCHEMA.map((field) => field.name).join(', ');
+  await warehouse.runStatement({
+    sql: `DELETE FROM ${tableSql(target, project)} WHERE date = @date AND sensor_id = @sensor`,
+    params: { date: dateParam(date), sensor },
+    what: `replace ${sensor} ${date} in ${featuresTable}`,
+  });
+  await warehouse.runStatement({
+    sql: `INSERT INTO ${tableSql(target, project)} (${columns}) SELECT ${columns} FROM ${tableSql(parseTableName(from), project)}`,
+    what: `publish ${sensor} ${date} into ${featuresTable}`,
+  });
+}
+
+/** Creates a production table (and its dataset) with this schema when it does not exist yet. */
+export async function ensureTable(
+  deps: KindDeps,
+  name: string,
+  schema: { name: string; type: string }[],
+): Promise<void> {
+  const ref = parseTableName(name);
+  await deps.bigquery.dataset(ref.dataset).get({ autoCreate: true });
+  const table = deps.bigquery.dataset(ref.dataset).table(ref.table);
+  const [exists] = await table.exists();
+  if (exists) return;
+  try {
+    await table.create({ schema: { fields: schema } });
+  } catch (error) {
+    // Two sensors of one run create it at once: the loser finds it there.
+    if ((error as { code?: number }).code !== 409) throw error;
+  }
+}

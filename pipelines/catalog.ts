@@ -1,6 +1,8 @@
 import { createPipelineRegistry, type PipelineRegistry } from './core';
+import type { DailyRunTrigger } from './core/triggers';
 import { demoPipeline } from './demo/pipeline';
 import { sensorClusteringPipeline, sensorClusteringRetrainPipeline } from './sensor-clustering/pipeline';
+import { sensorClusteringDaily } from './sensor-clustering/trigger';
 import { visitsScalingPipeline } from './visits-scaling/pipeline';
 
 /** Every pipeline the worker can run and the API lists: one line per pipeline package. */
@@ -10,3 +12,8 @@ export const pipelines: PipelineRegistry = createPipelineRegistry([
   sensorClusteringPipeline,
   sensorClusteringRetrainPipeline,
 ]);
+
+/** Pipelines with one run per day, joined by their schedule and by data arrivals: one line each. */
+export const dailyRunTriggers: ReadonlyMap<string, DailyRunTrigger> = new Map(
+  [sensorClusteringDaily].map((trigger) => [trigger.pipeline, trigger]),
+);

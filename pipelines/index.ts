@@ -1,3 +1,4 @@
 // The catalog and the core (pure data, no I/O): what the API and the plan import.
-export { pipelines } from './catalog';
+export { pipelines, dailyRunTriggers } from './catalog';
+export type { DailyRunTrigger } from './core/triggers';
 export * from './core';

@@ -1,5 +1,6 @@
 // Temporal Schedules from the command line (the API's /schedules routes do the same):
 //   npm run schedules -- quarterly [--paused]        visits-scaling every quarter (1 Jan/Apr/Jul/Oct, 06:00 UTC)
+//   npm run schedules -- sensor-clustering [--paused]   a daily pipeline (16:00 UTC): joins or starts the run of the day
 //   npm run schedules -- create ID PIPELINE "CRON" [key=value ...]
 //   npm run schedules -- reaper [--dry-run] [--paused] [--every "15 minutes"]   the VM reaper (reapVms)
 //   npm run schedules -- list | show ID | trigger ID | pause ID | unpause ID | delete ID
@@ -8,7 +9,7 @@
 // that quarter, not of today. TEMPORAL_ADDRESS etc. come from the environment (config/index.ts).
 import { userInfo } from 'node:os';
 import { loadConfig } from '../config';
-import { pipelines } from '../pipelines';
+import { dailyRunTriggers, pipelines } from '../pipelines';
 import { PlannerService } from '../api/runs/planner.service';
 import { SchedulesService } from '../api/schedules/schedules.service';
 import { upsertReaperSchedule } from '../api/schedules/reaper-schedule';
@@ -77,8 +78,10 @@ async function main(argv: string[]): Promise<unknown> {
         await schedules.backfill(id, { start: asDate(rest[0], 'START'), end: asDate(rest[1], 'END') });
         return { backfill: id, start: rest[0], end: rest[1] };
       default:
+        if (command && dailyRunTriggers.has(command))
+          return await schedules.createDaily(command, actor, { paused: argv.includes('--paused') });
         throw new Error(
-          'usage: schedules quarterly|reaper|create|list|show|trigger|pause|unpause|delete|backfill …',
+          `usage: schedules quarterly|reaper|${[...dailyRunTriggers.keys()].join('|')}|create|list|show|trigger|pause|unpause|delete|backfill …`,
         );
     }
   } finally {

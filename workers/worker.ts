@@ -7,6 +7,7 @@ import { createReaperActivities } from '../activities/reaper';
 import { createStackCheckActivities } from '../activities/stack-check';
 import { createNotifyActivities, type NotifyConfig } from '../activities/notify';
 import { createPlanActivities } from '../activities/plan';
+import { createJoinRunActivities } from '../activities/join-run';
 import { createVmProvider } from '../activities/providers';
 import { createVmActivities } from '../activities/vm';
 import { createTrainingActivities } from '../activities/training';
@@ -45,6 +46,8 @@ export function createActivities(
     ...createStackCheckActivities({ bigquery: deps.bigquery, vm: deps.vm }),
     // Every plan is checked against the allow-lists and the cost ceiling of the worker's config.
     ...createPlanActivities({ pipelines, policy: runPolicyFromConfig(loadConfig()) }),
+    // Schedules of daily pipelines join (or start) the day's run by signal-with-start.
+    ...createJoinRunActivities(),
     // One handler per step kind; add a kind's handlers here (e.g. `...sqlStepHandlers(deps.bigquery)`).
     ...createStepActivities({
       ...builtinStepHandlers,

@@ -183,6 +183,8 @@ export const RUN_SUMMARY_MEMO = 'runSummary';
 
 export interface StepPayload {
   step: string;
+  /** Why, kept with the signal in the audit trail (e.g. what arrived, for a data-arrival rerun). */
+  reason?: string;
 }
 export interface MarkSucceededPayload extends StepPayload {
   reason: string;

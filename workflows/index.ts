@@ -3,4 +3,5 @@ export { stackCheck } from './stack-check';
 export { trainOnVm } from './train-on-vm';
 export { runPipeline } from './run-pipeline';
 export { planPipeline } from './plan-pipeline';
+export { joinDailyRun } from './join-daily-run';
 export { reapVms } from './reap-vms';

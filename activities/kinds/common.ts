@@ -121,6 +121,16 @@ export function readModelArtifact(deps: KindDeps, artifact: string): ModelArtifa
 
 const execFileAsync = promisify(execFile);
 
+/**
+ * The Python that runs model programs on the worker when the deps name none: the project's `.venv`
+ * (scripts/setup.sh installs the pinned packages there: numpy, scikit-learn) when there is one, else
+ * `python3` from PATH (the production image, with the same pins installed).
+ */
+export function defaultModelPython(projectDir = join(__dirname, '..', '..')): string {
+  const venv = join(resolve(projectDir), '.venv', 'bin', 'python');
+  return existsSync(venv) ? venv : 'python3';
+}
+
 /** The commit of the models repository a step runs, pinned by the plan (from the step's `repo`). */
 export interface PinnedCode {
   repo: string;
@@ -202,12 +212,16 @@ export async function runModel(
     ? await checkout(deps, code, signal)
     : resolve(deps.projectDir ?? join(__dirname, '..', '..'));
   try {
-    const { stdout } = await execFileAsync(deps.python ?? 'python3', [join(cwd, script), ...args], {
-      cwd,
-      signal,
-      env: modelEnvironment(cwd),
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    const { stdout } = await execFileAsync(
+      deps.python ?? defaultModelPython(),
+      [join(cwd, script), ...args],
+      {
+        cwd,
+        signal,
+        env: modelEnvironment(cwd),
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
     return stdout;
   } catch (error) {
     if (signal.aborted) throw error;

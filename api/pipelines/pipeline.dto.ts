@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsString, Matches, MaxLength } from 'class-validator';
 
 export class ParameterDto {
   @ApiProperty({ enum: ['string', 'number', 'boolean', 'date'] })
@@ -81,4 +82,26 @@ export class PipelineDto {
 
   @ApiProperty({ type: [PipelineStepDto], description: 'The DAG: each step with the steps it runs after' })
   steps!: PipelineStepDto[];
+}
+
+export class ArrivalDto {
+  @ApiProperty({ example: '2026-11-03', description: 'the day the data is for (the run key)' })
+  @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'date must be a date YYYY-MM-DD' })
+  date!: string;
+
+  @ApiProperty({
+    example: 'hive-007',
+    description: 'what arrived (a sensor id), kept in the run’s audit trail',
+  })
+  @IsString()
+  @MaxLength(200)
+  item!: string;
+}
+
+export class ArrivalResultDto {
+  @ApiProperty({ example: 'sensor-clustering/2026-11-03' })
+  workflowId!: string;
+
+  @ApiProperty({ description: 'the run that took the arrival in (a new one when none was running)' })
+  runId!: string;
 }

@@ -1,27 +1,48 @@
-import { Controller, Get, Inject, NotFoundException, Param } from '@nestjs/common';
 import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+} from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
   ApiBearerAuth,
   ApiExtraModels,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiTags,
+  ApiForbiddenResponse,
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { RequireRole } from '../auth/roles';
-import type { PipelineRegistry } from '../../pipelines';
-import { PIPELINES } from '../config.token';
-import { ParameterDto, PipelineDto, PipelineSummaryDto } from './pipeline.dto';
+import type { Config } from '../../config';
+import { joinOrStartRun } from '../../clients/join-run';
+import { dailyRunTriggers, type PipelineRegistry } from '../../pipelines';
+import { CurrentActor, RequireRole, type Actor } from '../auth/roles';
+import { StartsRuns } from '../auth/starts-runs';
+import { CONFIG, PIPELINES } from '../config.token';
+import { TemporalService } from '../temporal/temporal.service';
+import { ArrivalDto, ArrivalResultDto, ParameterDto, PipelineDto, PipelineSummaryDto } from './pipeline.dto';
 
 @ApiTags('pipelines')
 @ApiBearerAuth()
 @RequireRole('viewer')
 @ApiUnauthorizedResponse({ description: 'Missing or invalid bearer token' })
-@ApiTooManyRequestsResponse({ description: 'Rate limit (API_RATE_LIMIT) reached' })
+@ApiForbiddenResponse({ description: "The token's role does not allow this" })
+@ApiTooManyRequestsResponse({ description: 'Rate limit (API_RATE_LIMIT, API_START_RATE_LIMIT) reached' })
 @ApiExtraModels(ParameterDto)
 @Controller('pipelines')
 export class PipelinesController {
-  constructor(@Inject(PIPELINES) private readonly pipelines: PipelineRegistry) {}
+  constructor(
+    @Inject(PIPELINES) private readonly pipelines: PipelineRegistry,
+    private readonly temporal: TemporalService,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
 
   @Get()
   @ApiOkResponse({ type: [PipelineSummaryDto] })
@@ -58,5 +79,40 @@ export class PipelinesController {
         description: step.description,
       })),
     };
+  }
+
+  /**
+   * Data for a day arrived (a sensor's readings landed at `<date>/<sensor_id>`): the run of that day
+   * takes it in, or starts (signal-with-start on `<pipeline>/<date>`, so never two runs of one day).
+   */
+  @Post(':name/arrivals')
+  // It may start the day's run, but only with the pipeline's defaults: an operator's, not an admin's.
+  @RequireRole('operator')
+  @StartsRuns()
+  @HttpCode(200)
+  @ApiOkResponse({ type: ArrivalResultDto })
+  @ApiNotFoundResponse({ description: 'No pipeline has that name' })
+  @ApiBadRequestResponse({ description: 'The pipeline has no daily runs, or the body is invalid' })
+  async arrival(
+    @Param('name') name: string,
+    @Body() body: ArrivalDto,
+    @CurrentActor() actor: Actor,
+  ): Promise<ArrivalResultDto> {
+    if (!this.pipelines.has(name))
+      throw new NotFoundException(
+        `unknown pipeline ${name}; known: ${[...this.pipelines.keys()].join(', ')}`,
+      );
+    const trigger = dailyRunTriggers.get(name);
+    if (!trigger) throw new BadRequestException(`pipeline: ${name} has no daily runs to take arrivals in`);
+    if (Number.isNaN(Date.parse(body.date))) throw new BadRequestException(`date: ${body.date} is not a day`);
+    return await joinOrStartRun(await this.temporal.client(), {
+      pipeline: name,
+      runKey: body.date,
+      cutoff: body.date,
+      rerunFrom: trigger.rerunFrom,
+      reason: `arrived: ${body.item}`,
+      taskQueue: this.config.TEMPORAL_TASK_QUEUE,
+      startedBy: actor.name,
+    });
   }
 }

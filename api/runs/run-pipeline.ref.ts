@@ -4,3 +4,6 @@
  */
 export const RUN_PIPELINE_WORKFLOW = 'runPipeline';
 export const PLAN_PIPELINE_WORKFLOW = 'planPipeline';
+
+/** The schedule action of pipelines with one run per day (workflows/join-daily-run.ts). */
+export const JOIN_DAILY_RUN_WORKFLOW = 'joinDailyRun';

@@ -13,12 +13,12 @@ import {
   type ScheduleHandle,
 } from '@temporalio/client';
 import type { Config } from '../../config';
-import type { PipelineRegistry } from '../../pipelines';
+import { dailyRunTriggers, type PipelineRegistry } from '../../pipelines';
 import type { Actor } from '../auth/roles';
 import { PlannerService } from '../runs/planner.service';
 import { checkRunParameters } from '../runs/run-parameters';
 import type { RunPipelineInput } from '../../workflows/definitions';
-import { RUN_PIPELINE_WORKFLOW } from '../runs/run-pipeline.ref';
+import { JOIN_DAILY_RUN_WORKFLOW, RUN_PIPELINE_WORKFLOW } from '../runs/run-pipeline.ref';
 import { CONFIG, PIPELINES } from '../config.token';
 import { TemporalService } from '../temporal/temporal.service';
 import type { BackfillDto, CreateScheduleDto, ScheduleDto, UpdateScheduleDto } from './schedule.dto';
@@ -75,6 +75,39 @@ export class SchedulesService {
     return await this.describe(dto.id);
   }
 
+  /**
+   * The daily schedule of a pipeline with one run per day (`dailyRunTriggers`): its action is the
+   * `joinDailyRun` workflow, which joins or starts the run of the nominal day by signal-with-start,
+   * so the schedule and data arrivals never make two runs of one day.
+   */
+  async createDaily(
+    pipeline: string,
+    actor: Actor,
+    options: { paused?: boolean } = {},
+  ): Promise<ScheduleDto> {
+    const trigger = dailyRunTriggers.get(pipeline);
+    if (!trigger) throw new BadRequestException(`pipeline: ${pipeline} has no daily runs`);
+    const { id, cron, timezone } = trigger.schedule;
+    const input = this.runInput(pipeline, {}, actor, id);
+    const client = await this.temporal.client();
+    try {
+      await client.schedule.create({
+        scheduleId: id,
+        spec: { cronExpressions: [cron], timezone },
+        action: {
+          ...this.action(input, id, { scheduleCron: [cron], scheduleTimezone: timezone }),
+          workflowType: JOIN_DAILY_RUN_WORKFLOW,
+          args: [{ ...input, rerunFrom: trigger.rerunFrom }],
+        },
+        policies: { overlap: ScheduleOverlapPolicy.ALLOW_ALL, catchupWindow: '1 day' },
+        state: { paused: options.paused ?? false, note: `daily runs of ${pipeline}, one per day` },
+      });
+    } catch (error) {
+      throw this.translate(error, id);
+    }
+    return await this.describe(id);
+  }
+
   async update(id: string, dto: UpdateScheduleDto, actor: Actor): Promise<ScheduleDto> {
     const current = await this.describe(id);
     const input = this.runInput(
@@ -92,7 +125,16 @@ export class SchedulesService {
       ).update((previous) => ({
         ...previous,
         spec: { cronExpressions: cron, timezone },
-        action: this.action(input, id, { scheduleCron: cron, scheduleTimezone: timezone }),
+        // A daily schedule keeps its joinDailyRun action (and its rerunFrom) under new params.
+        action: {
+          ...this.action(input, id, { scheduleCron: cron, scheduleTimezone: timezone }),
+          ...(previous.action.workflowType === JOIN_DAILY_RUN_WORKFLOW
+            ? {
+                workflowType: JOIN_DAILY_RUN_WORKFLOW,
+                args: [{ ...(previous.action.args?.[0] as object), ...input }],
+              }
+            : {}),
+        },
         policies: dto.overlap
           ? { ...previous.policies, overlap: ScheduleOverlapPolicy[dto.overlap] }
           : previous.policies,

@@ -23,6 +23,12 @@ const ROUTES: { method: 'get' | 'post' | 'patch' | 'delete'; path: string; role:
     { method: 'get', path: '/schedules', role: 'viewer' },
     { method: 'get', path: '/schedules/s', role: 'viewer' },
     { method: 'post', path: '/runs', role: 'operator', body: { pipeline: 'demo', dryRun: true } },
+    {
+      method: 'post',
+      path: '/pipelines/demo/arrivals',
+      role: 'operator',
+      body: { date: '2026-11-30', item: '2026-11-30/sensor-1' },
+    },
     { method: 'post', path: '/runs/p%2Fk/steps/a/mark-succeeded', role: 'operator', body: { reason: 'r' } },
     { method: 'post', path: '/runs/p%2Fk/steps/a/retry', role: 'operator' },
     { method: 'post', path: '/runs/p%2Fk/steps/a/rerun', role: 'operator' },
@@ -99,7 +105,7 @@ describe('API roles: viewer reads, operator acts on runs, admin starts runs and 
         checked++;
       }
     }
-    expect(checked).toBe(20);
+    expect(checked).toBe(21);
   });
 
   it('lets an operator plan but not start a run, and keeps privileged parameters for admins', async () => {

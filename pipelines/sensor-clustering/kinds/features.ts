@@ -15,7 +15,6 @@ import {
 } from '../../../activities/kinds/common';
 import type { StepExecution, StepHandlerContext } from '../../../activities/steps';
 import { FEATURES_SCHEMA } from '../schema';
-import { modelPython } from './python';
 
 /** One sensor present on a day, with a fingerprint of its readings (changes when its input does). */
 export interface SensorItem {
@@ -109,7 +108,7 @@ export async function featurizeSensor(
     });
     context.heartbeat({ phase: 'features', sensor: input.item.sensor_id });
     await runModel(
-      { ...deps, python: modelPython(deps) },
+      deps,
       specString(execution, 'script'),
       ['featurize', '--data', data, '--out', join(dir, 'features.ndjson')],
       context.signal,

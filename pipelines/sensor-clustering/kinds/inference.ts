@@ -17,7 +17,6 @@ import type { StepExecution, StepHandlerContext } from '../../../activities/step
 import type { JsonObject } from '../../core';
 import { FEATURES_SCHEMA, RESULTS_SCHEMA } from '../schema';
 import { ensureTable } from './features';
-import { modelPython } from './python';
 
 /** What one clustering inference measured: stored with the run (step info) and exported. */
 export interface InferenceMetrics extends JsonObject {
@@ -91,27 +90,19 @@ export async function inferClusters(
       path: data,
     });
     context.heartbeat({ phase: 'inference', sensors: exported.rows });
-    const python = { ...deps, python: modelPython(deps) };
+
     const script = specString(execution, 'script');
     const modelFile = join(version.path, version.modelFile);
     const code = pinnedCodeOf(execution);
     await runModel(
-      python,
+      deps,
       script,
       ['predict', '--model', modelFile, '--data', data, '--out', join(dir, 'clusters.ndjson')],
       context.signal,
       code,
     );
     const scores = JSON.parse(
-      (
-        await runModel(
-          python,
-          script,
-          ['evaluate', '--model', modelFile, '--data', data],
-          context.signal,
-          code,
-        )
-      )
+      (await runModel(deps, script, ['evaluate', '--model', modelFile, '--data', data], context.signal, code))
         .trim()
         .split('\n')
         .pop() as string,

@@ -1,0 +1,11 @@
+import type { DailyRunTrigger } from '../core/triggers';
+
+/**
+ * One run per day: the 16:00 UTC schedule (seed 001's crontab) and every sensor's readings landing
+ * for a date join the run of that date, which reruns `features` (an unchanged sensor stays cached).
+ */
+export const sensorClusteringDaily: DailyRunTrigger = {
+  pipeline: 'sensor-clustering',
+  rerunFrom: 'features',
+  schedule: { id: 'sensor-clustering-daily', cron: '0 16 * * *', timezone: 'UTC' },
+};

@@ -35,9 +35,7 @@ async function main(): Promise<void> {
   try {
     const { workflowId, view } = await runDemo({ config, bigquery: createBigQueryClient(config) });
     const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-    const evaluate = view.run.steps.find((step) => step.id === 'evaluate');
     console.log(`\nrun ${workflowId}: ${view.run.state} in ${minutes} min`);
-    printEvaluation(evaluate?.info);
     if (view.run.steps.every((step) => step.state === 'cached' || step.id === 'cleanup')) {
       console.log('  every step was cached: an earlier demo computed the same outputs from the same inputs.');
       console.log('  to start over from an empty warehouse: npm run stack -- reset && npm run demo');
@@ -60,27 +58,6 @@ async function main(): Promise<void> {
       ? '\nlocal stack stopped.'
       : '\nthe local stack keeps running; stop it with: npm run stack -- stop',
   );
-}
-
-interface Evaluation {
-  promote?: boolean;
-  reason?: string;
-  models?: Record<string, { challenger?: number; champion?: number; passed?: boolean }>;
-}
-
-/** The champion/challenger verdict, one line per model. */
-function printEvaluation(info: Record<string, unknown> | undefined): void {
-  const evaluation = info as Evaluation | undefined;
-  if (!evaluation?.models) return;
-  console.log(
-    `  evaluation: ${evaluation.promote ? 'promoted' : 'NOT promoted'} (${evaluation.reason ?? ''})`,
-  );
-  for (const [model, scores] of Object.entries(evaluation.models)) {
-    const mse = (value: number | undefined) => (value === undefined ? 'n/a' : value.toPrecision(4));
-    console.log(
-      `    ${model.padEnd(13)} MSE ${mse(scores.challenger)} vs production ${mse(scores.champion)} → ${scores.passed ? 'better' : 'worse'}`,
-    );
-  }
 }
 
 main().catch((error: unknown) => {

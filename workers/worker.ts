@@ -11,6 +11,7 @@ import { createJoinRunActivities } from '../activities/join-run';
 import { createVmProvider } from '../activities/providers';
 import { createVmActivities } from '../activities/vm';
 import { createTrainingActivities } from '../activities/training';
+import { createLeaseActivities } from '../activities/lease';
 import { builtinStepHandlers, createStepActivities } from '../activities/steps';
 import { createBigQueryActivities } from '../activities/bigquery';
 import { bigQueryStepHandlers } from '../activities/bigquery/steps';
@@ -70,6 +71,9 @@ export function createActivities(
     }),
     // Training on a VM (trainOnVm): upload, launch in tmux, monitor, judge, collect into <registry>/training/.
     ...createOnVmTrainingActivities(),
+    // One training at a time on a persistent instance, across runs (the instanceLease workflow, on
+    // this worker's queue, where trainOnVm runs).
+    ...createLeaseActivities(),
   };
 }
 

@@ -84,6 +84,8 @@ export interface StepStatus {
   reason?: string;
   /** Kind-specific details returned by the step's handler (row counts, metrics). */
   info?: Record<string, unknown>;
+  /** What a running step waits for, e.g. "waiting for quality-notebook, held by run visits-scaling/2026q3". */
+  note?: string;
   /** VM hours and estimated cost of the step's trainings that have ended (train steps). */
   cost?: CostEstimate;
   /** A map step's progress (docs/map-steps.md). */
@@ -189,6 +191,13 @@ export interface StepPayload {
 export interface MarkSucceededPayload extends StepPayload {
   reason: string;
 }
+export interface ItemPayload extends StepPayload {
+  /** The item's index in the map step's list (status.map.failedItems[].index). */
+  item: number;
+}
+export interface MarkItemSucceededPayload extends ItemPayload {
+  reason: string;
+}
 export interface AbortPayload {
   reason: string;
 }
@@ -197,8 +206,18 @@ export const markSucceededSignal = defineSignal<[MarkSucceededPayload]>('markSuc
 export const retryStepSignal = defineSignal<[StepPayload]>('retryStep');
 export const rerunFromSignal = defineSignal<[StepPayload]>('rerunFrom');
 export const approveSignal = defineSignal<[StepPayload]>('approve');
+export const retryItemSignal = defineSignal<[ItemPayload]>('retryItem');
+export const markItemSucceededSignal = defineSignal<[MarkItemSucceededPayload]>('markItemSucceeded');
 export const abortRunSignal = defineSignal<[AbortPayload]>('abortRun');
 export const statusQuery = defineQuery<RunStatus>('status');
+
+/** From a step's child workflow (a training) to its run: what the step waits for; null when it no longer waits. */
+export interface StepNotePayload {
+  /** The child's workflow id, `<run>/<step>/<attempt>`. */
+  workflowId: string;
+  note: string | null;
+}
+export const stepNoteSignal = defineSignal<[StepNotePayload]>('stepNote');
 
 /** What an operator Update carries: the signal's payload plus who acts (the API token's name). */
 export interface OperatorUpdatePayload {

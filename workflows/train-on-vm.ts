@@ -12,6 +12,7 @@ import {
 } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { TrainingActivities } from '../activities/training';
+import { InstanceLeaseHolder } from './lease-holder';
 import { closeInterval, estimateCost, openInterval, type VmUsage } from './cost';
 import { ownerLabels } from './vm-labels';
 import {
@@ -89,6 +90,16 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
   const policy = input.policy ?? {};
   const persistent = input.vm.persistent === true;
   const progress: TrainingProgress = { phase: 'provisioning', attempt: 0, elapsedMs: 0 };
+  // One training at a time on a persistent instance, across runs: hold its lease from before the
+  // first start until after the last stop. It expires after every attempt's maximum plus an hour,
+  // should this workflow die without its teardown.
+  const lease =
+    persistent && patched('instance-lease')
+      ? new InstanceLeaseHolder(
+          input.vm.name,
+          (Math.max(0, policy.maxRetries ?? 0) + 1) * msToNumber(input.maxDuration) + 3_600_000,
+        )
+      : undefined;
   // Each VM's running intervals (workflow time), for VM hours and cost; shown live by the query.
   const vms: VmUsage[] = [];
   setHandler(trainingProgressQuery, () => ({ ...progress, vms }));
@@ -113,6 +124,13 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
   const usage = () => ({ vms, cost: estimateCost(vms, Date.now()) });
 
   try {
+    if (lease) {
+      progress.phase = 'waiting-for-instance';
+      await lease.acquire((note) => {
+        if (note) progress.waitingFor = note;
+        else delete progress.waitingFor;
+      });
+    }
     for (let attempt = 0; ; attempt++) {
       const runId = attempt === 0 ? input.trainingId : `${input.trainingId}-r${attempt}`;
       Object.assign(progress, { attempt, runId, vmName, monitorActivityId: undefined });
@@ -239,6 +257,8 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
       // A cancel or failure must not leave the training running on a VM that is merely stopped.
       if (alive && liveVms.has(alive.vmName)) await acts.killTraining(alive);
       for (const name of [...liveVms]) await teardown(name);
+      // After the stop: the next holder starts the instance itself.
+      await lease?.release();
       progress.phase = 'done';
     });
   }

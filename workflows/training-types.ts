@@ -171,6 +171,7 @@ export interface TrainOnVmResult {
 }
 
 export type TrainingPhase =
+  | 'waiting-for-instance'
   | 'provisioning'
   | 'connecting'
   | 'uploading'
@@ -195,6 +196,8 @@ export interface TrainingProgress {
   monitorActivityId?: string;
   lastMetric?: MetricLine;
   elapsedMs: number;
+  /** While another run holds the persistent instance: "waiting for <instance>, held by run <id>". */
+  waitingFor?: string;
   /** Each VM used so far and when it ran; an interval without `end` is still running. */
   vms?: VmUsage[];
 }

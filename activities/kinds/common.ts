@@ -18,6 +18,8 @@ export enum PipelineStepErrorType {
   ARTIFACT_MISSING = 'PipelineStepArtifactMissing',
   /** The model program (predict, evaluate) exited non-zero. */
   MODEL_COMMAND_FAILED = 'PipelineStepModelCommandFailed',
+  /** evaluate found no labelled held-out rows: there is nothing to compare champion and challenger on. */
+  EVALUATION_NO_ROWS = 'PipelineStepEvaluationNoRows',
 }
 
 /** What the step kinds close over; the worker builds it once. */

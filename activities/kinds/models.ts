@@ -25,23 +25,67 @@ import {
 } from './common';
 import { trainedModelExists } from './training';
 
+/** The verdict on one model: both scores on the same held-out rows, and the margin applied. */
+export interface ModelVerdict {
+  /** Challenger MSE on the held-out rows. */
+  challenger: number;
+  /** Champion (registry `production`) MSE on the same rows; null when there is no champion. */
+  champion: number | null;
+  championVersion: string | null;
+  version: string;
+  /** Held-out rows both were scored on. */
+  rows: number;
+  /** The held-out table (`dataset.table`). */
+  heldOut: string;
+  /** Relative margin: the challenger passes when its MSE ≤ (1 + margin) × the champion's. */
+  margin: number;
+  /** (challenger − champion) / champion; null without a champion. */
+  relativeGap: number | null;
+  /** `better`, `tie` (within the margin: promoted, the tie rule) or `worse`; `no-champion`. */
+  outcome: 'better' | 'tie' | 'worse' | 'no-champion';
+  passed: boolean;
+}
+
 /** What `evaluate` decides and keeps in `<artifacts>/<decision output>/decision.json`. */
 export interface EvaluationDecision {
   promote: boolean;
   reason: string;
-  maxRatio: number;
-  models: Record<
-    string,
-    {
-      challenger: number;
-      champion: number | null;
-      championVersion: string | null;
-      version: string;
-      rows: number;
-      passed: boolean;
-    }
-  >;
+  /** The tie rule, stated in every decision. */
+  tieRule: string;
+  models: Record<string, ModelVerdict>;
 }
+
+export const TIE_RULE =
+  'a challenger within its margin of the champion ties, and a tie promotes the challenger (trained on the newer data)';
+
+/**
+ * The verdict for one model, from both MSEs on the same rows: better (lower than the champion's),
+ * tie (higher but within the relative margin: promoted, TIE_RULE) or worse (not promoted).
+ */
+export function judgeChallenger(
+  challenger: number,
+  champion: number | null,
+  margin: number,
+): Pick<ModelVerdict, 'relativeGap' | 'outcome' | 'passed'> {
+  if (champion === null) return { relativeGap: null, outcome: 'no-champion', passed: true };
+  const relativeGap = champion > 0 ? (challenger - champion) / champion : challenger > 0 ? Infinity : 0;
+  const outcome = challenger <= champion ? 'better' : challenger <= champion * (1 + margin) ? 'tie' : 'worse';
+  return { relativeGap, outcome, passed: outcome !== 'worse' };
+}
+
+/** `margin` of an evaluate entry: a finite number ≥ 0 (a fraction: 0.02 is 2 %). */
+function marginOf(entry: JsonObject, step: string): number {
+  const margin = entry.margin === undefined ? 0 : Number(entry.margin);
+  if (!Number.isFinite(margin) || margin < 0) {
+    throw failure(
+      PipelineStepErrorType.INVALID_SPEC,
+      `step ${step}: margin of ${str(entry.model)} must be a number ≥ 0, got ${JSON.stringify(entry.margin)}`,
+    );
+  }
+  return margin;
+}
+
+const percent = (value: number) => `${Number((value * 100).toPrecision(3))}%`;
 
 /** `spec.schema`: the columns of the model's predictions file, `[{ name, type }]`. */
 function predictionSchema(execution: Pick<StepExecution, 'step'>): { name: string; type: string }[] {
@@ -154,9 +198,8 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
 
     evaluate: {
       async run(execution, context) {
-        const maxRatio = Number(execution.step.spec.max_ratio ?? 1);
         const dir = workFolder(execution);
-        const decision: EvaluationDecision = { promote: true, reason: '', maxRatio, models: {} };
+        const decision: EvaluationDecision = { promote: true, reason: '', tieRule: TIE_RULE, models: {} };
         const score = async (script: string, modelFile: string, data: string) => {
           const out = await runModel(
             deps,
@@ -165,32 +208,47 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
             context.signal,
             pinnedCodeOf(execution),
           );
-          return JSON.parse(out.trim().split('\n').pop() as string) as { rows: number; mse: number };
+          return JSON.parse(out.trim().split('\n').pop() as string) as { rows: number; mse: number | null };
         };
+        const noRows = (name: string, table: string) =>
+          failure(
+            PipelineStepErrorType.EVALUATION_NO_ROWS,
+            `step ${execution.step.id}: ${name} has no labelled held-out rows in ${table}; nothing to compare on`,
+          );
         try {
           for (const entry of specList(execution.step.spec, 'models', execution.step.id)) {
             const name = str(entry.model);
             const script = str(entry.script);
             const artifact = str(entry.artifact);
+            const table = str(entry.data);
+            const margin = marginOf(entry, execution.step.id);
             const challenger = readModelArtifact(deps, artifact);
+            // One export, scored by both models: the same rows by construction.
             const data = join(dir, `${name}.ndjson`);
-            await warehouse.exportToFile({ table: parseTableName(str(entry.data)), path: data });
+            await warehouse.exportToFile({ table: parseTableName(table), path: data });
             context.heartbeat({ phase: 'evaluate', model: name });
             const mine = await score(script, modelFileOf(deps, artifact), data);
+            if (mine.mse === null || mine.rows === 0) throw noRows(name, table);
             const production = await registry.getModelAlias({ model: name });
             const theirs = production
               ? await score(script, join(production.path, production.modelFile), data)
               : null;
-            // "At least as good" within floating-point noise: the same model trained on the same rows
-            // read in another order scores a few ulps apart.
-            const passed = theirs === null || mine.mse <= maxRatio * theirs.mse * (1 + 1e-9);
+            if (theirs && (theirs.mse === null || theirs.rows !== mine.rows)) {
+              throw failure(
+                PipelineStepErrorType.MODEL_COMMAND_FAILED,
+                `step ${execution.step.id}: ${name}'s champion scored ${theirs.rows} rows, the challenger ${mine.rows}`,
+              );
+            }
+            const champion = theirs?.mse ?? null;
             decision.models[name] = {
               challenger: mine.mse,
-              champion: theirs?.mse ?? null,
+              champion,
               championVersion: production?.version ?? null,
               version: challenger.version,
               rows: mine.rows,
-              passed,
+              heldOut: table,
+              margin,
+              ...judgeChallenger(mine.mse, champion, margin),
             };
           }
         } finally {
@@ -198,12 +256,17 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
         }
         const worse = Object.entries(decision.models).filter(([, m]) => !m.passed);
         decision.promote = worse.length === 0;
+        const ties = Object.entries(decision.models).filter(([, m]) => m.outcome === 'tie');
         decision.reason = decision.promote
-          ? 'every challenger is at least as good as its champion'
+          ? ties.length === 0
+            ? 'every challenger is at least as good as its champion on the held-out rows'
+            : `every challenger is better than or ties with its champion on the held-out rows (ties within the margin: ${ties
+                .map(([name, m]) => `${name} +${percent(m.relativeGap ?? 0)} ≤ ${percent(m.margin)}`)
+                .join(', ')})`
           : `not promoted: ${worse
               .map(
                 ([name, m]) =>
-                  `${name} challenger mse ${m.challenger.toPrecision(4)} > ${maxRatio} × champion ${m.champion?.toPrecision(4)}`,
+                  `${name} challenger mse ${m.challenger.toPrecision(4)} > champion ${m.champion?.toPrecision(4)} + ${percent(m.margin)} on ${m.rows} held-out rows`,
               )
               .join('; ')}`;
         writeArtifact(deps, execution, 'decision', 'decision.json', decision);

@@ -30,11 +30,31 @@ const MODELS = [
   { name: 'trend', script: 'models/trend/train.py' },
   { name: 'real_visits', script: 'models/real-visits/train.py' },
 ];
+/** The default relative margin of evaluation: a challenger within 2 % of its champion's MSE ties. */
+const DEFAULT_MARGIN = 0.02;
+/** `<model>_margin`, one per model: the relative MSE margin within which challenger and champion tie. */
+const marginParameters = Object.fromEntries(
+  MODELS.map((m) => [
+    `${m.name}_margin`,
+    param.number({
+      default: DEFAULT_MARGIN,
+      // A wider margin promotes worse models: a weakened gate, so admins only.
+      privileged: true,
+      description: `${m.name}: a challenger whose held-out MSE is ≤ (1 + this) × the champion's ties and is promoted`,
+    }),
+  ]),
+);
 /** Models whose prediction tables replace production's (real visits feeds poi_visits_scaled's gap fill). */
 const PROMOTED = ['visits_share', 'quality', 'trend'];
 
 /** A SQL file of this package, as a path from the repository root. */
 const sqlFile = (name: string) => `pipelines/visits-scaling/sql/${name}.sql`;
+
+const trendParams = {
+  from: '{{history_start}}',
+  origin: '{{trend_origin}}',
+  holdout_days: '{{holdout_days}}',
+};
 
 const repo = { url: '{{models_repo}}', ref: '{{models_ref}}' };
 const trainStep = (after: string[], spec: JsonObject): StepOptions => ({
@@ -123,7 +143,10 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     }),
     train_seconds: param.number({ default: 21_600, description: 'training time budget (TRAIN_SECONDS)' }),
     train_steps: param.number({ default: 100_000, description: 'training steps (TRAIN_STEPS)' }),
-    train_retries: param.number({ default: 0, description: 'retries from the checkpoint before asking' }),
+    train_retries: param.number({
+      default: 2,
+      description: 'retries from the latest checkpoint before a training asks an operator',
+    }),
     max_training_duration: param.string({ default: '12 hours' }),
     monitor_poll_interval: param.string({ default: '15 seconds' }),
     monitor_heartbeat_timeout: param.string({
@@ -135,11 +158,12 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
       default: -1,
       description: 'fault drill: the trend trainer exits at this step (FAIL_AT_STEP); -1 never',
     }),
-    evaluate_max_ratio: param.number({
-      default: 1,
-      privileged: true,
-      description: 'a challenger passes when its MSE ≤ this × the champion MSE',
+    holdout_days: param.number({
+      default: 28,
+      description:
+        'the days up to the cutoff held out of training (visits share, trend, real visits); evaluate scores on them',
     }),
+    ...marginParameters,
     require_approval: param.boolean({ default: false, privileged: true }),
     cleanup_outputs: param.boolean({
       default: false,
@@ -160,7 +184,11 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     cache: true,
   })
   // Visits share.
-  .step('visits_share.data', sql('visits_share_data', sources, {}, ['prepare']))
+  .step(
+    'visits_share.data',
+    sql('visits_share_data', sources, { holdout_days: '{{holdout_days}}' }, ['prepare']),
+  )
+  .step('visits_share.holdout', holdout('visits_share'))
   .step(
     'visits_share.train',
     trainStep(
@@ -172,8 +200,9 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
   )
   .step(
     'visits_share.predict',
-    predictStep('visits_share', 'models/visits-share/train.py', '{{steps.visits_share.data.table}}', [
-      'visits_share.data',
+    // The held-out rows are every POI open at the cutoff, with features as of the cutoff.
+    predictStep('visits_share', 'models/visits-share/train.py', '{{steps.visits_share.holdout.table}}', [
+      'visits_share.holdout',
     ]),
   )
   // Quality: labels (seed 000's smoothing) and features, joined into training rows.
@@ -193,6 +222,8 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
       ['quality.labels', 'quality.features'],
     ),
   )
+  // Seed 000: met area 11 validates (split = 'validation'); it is quality's held-out set.
+  .step('quality.holdout', holdout('quality'))
   .step(
     'quality.train',
     trainStep(['quality.data'], {
@@ -213,20 +244,11 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     ]),
   )
   // Trend: trained up to the cutoff, predicted for every day.
-  .step(
-    'trend.data',
-    sql('trend_data', sources, { from: '{{history_start}}', to: '{{cutoff}}', origin: '{{trend_origin}}' }, [
-      'prepare',
-    ]),
-  )
+  .step('trend.data', sql('trend_data', sources, { ...trendParams, to: '{{cutoff}}' }, ['prepare']))
+  .step('trend.holdout', holdout('trend'))
   .step(
     'trend.features',
-    sql(
-      'trend_data',
-      sources,
-      { from: '{{history_start}}', to: '{{predict_until}}', origin: '{{trend_origin}}' },
-      ['prepare'],
-    ),
+    sql('trend_data', sources, { ...trendParams, to: '{{predict_until}}' }, ['prepare']),
   )
   .step(
     'trend.train',
@@ -252,7 +274,7 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     sql(
       'real_visits_data',
       realVisitsTables(),
-      { from: '{{history_start}}', to: '{{cutoff}}', panel_only: true },
+      { from: '{{history_start}}', to: '{{cutoff}}', panel_only: true, holdout_days: '{{holdout_days}}' },
       ['visits_share.predict', 'quality.predict', 'trend.predict'],
     ),
   )
@@ -261,10 +283,11 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     sql(
       'real_visits_data',
       realVisitsTables(),
-      { from: '{{cutoff}}', to: '{{predict_until}}', panel_only: false },
+      { from: '{{cutoff}}', to: '{{predict_until}}', panel_only: false, holdout_days: '{{holdout_days}}' },
       ['visits_share.predict', 'quality.predict', 'trend.predict'],
     ),
   )
+  .step('real_visits.holdout', holdout('real_visits'))
   .step(
     'real_visits.train',
     trainStep(
@@ -280,16 +303,17 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
   )
   .step('evaluate', {
     kind: 'evaluate',
-    // Champion and challenger are scored by the same program, at the pinned commit.
+    // Champion and challenger are scored by the same program, at the pinned commit, on the same
+    // held-out rows, which the challenger never trained on.
     repo,
-    after: MODELS.flatMap((m) => [`${m.name}.data`, `${m.name}.train`]),
+    after: MODELS.flatMap((m) => [`${m.name}.holdout`, `${m.name}.train`]),
     spec: {
-      max_ratio: '{{evaluate_max_ratio}}',
       models: MODELS.map((m) => ({
         model: m.name,
         script: m.script,
         artifact: `{{steps.${m.name}.train.model}}`,
-        data: `{{steps.${m.name}.data.table}}`,
+        data: `{{steps.${m.name}.holdout.table}}`,
+        margin: `{{${m.name}_margin}}`,
       })),
     },
     outputs: ['decision'],
@@ -325,6 +349,11 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
   })
   .step('cleanup', { kind: 'cleanup', after: ['gapfill'], spec: { delete_outputs: '{{cleanup_outputs}}' } })
   .build();
+
+/** The held-out rows of a model's data (split = 'validation'): what evaluate scores on. */
+function holdout(model: string): StepOptions {
+  return sql('holdout', { data: `{{steps.${model}.data.table}}` }, {}, [`${model}.data`]);
+}
 
 function realVisitsTables(): JsonObject {
   return {

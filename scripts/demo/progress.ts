@@ -65,3 +65,39 @@ export class ProgressPrinter {
 function seconds(from: string, to: string): string {
   return `${((Date.parse(to) - Date.parse(from)) / 1000).toFixed(1)}s`;
 }
+
+interface Evaluation {
+  promote?: boolean;
+  reason?: string;
+  tieRule?: string;
+  models?: Record<
+    string,
+    {
+      challenger?: number;
+      champion?: number | null;
+      rows?: number;
+      margin?: number;
+      outcome?: string;
+      heldOut?: string;
+    }
+  >;
+}
+
+/** The out-of-sample champion/challenger verdict, one line per model: both MSEs on the same held-out rows. */
+export function evaluationLines(info: Record<string, unknown> | undefined): string[] {
+  const evaluation = info as Evaluation | undefined;
+  if (!evaluation?.models) return [];
+  const mse = (value: number | null | undefined) =>
+    value === undefined || value === null ? 'n/a' : value.toPrecision(4);
+  const lines = [
+    `  evaluation (out of sample): ${evaluation.promote ? 'promoted' : 'NOT promoted'} (${evaluation.reason ?? ''})`,
+  ];
+  for (const [model, m] of Object.entries(evaluation.models)) {
+    const margin = m.margin === undefined ? '' : `, margin ${Number((m.margin * 100).toPrecision(3))}%`;
+    lines.push(
+      `    ${model.padEnd(13)} on ${m.rows ?? '?'} held-out rows: challenger MSE ${mse(m.challenger)} vs production ${mse(m.champion)}${margin} → ${m.outcome ?? '?'}`,
+    );
+  }
+  if (evaluation.tieRule) lines.push(`    tie rule: ${evaluation.tieRule}`);
+  return lines;
+}

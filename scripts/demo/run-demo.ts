@@ -13,7 +13,7 @@ import {
   type LocalWarehouse,
 } from '../../pipelines/visits-scaling/synthetic/warehouse';
 import { ApiClient } from './http';
-import { ProgressPrinter, type RunView } from './progress';
+import { evaluationLines, ProgressPrinter, type RunView } from './progress';
 
 export interface DemoOptions {
   /** Config of the worker and the API (Temporal address, warehouse endpoint, DATA_DIR…). */
@@ -82,6 +82,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const { workflowId, webUiUrl } = started.body;
       print(`\nPOST /runs → ${workflowId} (cutoff ${warehouse.cutoff})\n  Web UI: ${webUiUrl}\n`);
       const view = await follow(api, workflowId, new ProgressPrinter(print), print);
+      print('');
+      for (const line of evaluationLines(view.run.steps.find((step) => step.id === 'evaluate')?.info))
+        print(line);
       return { workflowId, view, warehouse };
     });
   } finally {

@@ -60,11 +60,26 @@ describe('the demo: visits-scaling driven end to end through the HTTP API only',
     // Progress was followed through GET /runs/:id: step changes and training loss from heartbeats.
     expect(lines.some((line) => /✓ quality\.train\s+succeeded/.test(line))).toBe(true);
     expect(lines.some((line) => /training .*\.train: step \d+, loss \d/.test(line))).toBe(true);
+    // The out-of-sample verdict: per model, both MSEs on the same held-out rows, with the margin.
+    for (const model of ['visits_share', 'quality', 'trend', 'real_visits']) {
+      expect(lines.join('\n')).toMatch(
+        new RegExp(
+          `${model} +on [1-9]\\d* held-out rows: challenger MSE [\\d.e+-]+ vs production [\\d.e+-]+, margin 2% → (better|tie)`,
+        ),
+      );
+    }
+    expect(lines).toContain(
+      '  evaluation (out of sample): promoted (' +
+        (view.run.steps.find((s) => s.id === 'evaluate')?.info as { reason: string }).reason +
+        ')',
+    );
     // The new models are production now.
     const registry = createRegistryActivities(join(dir, 'registry'));
     for (const model of ['visits_share', 'quality', 'trend', 'real_visits']) {
       const alias = await registry.getModelAlias({ model });
       expect(alias?.version, model).not.toBe(warehouse.previousVersion);
     }
-  });
+    // The whole pipeline (4 trainings, 5 SQL steps per model, evaluate, promotion): ~45 s on an idle
+    // 2-core machine; the margin is for a loaded one.
+  }, 180_000);
 });

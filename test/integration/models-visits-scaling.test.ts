@@ -104,11 +104,20 @@ describe('the visits-scaling pieces chained by hand: SQL → NDJSON → training
   });
 
   it('trains the four models on warehouse data and fills the gap of poi_visits_scaled after the cutoff', async () => {
-    const at = { cutoff: dateParam(cutoff) };
+    const at = { cutoff: dateParam(cutoff), holdout_days: 28 };
     const range = (from: string, to: string) => ({ from: dateParam(from), to: dateParam(to) });
 
     await sqlToTable('visits_share_data', 'visits_share_data', {}, at);
-    expect((await trainAndPredict('visits-share', 'visits_share_data', 'visits_share')).rows).toBe(16);
+    // The held-out rows: every POI as of the cutoff, labelled with its share over the last 28 days.
+    await sqlToTable('holdout', 'visits_share_holdout', { data: mine('visits_share_data') }, {});
+    const splits = await activities.queryRows({
+      sql: `SELECT split, COUNT(*) AS n FROM \`${scratch}.visits_share_data\` GROUP BY 1 ORDER BY 1`,
+    });
+    expect(splits.map((row) => row.split)).toEqual(['train', 'validation']);
+    expect(
+      (await trainAndPredict('visits-share', 'visits_share_data', 'visits_share', 'visits_share_holdout'))
+        .rows,
+    ).toBe(16);
 
     await sqlToTable('quality_labels', 'quality_labels', {}, at);
     await sqlToTable('quality_features', 'quality_features', {}, range(data.options.start, data.end));
@@ -122,10 +131,15 @@ describe('the visits-scaling pieces chained by hand: SQL → NDJSON → training
     const quality = await trainAndPredict('quality', 'quality_data', 'quality', 'quality_features');
     expect(quality.rows).toBe(4 * 150);
 
-    const origin = { origin: dateParam(data.options.start) };
+    const origin = { origin: dateParam(data.options.start), ...at };
     await sqlToTable('trend_data', 'trend_train', {}, { ...range(data.options.start, cutoff), ...origin });
     await sqlToTable('trend_data', 'trend_all', {}, { ...range(data.options.start, data.end), ...origin });
     expect((await trainAndPredict('trend', 'trend_train', 'trend', 'trend_all')).rows).toBe(4 * 150);
+    // Trend's held-out window: the 28 days up to the cutoff, never fitted.
+    const held = await activities.queryRows({
+      sql: `SELECT MIN(day) AS first, MAX(day) AS last, COUNT(DISTINCT day) AS days FROM \`${scratch}.trend_train\` WHERE split = 'validation'`,
+    });
+    expect(held).toEqual([{ first: addDays(cutoff, -27), last: cutoff, days: 28 }]);
 
     const predictions = {
       visits_share_predictions: mine('visits_share_predictions_new'),
@@ -135,10 +149,12 @@ describe('the visits-scaling pieces chained by hand: SQL → NDJSON → training
     const gapFrom = addDays(cutoff, 1);
     await sqlToTable('real_visits_data', 'real_visits_train', predictions, {
       ...range(data.options.start, cutoff),
+      ...at,
       panel_only: true,
     });
     await sqlToTable('real_visits_data', 'real_visits_gap', predictions, {
       ...range(gapFrom, data.end),
+      ...at,
       panel_only: false,
     });
     await trainAndPredict('real-visits', 'real_visits_train', 'real_visits', 'real_visits_gap');

@@ -176,7 +176,8 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
     const { workflowId, result, status } = await worker.runUntil(async () => {
       const handle = await startRun(env, worker, {
         cutoff: stack.warehouse.cutoff,
-        params: { ...stack.params, trend_fail_at_step: 5, cleanup_outputs: true },
+        // No automatic retry from the checkpoint: the failure goes to an operator at once.
+        params: { ...stack.params, trend_fail_at_step: 5, train_retries: 0, cleanup_outputs: true },
       });
       const waiting = await waitForStep(env, handle.workflowId, 'trend.train', 'awaiting-decision');
       expect(stepOf(waiting, 'trend.train')).toMatchObject({ awaiting: 'failure' });
@@ -203,10 +204,12 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
     expect(stepOf(status, 'gapfill').info).toMatchObject({ filled: false });
     expect(await productionVersions(stack.registryDir)).toEqual(before);
     expect(await versionsIn('trend_predictions')).toEqual(tablesBefore);
-    // Only trend (failed once) and real visits (on trend's new predictions) trained.
+    // train_retries is in every training's spec: all four trained (trend once, failing), none was cached.
     expect((await trainingsStarted(env, workflowId)).map((id) => id.split('/').at(-2)).sort()).toEqual([
+      'quality.train',
       'real_visits.train',
       'trend.train',
+      'visits_share.train',
     ]);
     // cleanup_outputs: no table this run created is left.
     const created = status.steps.flatMap((s) => (s.info?.createdTables as string[] | undefined) ?? []);

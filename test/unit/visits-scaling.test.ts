@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolvePlan } from '../../activities/plan';
 import { assertVmName } from '../../activities/providers/naming';
+import { judgeChallenger, TIE_RULE } from '../../activities/kinds/models';
 import { tablesToDelete } from '../../activities/kinds/release';
 import { trainingIds } from '../../activities/kinds/training';
 import { downstreamOf } from '../../pipelines/core/graph';
@@ -68,7 +69,7 @@ describe('the visits-scaling definition', () => {
       machineType: 'n1-standard-8',
       accelerator: 'nvidia-tesla-t4:1',
     });
-    expect(quality.spec.policy).toEqual({ acceptCheckpointAfter: '5 hours', maxRetries: 0 });
+    expect(quality.spec.policy).toEqual({ acceptCheckpointAfter: '5 hours', maxRetries: 2 });
     expect(
       step(await plan({ trend_vm_template: 'tensorflow-template-prod' }), 'trend.train').spec.vm,
     ).toEqual({ machineImage: 'tensorflow-template-prod' });
@@ -82,6 +83,7 @@ describe('the visits-scaling definition', () => {
       'trend.predict',
       'real_visits.data',
       'real_visits.gap',
+      'real_visits.holdout',
       'real_visits.train',
       'real_visits.predict',
       'evaluate',
@@ -89,6 +91,48 @@ describe('the visits-scaling definition', () => {
       'gapfill',
       'cleanup',
     ]);
+  });
+});
+
+describe('out-of-sample evaluation', () => {
+  it('scores every model on its held-out rows, never on its training table, with its own margin', async () => {
+    const resolved = await plan({ trend_margin: 0.1 });
+    const evaluate = step(resolved, 'evaluate');
+    const models = evaluate.spec.models as { model: string; data: string; margin: number }[];
+    for (const { model, data, margin } of models) {
+      expect(data).toBe(step(resolved, `${model}.holdout`).outputs.table);
+      expect(data).not.toBe(step(resolved, `${model}.data`).outputs.table);
+      expect(step(resolved, `${model}.holdout`).after).toEqual([`${model}.data`]);
+      expect([model, margin]).toEqual([model, model === 'trend' ? 0.1 : 0.02]);
+    }
+    expect(evaluate.after).toEqual(expect.arrayContaining(models.map((m) => `${m.model}.holdout`)));
+    // The held-out window is a parameter of every data query but quality's (met area 11 is its hold-out).
+    for (const id of ['visits_share.data', 'trend.data', 'real_visits.data'])
+      expect((step(resolved, id).spec.params as { holdout_days: number }).holdout_days).toBe(28);
+  });
+
+  it('promotes a better challenger and one within the margin (the tie rule), not a worse one', () => {
+    expect(judgeChallenger(0.9, 1, 0.02)).toEqual({
+      relativeGap: expect.closeTo(-0.1),
+      outcome: 'better',
+      passed: true,
+    });
+    expect(judgeChallenger(1, 1, 0)).toMatchObject({ outcome: 'better', passed: true });
+    // The chaos run's 7.3e-8 relative gap is noise: a tie, promoted.
+    expect(judgeChallenger(1 + 7.3e-8, 1, 0.02)).toMatchObject({ outcome: 'tie', passed: true });
+    expect(judgeChallenger(1.02, 1, 0.02)).toMatchObject({ outcome: 'tie', passed: true });
+    expect(judgeChallenger(1.0201, 1, 0.02)).toMatchObject({ outcome: 'worse', passed: false });
+    expect(judgeChallenger(1e-9, 0, 0.5)).toMatchObject({ outcome: 'worse', relativeGap: Infinity });
+    expect(judgeChallenger(5, null, 0.02)).toEqual({
+      relativeGap: null,
+      outcome: 'no-champion',
+      passed: true,
+    });
+    expect(TIE_RULE).toMatch(/tie promotes the challenger/);
+  });
+
+  it('rejects a margin that is not a number ≥ 0 when the run is planned', async () => {
+    await expect(plan({ quality_margin: 'lots' })).rejects.toThrow(/quality_margin/);
   });
 });
 

@@ -6,7 +6,9 @@ import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LeaseActivities } from '../../activities/lease';
 import type { TrainingActivities } from '../../activities/training';
+import { leaseUpdateSignal } from '../../workflows/lease-definitions';
 import { judgeAttempt } from '../../activities/training/judge';
 import { freshVmName, trainOnVm } from '../../workflows/train-on-vm';
 import {
@@ -43,7 +45,15 @@ function stubActivities(
 ) {
   const calls: string[] = [];
   let monitorCalls = 0;
-  const activities: TrainingActivities = {
+  const activities: TrainingActivities & LeaseActivities = {
+    // The lease of a persistent instance: granted at once (workflows/instance-lease.ts is tested on its own).
+    requestInstanceLease: async ({ instance, request }) => {
+      calls.push(`lease:${instance}`);
+      await Context.current()
+        .client.workflow.getHandle(request.holder)
+        .signal(leaseUpdateSignal, { instance, granted: true });
+    },
+    releaseInstanceLease: async ({ instance }) => void calls.push(`release:${instance}`),
     provisionTrainingVm: async (spec) => (
       calls.push(`provision:${spec.name}`),
       { name: spec.name, status: 'RUNNING', labels: {} }
@@ -102,7 +112,7 @@ describe('trainOnVm workflow (time-skipping server, activities stubbed at the bo
     await env?.teardown();
   });
 
-  async function run(activities: TrainingActivities, args: TrainOnVmInput) {
+  async function run(activities: TrainingActivities & LeaseActivities, args: TrainOnVmInput) {
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: `tov-${randomUUID()}`,
@@ -186,7 +196,13 @@ describe('trainOnVm workflow (time-skipping server, activities stubbed at the bo
     const cause = (error as WorkflowFailedError).cause;
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect((cause as ApplicationFailure).type).toBe(TrainingErrorType.TRAINING_FAILED);
-    expect(calls.slice(-2)).toEqual(['collect:fail:needs-decision:ckpt-1', 'teardown:quality-nb:stop']);
+    // The persistent instance is leased before it is started and released after it is stopped.
+    expect(calls[0]).toBe('lease:quality-nb');
+    expect(calls.slice(-3)).toEqual([
+      'collect:fail:needs-decision:ckpt-1',
+      'teardown:quality-nb:stop',
+      'release:quality-nb',
+    ]);
   });
 
   it('tears the VM down when the upload fails, without a kill (nothing was launched)', async () => {

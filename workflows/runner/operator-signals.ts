@@ -9,16 +9,26 @@ import {
   approveUpdate,
   markSucceededSignal,
   markSucceededUpdate,
+  markItemSucceededSignal,
   rerunFromSignal,
   rerunFromUpdate,
+  retryItemSignal,
   retryStepSignal,
   retryStepUpdate,
   statusQuery,
+  stepNoteSignal,
   type ActionResult,
   type OperatorUpdatePayload,
 } from '../definitions';
 import { now, type RunContext } from './run-context';
-import { approveRejection, markSucceededRejection, retryRejection, type StepRecord } from './step-record';
+import {
+  approveRejection,
+  markSucceededRejection,
+  retryFailedItems,
+  retryRejection,
+  type ItemRecord,
+  type StepRecord,
+} from './step-record';
 
 /** Why an action does not fit now, with the failure type the API maps to a status code. */
 interface Rejection {
@@ -26,11 +36,18 @@ interface Rejection {
   message: string;
 }
 
+/** What a step action's payload may hold (signals: whatever the Web UI or CLI sent). */
+interface ActionPayload {
+  step?: unknown;
+  reason?: unknown;
+  item?: unknown;
+}
+
 /** One operator action: how it is checked against the run, and what it does once accepted. */
 interface StepAction {
-  name: 'markSucceeded' | 'retryStep' | 'approve' | 'rerunFrom';
-  rejection: (run: RunContext, record: StepRecord) => string | undefined;
-  apply: (run: RunContext, record: StepRecord, payload: { reason?: unknown }) => void;
+  name: 'markSucceeded' | 'retryStep' | 'approve' | 'rerunFrom' | 'retryItem' | 'markItemSucceeded';
+  rejection: (run: RunContext, record: StepRecord, payload: ActionPayload) => string | undefined;
+  apply: (run: RunContext, record: StepRecord, payload: ActionPayload) => void;
 }
 
 const STEP_ACTIONS: StepAction[] = [
@@ -48,8 +65,31 @@ const STEP_ACTIONS: StepAction[] = [
     name: 'retryStep',
     rejection: (_run, record) => retryRejection(record),
     apply: (_run, record) => {
-      if (record.state === 'failed') record.set('pending', now(), { error: undefined });
-      else record.decision = { kind: 'retry' };
+      if (record.state === 'failed') {
+        record.set('pending', now(), { error: undefined });
+        retryFailedItems(record);
+      } else record.decision = { kind: 'retry' };
+    },
+  },
+  {
+    name: 'retryItem',
+    rejection: (_run, record, payload) => itemRejection(record, payload),
+    apply: (_run, record, payload) => {
+      const item = record.items?.[payload.item as number] as ItemRecord;
+      item.state = 'pending';
+      delete item.error;
+      wakeMap(record);
+    },
+  },
+  {
+    name: 'markItemSucceeded',
+    rejection: (_run, record, payload) => itemRejection(record, payload),
+    apply: (_run, record, payload) => {
+      const item = record.items?.[payload.item as number] as ItemRecord;
+      item.state = 'marked-succeeded';
+      item.reason = nonEmpty(payload.reason) ?? 'marked by an operator';
+      delete item.error;
+      wakeMap(record);
     },
   },
   {
@@ -79,8 +119,11 @@ const SIGNALS = {
   retryStep: retryStepSignal,
   approve: approveSignal,
   rerunFrom: rerunFromSignal,
+  retryItem: retryItemSignal,
+  markItemSucceeded: markItemSucceededSignal,
 } as const;
-const UPDATES = {
+/** The actions the API takes, also as Updates (item actions are signals only, for now). */
+const updates = {
   markSucceeded: markSucceededUpdate,
   retryStep: retryStepUpdate,
   approve: approveUpdate,
@@ -100,20 +143,24 @@ export function installOperatorHandlers(run: RunContext): void {
   setHandler(statusQuery, () => run.status());
 
   for (const action of STEP_ACTIONS) {
-    setHandler(SIGNALS[action.name], (payload: { step?: unknown; reason?: unknown }) => {
+    setHandler(SIGNALS[action.name] as typeof markSucceededSignal, (payload: ActionPayload) => {
       // Payloads come from the Web UI and the CLI too: check their shape, never trust it.
       const step = nonEmpty(payload?.step);
       const record = step === undefined ? undefined : run.steps.get(step);
       const rejection =
         step === undefined
           ? (run.runRejection() ?? 'the payload names no step ({"step": "<id>"})')
-          : stepRejection(run, action, step)?.message;
+          : stepRejection(run, action, step, payload)?.message;
       run.recordSignal(action.name, payload, rejection, 'signal');
       if (!rejection && record) action.apply(run, record, payload ?? {});
     });
 
+    const update = Object.hasOwn(updates, action.name)
+      ? updates[action.name as keyof typeof updates]
+      : undefined;
+    if (!update) continue;
     setHandler(
-      UPDATES[action.name],
+      update,
       (payload: OperatorUpdatePayload): ActionResult => {
         const step = updateStep(run, action, payload) as string;
         const record = run.record(step);
@@ -128,6 +175,18 @@ export function installOperatorHandlers(run: RunContext): void {
       },
     );
   }
+
+  // Not an operator message: a training child says what its step waits for (the instance lease).
+  setHandler(stepNoteSignal, (payload) => {
+    const prefix = `${(run.plan as Plan | undefined)?.workflowId ?? ''}/`;
+    const childId = typeof payload?.workflowId === 'string' ? payload.workflowId : '';
+    if (!run.plan || !childId.startsWith(prefix)) return;
+    const step = childId.slice(prefix.length).replace(/\/\d+$/, '');
+    const record = run.steps.get(step);
+    if (!record || record.state !== 'running') return;
+    if (typeof payload.note === 'string' && payload.note) record.status.note = payload.note;
+    else delete record.status.note;
+  });
 
   setHandler(abortRunSignal, (payload) => {
     const rejection = run.runRejection();
@@ -176,20 +235,47 @@ function updateStep(run: RunContext, action: StepAction, payload: OperatorUpdate
         : { type: ActionRejectionType.UnknownStep, message: 'the payload names no step ({"step": "<id>"})' },
     );
   }
-  const rejection = stepRejection(run, action, step);
+  const rejection = stepRejection(run, action, step, payload);
   if (rejection) throw reject(rejection);
   return step;
 }
 
-function stepRejection(run: RunContext, action: StepAction, step: string): Rejection | undefined {
+function stepRejection(
+  run: RunContext,
+  action: StepAction,
+  step: string,
+  payload: ActionPayload,
+): Rejection | undefined {
   const runRejection = run.runRejection();
   if (runRejection) return { type: ActionRejectionType.NotNow, message: runRejection };
   const record = run.steps.get(step);
   if (!record) return { type: ActionRejectionType.UnknownStep, message: `unknown step ${step}` };
   if (record.resetPending)
     return { type: ActionRejectionType.NotNow, message: `step ${step} is being reset by a rerun` };
-  const message = action.rejection(run, record);
+  const message = action.rejection(run, record, payload ?? {});
   return message ? { type: ActionRejectionType.NotNow, message } : undefined;
+}
+
+/** Why an item signal does not fit: only a failed item of a running or failed map step. */
+function itemRejection(record: StepRecord, payload: ActionPayload): string | undefined {
+  if (!record.planned.map) return `step ${record.id} is not a map step`;
+  if (!record.items) return `map step ${record.id} has not read its items yet`;
+  const index = payload?.item;
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= record.items.length)
+    return `item ${JSON.stringify(index)} is not an item index of ${record.id} (0–${record.items.length - 1})`;
+  const item = record.items[index] as ItemRecord;
+  if (item.state !== 'failed')
+    return `item ${index} of ${record.id} is ${item.state}; only a failed item fits`;
+  if (record.state !== 'running' && record.state !== 'failed' && record.status.awaiting !== 'failure')
+    return `step ${record.id} is ${record.state}; items change only while it runs or after it failed`;
+  return undefined;
+}
+
+/** A running map step looks at its items again; a failed one runs again (only its pending items). */
+function wakeMap(record: StepRecord): void {
+  record.itemsChanged += 1;
+  if (record.state === 'failed') record.set('pending', now(), { error: undefined });
+  else if (record.status.awaiting === 'failure') record.decision = { kind: 'items' };
 }
 
 function rerunRejection(run: RunContext, record: StepRecord): string | undefined {

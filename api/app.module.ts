@@ -1,12 +1,17 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import type { Config } from '../config';
+import { apiLoggerParams } from './logging';
+import type { DestinationStream } from 'pino';
 import { pipelines as defaultPipelines, type PipelineRegistry } from '../pipelines';
 import { BearerAuthGuard } from './auth/bearer-auth.guard';
 import { startsRuns, tokenTracker } from './auth/starts-runs';
 import { CONFIG, PIPELINES } from './config.token';
 import { HealthController } from './health/health.controller';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsService } from './metrics/metrics.service';
 import { PipelinesController } from './pipelines/pipelines.controller';
 import { RunsController } from './runs/runs.controller';
 import { PlannerService } from './runs/planner.service';
@@ -18,6 +23,8 @@ import { TemporalService } from './temporal/temporal.service';
 export interface AppOptions {
   /** The pipelines the API knows; the worker's registry by default. */
   pipelines?: PipelineRegistry;
+  /** Where the JSON log lines go (stdout by default; tests pass a stream). */
+  logDestination?: DestinationStream;
 }
 
 @Module({})
@@ -26,6 +33,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
+        LoggerModule.forRoot(apiLoggerParams(config, options.logDestination)),
         // Per client address on every route but /health; run starts also per token (GPU-hours).
         ThrottlerModule.forRoot({
           throttlers: [
@@ -40,7 +48,13 @@ export class AppModule {
           ],
         }),
       ],
-      controllers: [HealthController, PipelinesController, RunsController, SchedulesController],
+      controllers: [
+        HealthController,
+        PipelinesController,
+        RunsController,
+        SchedulesController,
+        MetricsController,
+      ],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: PIPELINES, useValue: options.pipelines ?? defaultPipelines },
@@ -50,6 +64,7 @@ export class AppModule {
         SchedulesService,
         RunsService,
         PlannerService,
+        MetricsService,
       ],
     };
   }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory, Reflector } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger } from 'nestjs-pino';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import helmet from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -18,8 +19,19 @@ type Next = (error?: unknown) => void;
  */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config, options), {
-    logger: ['error', 'warn'],
+    bufferLogs: true,
     bodyParser: false,
+  });
+  // Nest's own messages go through pino too, as JSON at LOG_LEVEL; its start-up chatter (mapped
+  // routes, modules initialised) at debug, so `info` is quiet.
+  const logger = app.get(Logger);
+  app.useLogger({
+    log: (message: unknown, ...rest: unknown[]) => logger.debug(message, ...rest),
+    error: (message: unknown, ...rest: unknown[]) => logger.error(message, ...rest),
+    warn: (message: unknown, ...rest: unknown[]) => logger.warn(message, ...rest),
+    debug: (message: unknown, ...rest: unknown[]) => logger.debug(message, ...rest),
+    verbose: (message: unknown, ...rest: unknown[]) => logger.verbose(message, ...rest),
+    fatal: (message: unknown, ...rest: unknown[]) => logger.fatal(message, ...rest),
   });
   app.use(helmet());
   app.useBodyParser('json', { limit: config.API_BODY_LIMIT });

@@ -23,6 +23,7 @@ import type { SshTarget } from '../activities/remote/ssh';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { temporalTls } from '../config/temporal-tls';
 import { runPolicyFromConfig } from '../activities/run-policy';
+import { stepAttributes } from './telemetry';
 
 export interface WorkerDeps {
   config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'> &
@@ -152,6 +153,7 @@ export async function createWorkers(
         namespace: deps.config.TEMPORAL_NAMESPACE,
         taskQueue: trainingQueue,
         activities: createOnVmTrainingActivities(),
+        interceptors: { activity: [stepAttributes] },
       });
       workers.push({ queue: trainingQueue, worker });
     }
@@ -178,6 +180,7 @@ export async function createWorker(
     taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
     ...workflowSource(),
     activities: createActivities({ ...deps, temporal: deps.config }),
+    interceptors: { activity: [stepAttributes] },
   });
   return { worker, connection };
 }

@@ -185,7 +185,7 @@ export type TrainingPhase =
 /**
  * What the `trainingProgress` query returns. Live step/loss come from the monitor's heartbeat details
  * (they never enter history); the workflow only knows them as of the last finished attempt.
- * `readTrainingProgress` (activities/training/progress.ts) merges both for the API.
+ * `readTrainingProgress` (clients/training-progress.ts) merges both for the API.
  */
 export interface TrainingProgress {
   phase: TrainingPhase;

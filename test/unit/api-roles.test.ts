@@ -17,6 +17,7 @@ const API_TOKENS = API_ROLES.map((role) => `${role}-token:${role}:${SECRETS[role
 const ROUTES: { method: 'get' | 'post' | 'patch' | 'delete'; path: string; role: ApiRole; body?: object }[] =
   [
     { method: 'get', path: '/runs', role: 'viewer' },
+    { method: 'get', path: '/metrics', role: 'viewer' },
     { method: 'get', path: '/runs/p%2Fk', role: 'viewer' },
     { method: 'get', path: '/pipelines', role: 'viewer' },
     { method: 'get', path: '/pipelines/demo', role: 'viewer' },

@@ -155,10 +155,13 @@ function apiTokenProblems(value: string): string[] {
   const problems: string[] = [];
   const names = new Set<string>();
   parseApiTokens(value).forEach((token, index) => {
-    const where = `token ${index + 1}${TOKEN_NAME.test(token.name) ? ` (${token.name})` : ''}`;
-    if (!TOKEN_NAME.test(token.name))
-      problems.push(`${where}: expected name:role:secret with a name of letters, digits, . _ -`);
-    else if (names.has(token.name)) problems.push(`${where}: the name is used twice`);
+    // Never echo a secret: a token without `name:role:` is named by its position only.
+    if (!token.secret || !TOKEN_NAME.test(token.name)) {
+      problems.push(`token ${index + 1}: expected name:role:secret with a name of letters, digits, . _ -`);
+      return;
+    }
+    const where = `token ${index + 1} (${token.name})`;
+    if (names.has(token.name)) problems.push(`${where}: the name is used twice`);
     names.add(token.name);
     if (!API_ROLES.includes(token.role))
       problems.push(`${where}: role must be one of ${API_ROLES.join(', ')}`);

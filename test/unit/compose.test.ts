@@ -15,10 +15,13 @@ interface Service {
   ports?: string[];
   depends_on?: Record<string, unknown> | string[];
   container_name?: string;
+  networks?: string[];
+  profiles?: string[];
 }
 
 const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
+  networks: Record<string, { internal?: boolean } | null>;
 };
 
 /** Substitutes `${NAME:-default}` the way docker compose does, with no variables set. */
@@ -101,5 +104,36 @@ describe('docker-compose.yml (the production path)', () => {
     const command = compose.services['temporal-search-attributes']?.command?.join(' ') ?? '';
     const names = /for name in ([A-Za-z ]+); do/.exec(command)?.[1]?.trim().split(/\s+/);
     expect(names).toEqual(customSearchAttributes.map((key) => key.name));
+  });
+  it('publishes Temporal and its UI on the loopback only, and keeps PostgreSQL on the internal network', () => {
+    expect(compose.services.temporal?.ports).toEqual(['127.0.0.1:7233:7233']);
+    expect(compose.services['temporal-ui']?.ports).toEqual(['127.0.0.1:8080:8080']);
+    expect(compose.networks.internal?.internal).toBe(true);
+    expect(compose.services.postgresql?.networks).toEqual(['internal']);
+    expect(compose.services.postgresql?.ports).toBeUndefined();
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const port of service.ports ?? []) {
+        if (name !== 'api') expect(port, `${name} publishes ${port}`).toMatch(/^127\.0\.0\.1:/);
+      }
+    }
+  });
+
+  it('has a `tls` profile whose certificates the worker and the API can be pointed at', () => {
+    expect(compose.services['temporal-certs']?.profiles).toEqual(['tls']);
+    const env = Object.fromEntries(
+      Object.entries(compose.services.api?.environment ?? {}).map(([key, value]) => [
+        key,
+        withDefaults(value),
+      ]),
+    );
+    const tls = loadConfig({
+      ...env,
+      TEMPORAL_TLS: 'on',
+      TEMPORAL_TLS_CA: '/tls/ca.pem',
+      TEMPORAL_TLS_CERT: '/tls/client.pem',
+      TEMPORAL_TLS_KEY: '/tls/client.key',
+    });
+    expect(tls).toMatchObject({ TEMPORAL_TLS: 'on', TEMPORAL_TLS_CA: '/tls/ca.pem' });
+    expect(loadConfig(env).TEMPORAL_TLS).toBe('off');
   });
 });

@@ -323,6 +323,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }`,
     });
     const ranTasks = [...new Set(histories.flatMap((h) => [...h.identities]))];
+    const monitorQueues = [
+      ...new Set(
+        histories.flatMap((h) =>
+          h.activities.filter((a) => a.type === 'monitorTraining').map((a) => a.taskQueue),
+        ),
+      ),
+    ];
+    checks.push({
+      name: 'trainings were monitored on their own task queue',
+      ok: monitorQueues.length === 1 && monitorQueues[0] === env.TEMPORAL_TASK_QUEUE_TRAINING,
+      detail: `monitorTraining scheduled on ${monitorQueues.join(', ') || 'no queue'} (pipeline queue ${queue})`,
+    });
     return {
       workflowId,
       seed: options.seed,

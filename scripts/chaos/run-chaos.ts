@@ -128,24 +128,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     print(
       `  stack: Temporal ${stack.temporal.address} (Web UI ${stack.temporal.uiUrl}), BigQuery ${stack.bigquery.apiEndpoint}`,
     );
-    const [warehouse, bundle] = await Promise.all([
-      prepareVisitsScalingWarehouse({
-        bigquery,
-        config,
-        registryDir: env.REGISTRY_DIR!,
-        dir: join(dir, 'warehouse-files'),
-        synthetic: { seed: 5, metAreas: [0, 11, 22, 5], poisPerArea: 3, days: 120, panelFraction: 0.5 },
-      }),
-      buildWorkflowBundle(join(dir, 'workflow-bundle.js')),
-    ]);
-    const workerEnv = { ...env, WORKFLOW_BUNDLE: bundle };
+    const preparing = prepareVisitsScalingWarehouse({
+      bigquery,
+      config,
+      registryDir: env.REGISTRY_DIR!,
+      dir: join(dir, 'warehouse-files'),
+      synthetic: { seed: 5, metAreas: [0, 11, 22, 5], poisPerArea: 3, days: 120, panelFraction: 0.5 },
+    });
+    preparing.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+    const workerEnv = { ...env, WORKFLOW_BUNDLE: await buildWorkflowBundle(join(dir, 'workflow-bundle.js')) };
     let workerCount = 0;
     const startWorker = () => {
       const worker = startWorkerProcess(workerEnv, join(dir, 'logs', `worker-${++workerCount}.log`));
       workers.push(worker);
       return worker;
     };
-    await Promise.all(Array.from({ length: options.workers }, () => startWorker().ready));
+    // Workers start (and compile) while the warehouse loads.
+    const [warehouse] = await Promise.all([
+      preparing,
+      ...Array.from({ length: options.workers }, () => startWorker().ready),
+    ]);
     for (const worker of workers) note('worker-start', worker.identity);
 
     connection = await Connection.connect({ address: stack.temporal.address });

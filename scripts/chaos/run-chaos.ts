@@ -198,8 +198,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       note('worker-kill', `${worker.identity} ${why}`);
       if (options.replaceKilled) {
         const next = startWorker();
-        await next.ready.catch(() => undefined);
-        note('worker-start', next.identity);
+        await next.ready.then(
+          () => note('worker-start', next.identity),
+          (error: unknown) => note('skipped', `replacement worker ${next.identity}: ${String(error)}`),
+        );
       }
     };
 
@@ -262,7 +264,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         while (!done && Date.now() - runStarted < fault.atMs) await sleep(100);
         if (done) return;
         if (fault.kind === 'ssh') {
-          const cut = cutSshConnections(env.LOCAL_VM_ROOT!);
+          // A moment without any connection (no VM yet, between polls) waits a little for one.
+          let cut = cutSshConnections(env.LOCAL_VM_ROOT!);
+          for (let i = 0; cut === 0 && i < 75 && !done; i++) {
+            await sleep(200);
+            cut = cutSshConnections(env.LOCAL_VM_ROOT!);
+          }
           injected.sshCuts++;
           injected.connectionsCut += cut;
           note('ssh-cut', `${cut} connection(s) cut`);
@@ -272,9 +279,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           injected.serverRestarts++;
           note('server-restart', `Temporal back after ${((Date.now() - began) / 1000).toFixed(1)} s`);
         } else {
-          const live = workers.filter((w) => w.alive());
-          if (!options.replaceKilled && live.length <= 1) {
-            note('skipped', 'worker kill: the last worker is kept (no replacement)');
+          // Only workers that poll: one still starting is not yet part of the run.
+          let live = workers.filter((w) => w.isReady());
+          for (let i = 0; live.length === 0 && i < 300 && !done; i++) {
+            await sleep(200); // a replacement still starting
+            live = workers.filter((w) => w.isReady());
+          }
+          if (live.length === 0 || (!options.replaceKilled && live.length <= 1)) {
+            note('skipped', 'worker kill: no worker to spare (the last one, or none polling yet)');
             continue;
           }
           await kill(rng.pick(live), 'at a random moment');

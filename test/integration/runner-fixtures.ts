@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { createNotifyActivities } from '../../activities/notify';
 import { createPlanActivities } from '../../activities/plan';
 import { runPolicyFromConfig } from '../../activities/run-policy';
-import { builtinStepHandlers, createStepActivities } from '../../activities/steps';
+import { echoKind, gateKind } from '../../activities/kinds/basic';
+import { createStepActivities } from '../../activities/steps';
 import { loadConfig } from '../../config';
 import { createPipelineRegistry, definePipeline } from '../../pipelines';
 import type { PipelineDefinition } from '../../pipelines/core/types';
@@ -15,6 +16,7 @@ import { temporalCliPath } from '../../scripts/stack/temporal';
 import { workflowsPath } from '../../workers/worker';
 import type { RunPipelineResult } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
+import { bound, looseKind } from '../harness/kinds';
 import type { WebhookReceiver } from './runner-receivers';
 
 const execFileAsync = promisify(execFile);
@@ -48,6 +50,17 @@ export const operatorPipeline = definePipeline('operator-demo', {
   .step('cleanup', { kind: 'echo', after: ['promote'], cleanup: true, spec: { message: 'cleanup' } })
   .build();
 
+/** The generic `echo` and `gate`, and `broken`, a kind that always fails. */
+const operatorKinds = [
+  echoKind,
+  gateKind,
+  looseKind('broken', {
+    run: async () => {
+      throw ApplicationFailure.create({ type: 'DiskFull', message: 'disk full', nonRetryable: true });
+    },
+  }),
+];
+
 /** Real activities (plan, echo steps, webhook notifications) plus one kind that always fails. */
 export async function createOperatorWorker(
   env: TestWorkflowEnvironment,
@@ -58,15 +71,11 @@ export async function createOperatorWorker(
     taskQueue: `runner-${randomUUID()}`,
     workflowsPath: workflowsPath(),
     activities: {
-      ...createPlanActivities({ pipelines: createPipelineRegistry([operatorPipeline]) }),
-      ...createStepActivities({
-        ...builtinStepHandlers,
-        broken: {
-          run: async () => {
-            throw ApplicationFailure.create({ type: 'DiskFull', message: 'disk full', nonRetryable: true });
-          },
-        },
+      ...createPlanActivities({
+        pipelines: createPipelineRegistry([operatorPipeline]),
+        kinds: operatorKinds,
       }),
+      ...createStepActivities(bound(...operatorKinds)),
       ...createNotifyActivities(loadConfig({ NOTIFY_WEBHOOK_URL: webhookUrl })),
     },
   });
@@ -144,9 +153,10 @@ export async function createBuiltinWorker(
     activities: {
       ...createPlanActivities({
         pipelines: createPipelineRegistry(pipelines),
+        kinds: [echoKind, gateKind],
         policy: runPolicyFromConfig(loadConfig(configEnv)),
       }),
-      ...createStepActivities(builtinStepHandlers),
+      ...createStepActivities(bound(echoKind, gateKind)),
       ...createNotifyActivities(loadConfig({})),
     },
   });

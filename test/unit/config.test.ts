@@ -1,9 +1,11 @@
+import { BigQuery } from '@google-cloud/bigquery';
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseApiTokens } from '../../config';
 import { temporalTls } from '../../config/temporal-tls';
+import { createWorkers } from '../../workers/worker';
 
 describe('config', () => {
   it('defaults to the local stack', () => {
@@ -60,5 +62,16 @@ describe('config', () => {
     expect(() =>
       temporalTls(loadConfig({ TEMPORAL_TLS: 'on', TEMPORAL_TLS_CERT: join(dir, 'client.pem') })),
     ).toThrow(/go together/);
+  });
+
+  it('routes trainings to their own queue only when asked; a worker role names what it polls', async () => {
+    expect(loadConfig({})).toMatchObject({ TEMPORAL_TASK_QUEUE_TRAINING: '', WORKER_ROLE: 'all' });
+    expect(loadConfig({ WORKER_ROLE: 'training' }).WORKER_ROLE).toBe('training');
+    expect(() => loadConfig({ WORKER_ROLE: 'everything' })).toThrow(/WORKER_ROLE/);
+    // A training-only worker without its queue would poll nothing: refused before connecting.
+    const config = { ...loadConfig({ WORKER_ROLE: 'training' }), TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    await expect(createWorkers({ config, bigquery: new BigQuery({ projectId: 'p' }) })).rejects.toThrow(
+      /WORKER_ROLE=training needs TEMPORAL_TASK_QUEUE_TRAINING/,
+    );
   });
 });

@@ -9,6 +9,7 @@ import { createPipelineRegistry, definePipeline, param } from '../../pipelines';
 import { visitsScalingPipeline } from '../../pipelines/visits-scaling/pipeline';
 import { RunnerErrorType } from '../../workflows/definitions';
 import { testTempDir } from '../harness/paths';
+import { stepKinds } from '../../workers/kinds';
 
 // Plans are where every run is checked (runs, dry runs, schedules), so hostile input is tried here
 // against the real plan code, the real git and the worker's policy built from config.
@@ -35,7 +36,12 @@ const request = (params: Record<string, unknown>): PlanRequest => ({
 
 async function rejection(params: Record<string, unknown>, withPolicy = true): Promise<ApplicationFailure> {
   const error = await resolvePlan(
-    { pipelines: registry, fetchRunSummary: async () => undefined, ...(withPolicy ? { policy } : {}) },
+    {
+      pipelines: registry,
+      kinds: stepKinds,
+      fetchRunSummary: async () => undefined,
+      ...(withPolicy ? { policy } : {}),
+    },
     request(params),
   ).then(
     () => undefined,
@@ -96,7 +102,7 @@ describe('hostile run parameters are rejected at plan time, naming the field, ru
       expect(error.message).toMatch(new RegExp(`^parameter ${name}: `));
     }
     const allowed = await resolvePlan(
-      { pipelines: registry, policy },
+      { pipelines: registry, kinds: stepKinds, policy },
       request({ source_dataset: 'shared-data-project.visits' }),
     );
     expect(allowed.params.source_dataset).toBe('shared-data-project.visits');
@@ -129,7 +135,7 @@ describe('hostile run parameters are rejected at plan time, naming the field, ru
   it('rejects a run whose trainings may cost more than RUN_COST_CEILING_USD', async () => {
     const error = await rejection({ max_training_duration: '1000 hours' });
     expect(error.message).toMatch(/may cost up to [\d.]+ USD .* above RUN_COST_CEILING_USD \(100\)/);
-    const plan = await resolvePlan({ pipelines: registry, policy }, request({}));
+    const plan = await resolvePlan({ pipelines: registry, kinds: stepKinds, policy }, request({}));
     const cost = estimateRunCostUsd(plan.steps);
     expect(cost).toBeGreaterThan(0);
     expect(cost).toBeLessThanOrEqual(100);
@@ -139,11 +145,17 @@ describe('hostile run parameters are rejected at plan time, naming the field, ru
     const direct = definePipeline('direct-vm', { parameters: { hours: param.string({ default: '1 hour' }) } })
       .step('train', {
         kind: 'train',
-        spec: { vm: { machineType: 'm2-ultramem-416' }, maxDuration: '{{hours}}' },
+        spec: {
+          model: 'm',
+          script: 'models/m/train.py',
+          data: 'd.t',
+          vm: { machineType: 'm2-ultramem-416' },
+          maxDuration: '{{hours}}',
+        },
       })
       .build();
     const error = await resolvePlan(
-      { pipelines: createPipelineRegistry([direct]), policy },
+      { pipelines: createPipelineRegistry([direct]), kinds: stepKinds, policy },
       { ...request({}), pipeline: 'direct-vm', params: {} },
     ).then(
       () => undefined,

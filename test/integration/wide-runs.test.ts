@@ -18,7 +18,7 @@ describe('wide runs on the dev server', () => {
   it('runs a 1,000-wide static DAG to the end, history under 10,000 events', async () => {
     const pipeline = echoFanOut(1000);
     const worker = await createEchoWorker(env, [pipeline]);
-    const figures = await runAndMeasure(env, worker, pipeline);
+    const figures = await worker.runUntil(runAndMeasure(env, worker, pipeline));
     expect(figures.summary.state).toBe('succeeded');
     expect(Object.values(figures.summary.steps).filter((s) => s.state === 'succeeded')).toHaveLength(1001);
     expect(figures.largestHistory).toBeLessThan(10_000);
@@ -27,7 +27,7 @@ describe('wide runs on the dev server', () => {
   it('runs a 2,500-item map in batch children, every history under 10,000 events', async () => {
     const pipeline = echoMap(2500, 500);
     const worker = await createEchoWorker(env, [pipeline]);
-    const figures = await runAndMeasure(env, worker, pipeline);
+    const figures = await worker.runUntil(runAndMeasure(env, worker, pipeline));
     expect(figures.summary.state).toBe('succeeded');
     expect(figures.summary.steps.each?.map).toMatchObject({ total: 2500, succeeded: 2500, failed: 0 });
     // 2,500 items in children of at most 500: the parent grows with batches, not items.

@@ -17,6 +17,8 @@ export const QUARTERLY = {
   id: 'visits-scaling-quarterly',
   pipeline: 'visits-scaling',
   cron: ['0 6 1 1,4,7,10 *'],
+  // A quarter's run lasts days: a run still going queues the next one, it never runs beside it.
+  overlap: 'BUFFER_ONE' as const,
 };
 
 const asDate = (value: string | undefined, name: string): string => {

@@ -1,5 +1,14 @@
 import { Context } from '@temporalio/activity';
-import { cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createBigQueryActivities } from '../bigquery';
 import { whileHeartbeating } from '../heartbeat';
@@ -9,6 +18,7 @@ import type { VmSpec } from '../providers/types';
 import type { StepExecution, StepResult } from '../steps';
 import type { JsonObject, JsonValue } from '../../pipelines/core';
 import type {
+  CheckpointRef,
   CodeSource,
   TrainOnVmInput,
   TrainOnVmResult,
@@ -79,6 +89,8 @@ export function createTrainingStepActivities(deps: KindDeps) {
         table,
       });
 
+      // An operator's retry (attempt > 1) resumes from the latest checkpoint an earlier attempt left.
+      const resumeFrom = latestCheckpointBefore(deps, execution);
       const vm = specObject(spec, 'vm', id);
       const persistent = vm.persistent === true;
       const labels = {
@@ -113,6 +125,7 @@ export function createTrainingStepActivities(deps: KindDeps) {
         maxDuration: str(spec.maxDuration, '12 hours') as TrainOnVmInput['maxDuration'],
         ...(spec.policy ? { policy: spec.policy as TrainingPolicy } : {}),
         ...(spec.monitor ? { monitor: spec.monitor as MonitorTiming } : {}),
+        ...(resumeFrom ? { resumeFrom } : {}),
         ...(deps.config.TEMPORAL_TASK_QUEUE_TRAINING
           ? { monitorTaskQueue: deps.config.TEMPORAL_TASK_QUEUE_TRAINING }
           : {}),
@@ -186,6 +199,30 @@ export function createTrainingStepActivities(deps: KindDeps) {
 }
 
 export type TrainingStepActivities = ReturnType<typeof createTrainingStepActivities>;
+
+/**
+ * The latest checkpoint collected by an earlier attempt of this step in this run (trainOnVm's
+ * `<registry>/training/<trainingId>/checkpoint/`), newest attempt first; undefined on a first attempt.
+ */
+export function latestCheckpointBefore(
+  deps: KindDeps,
+  execution: Pick<StepExecution, 'workflowId' | 'step' | 'attempt'>,
+): CheckpointRef | undefined {
+  for (let attempt = execution.attempt - 1; attempt >= 1; attempt--) {
+    const dir = join(
+      resolve(deps.registryDir),
+      'training',
+      trainingIds({ ...execution, attempt }).trainingId,
+      'checkpoint',
+    );
+    if (!existsSync(dir)) continue;
+    const newest = readdirSync(dir)
+      .map((name) => ({ name, stat: statSync(join(dir, name)) }))
+      .sort((a, b) => b.stat.mtimeMs - a.stat.mtimeMs || b.name.localeCompare(a.name))[0];
+    if (newest) return { name: newest.name, localPath: join(dir, newest.name), size: newest.stat.size };
+  }
+  return undefined;
+}
 
 /** A train step's output exists when its artifact holds a model of a training that did not need a decision. */
 export function trainedModelExists(deps: KindDeps, artifact: string): boolean {

@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createBigQueryActivities } from '../bigquery';
+import type { RunLabels } from '../bigquery/context';
+import type { TableRef } from '../bigquery/identifiers';
 import { parseTableName } from '../bigquery/steps';
 import { createRegistryActivities } from '../registry';
 import type { StepExecution, StepHandlers } from '../steps';
@@ -17,6 +19,7 @@ import {
   runLabels,
   pinnedCodeOf,
   runModel,
+  type PinnedCode,
   shortHash,
   specList,
   specString,
@@ -154,38 +157,27 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
             PipelineStepErrorType.INVALID_SPEC,
             `step ${execution.step.id} declares no output table`,
           );
-        const dir = workFolder(execution);
-        try {
-          const data = join(dir, 'data.ndjson');
-          await warehouse.exportToFile({ table: parseTableName(specString(execution, 'data')), path: data });
-          context.heartbeat({ phase: 'predict' });
-          await runModel(
-            deps,
-            specString(execution, 'script'),
-            [
-              'predict',
-              '--model',
-              modelFileOf(deps, artifact),
-              '--data',
-              data,
-              '--out',
-              join(dir, 'raw.ndjson'),
-            ],
-            context.signal,
-            pinnedCodeOf(execution),
-          );
-          await withModelVersion(join(dir, 'raw.ndjson'), join(dir, 'predictions.ndjson'), model.version);
-          const loaded = await warehouse.loadFromFile({
-            path: join(dir, 'predictions.ndjson'),
-            table: parseTableName(destination),
-            schema: [...schema, { name: 'model_version', type: 'STRING' }],
-            labels: runLabels(execution),
-          });
-          const table = `${loaded.table.dataset}.${loaded.table.table}`;
-          return { info: { rows: loaded.rows, table, version: model.version, createdTables: [table] } };
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
+        context.heartbeat({ phase: 'predict' });
+        const loaded = await predictIntoTable(deps, {
+          script: specString(execution, 'script'),
+          artifact,
+          version: model.version,
+          data: parseTableName(specString(execution, 'data')),
+          destination: parseTableName(destination),
+          schema,
+          labels: runLabels(execution),
+          dir: workFolder(execution),
+          signal: context.signal,
+          code: pinnedCodeOf(execution),
+        });
+        return {
+          info: {
+            rows: loaded.rows,
+            table: loaded.table,
+            version: model.version,
+            createdTables: [loaded.table],
+          },
+        };
       },
       async outputsExist(execution) {
         for (const name of Object.values(execution.outputs)) {
@@ -291,6 +283,60 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
       },
     },
   };
+}
+
+/**
+ * A model's predictions on a table, loaded (with `model_version`) into another: export → the model
+ * program's `predict` (at the pinned commit) → load. `dir` is a scratch folder, removed at the end.
+ */
+export async function predictIntoTable(
+  deps: KindDeps,
+  input: {
+    script: string;
+    /** The model artifact (a train step's output name). */
+    artifact: string;
+    version: string;
+    data: TableRef;
+    destination: TableRef;
+    schema: { name: string; type: string }[];
+    labels: RunLabels;
+    dir: string;
+    signal: AbortSignal;
+    code?: PinnedCode;
+  },
+): Promise<{ rows: number; table: string }> {
+  const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
+  const { dir } = input;
+  mkdirSync(dir, { recursive: true });
+  try {
+    const data = join(dir, 'data.ndjson');
+    await warehouse.exportToFile({ table: input.data, path: data });
+    await runModel(
+      deps,
+      input.script,
+      [
+        'predict',
+        '--model',
+        modelFileOf(deps, input.artifact),
+        '--data',
+        data,
+        '--out',
+        join(dir, 'raw.ndjson'),
+      ],
+      input.signal,
+      input.code,
+    );
+    await withModelVersion(join(dir, 'raw.ndjson'), join(dir, 'predictions.ndjson'), input.version);
+    const loaded = await warehouse.loadFromFile({
+      path: join(dir, 'predictions.ndjson'),
+      table: input.destination,
+      schema: [...input.schema, { name: 'model_version', type: 'STRING' }],
+      labels: input.labels,
+    });
+    return { rows: loaded.rows, table: `${loaded.table.dataset}.${loaded.table.table}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Writes `<artifacts>/<output>/<file>` whole or not at all. */

@@ -110,7 +110,10 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     source_dataset: param.string({ default: 'visits_source' }),
     production_dataset: param.string({ default: 'visits_production' }),
     history_start: param.date({ default: '2000-01-01', description: 'first day of data read' }),
-    predict_until: param.date({ default: '2099-12-31', description: 'last day predicted (the gap)' }),
+    predict_until: param.date({
+      default: '2099-12-31',
+      description: 'last day of the quality and trend prediction tables',
+    }),
     trend_origin: param.date({ default: '2000-01-01', description: 'day t = 0 of the trend model' }),
     visits_share_vm_template: param.string({ default: TEMPLATES[0], choices: TEMPLATES }),
     trend_vm_template: param.string({ default: TEMPLATES[0], choices: TEMPLATES }),
@@ -264,15 +267,6 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
       ['visits_share.predict', 'quality.predict', 'trend.predict'],
     ),
   )
-  .step(
-    'real_visits.gap',
-    sql(
-      'real_visits_data',
-      realVisitsTables(),
-      { from: '{{cutoff}}', to: '{{predict_until}}', panel_only: false, holdout_days: '{{holdout_days}}' },
-      ['visits_share.predict', 'quality.predict', 'trend.predict'],
-    ),
-  )
   .step('real_visits.holdout', holdout('real_visits'))
   .step(
     'real_visits.train',
@@ -280,12 +274,6 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
       ['real_visits.data'],
       training('real_visits', 'models/real-visits/train.py', { machineImage: '{{real_visits_vm_template}}' }),
     ),
-  )
-  .step(
-    'real_visits.predict',
-    predictStep('real_visits', 'models/real-visits/train.py', '{{steps.real_visits.gap.table}}', [
-      'real_visits.gap',
-    ]),
   )
   .step('evaluate', {
     kind: 'evaluate',
@@ -322,10 +310,25 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
   })
   .step('gapfill', {
     kind: 'gapfill',
-    after: ['promote', 'real_visits.predict'],
+    // The promoted models, at their pinned commit, on the days the sources have at promotion.
+    repo,
+    after: ['promote'],
     spec: {
       promotion: '{{steps.promote.record}}',
-      predictions: '{{steps.real_visits.predict.table}}',
+      cutoff: '{{cutoff}}',
+      holdout_days: '{{holdout_days}}',
+      trend_origin: '{{trend_origin}}',
+      tables: { ...sources, panel: source('real_visits_panel') },
+      quality_features_sql: sqlFile('quality_features'),
+      trend_sql: sqlFile('trend_data'),
+      real_visits_sql: sqlFile('real_visits_data'),
+      visits_share_predictions: '{{steps.visits_share.predict.table}}',
+      models: Object.fromEntries(
+        MODELS.filter((m) => m.name !== 'visits_share').map((m) => [
+          m.name,
+          { script: m.script, artifact: `{{steps.${m.name}.train.model}}` },
+        ]),
+      ),
       target: '{{production_dataset}}.poi_visits_scaled',
       sql: sqlFile('poi_visits_scaled_merge'),
       version_of: 'real_visits',

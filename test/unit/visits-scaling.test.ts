@@ -34,7 +34,7 @@ describe('the visits-scaling definition', () => {
       'visits_share.predict',
     ]);
     expect(defined('promote').after).toContain('evaluate');
-    expect(defined('gapfill').after).toEqual(['promote', 'real_visits.predict']);
+    expect(defined('gapfill').after).toEqual(['promote']);
     expect(defined('cleanup')).toMatchObject({ after: ['gapfill'], cleanup: true });
     expect([...downstreamOf(visitsScalingPipeline.steps, 'prepare')].length).toBe(
       visitsScalingPipeline.steps.length,
@@ -82,10 +82,8 @@ describe('the visits-scaling definition', () => {
       'trend.train',
       'trend.predict',
       'real_visits.data',
-      'real_visits.gap',
       'real_visits.holdout',
       'real_visits.train',
-      'real_visits.predict',
       'evaluate',
       'promote',
       'gapfill',

@@ -23,8 +23,20 @@ export interface StepExecution {
   outputs: Record<string, string>;
   /** Outputs of the steps it runs after, by step id. */
   inputs: Record<string, Record<string, string>>;
-  /** The workflow's attempt of this step (1 + retries and reruns by operators). */
+  /** The workflow's attempt of this step (1 + retries and reruns by operators); per item in a map. */
   attempt: number;
+  /** In a map step: the item this execution runs (spec and outputs are already the item's). */
+  item?: { index: number; key: string; value: JsonValue };
+  /** Downstream of map steps: their finished items (succeeded, cached, marked), in item order. */
+  items?: Record<string, MapItemOutput[]>;
+  /** An eachBatch step: which batch of its map upstream this run covers (`final` on the normal run). */
+  batch?: { index: number; of: number; final: boolean };
+}
+
+export interface MapItemOutput {
+  index: number;
+  item: JsonValue;
+  outputs: Record<string, string>;
 }
 
 export interface StepResult {

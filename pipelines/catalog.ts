@@ -1,6 +1,7 @@
 import { createPipelineRegistry, type PipelineRegistry } from './core';
 import type { DailyRunTrigger } from './core/triggers';
 import { demoPipeline } from './demo/pipeline';
+import { ingestTrainEvaluateDeployPipeline } from './ingest-train-evaluate-deploy/pipeline';
 import { sensorClusteringPipeline, sensorClusteringRetrainPipeline } from './sensor-clustering/pipeline';
 import { sensorClusteringDaily } from './sensor-clustering/trigger';
 import { visitsScalingPipeline } from './visits-scaling/pipeline';
@@ -11,6 +12,7 @@ export const pipelines: PipelineRegistry = createPipelineRegistry([
   visitsScalingPipeline,
   sensorClusteringPipeline,
   sensorClusteringRetrainPipeline,
+  ingestTrainEvaluateDeployPipeline,
 ]);
 
 /** Pipelines with one run per day, joined by their schedule and by data arrivals: one line each. */

@@ -1,5 +1,6 @@
 import type { KindDeps } from '../activities/kinds/common';
 import type { StepHandlers } from '../activities/steps';
+import { ingestTrainEvaluateDeployKinds } from './ingest-train-evaluate-deploy/kinds';
 import { sensorClusteringKinds } from './sensor-clustering/kinds';
 import { visitsScalingKinds } from './visits-scaling/kinds';
 
@@ -10,4 +11,5 @@ import { visitsScalingKinds } from './visits-scaling/kinds';
 export const pipelineKinds: ((deps: KindDeps) => StepHandlers)[] = [
   visitsScalingKinds,
   sensorClusteringKinds,
+  ingestTrainEvaluateDeployKinds,
 ];

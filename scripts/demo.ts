@@ -1,18 +1,26 @@
-// `npm run demo`: starts the local stack (or reuses the running one), then runs the visits-scaling
-// pipeline with a worker and the API in this process, driven through HTTP only, and prints where to
-// look. `npm run demo -- --stop` stops the stack at the end; by default it keeps running so the run
-// stays visible in the Web UI.
+// `npm run demo [-- <pipeline>]`: starts the local stack (or reuses the running one), prepares the
+// pipeline's synthetic data, then runs it (visits-scaling by default) with a worker and the API in
+// this process, driven through HTTP only, and prints where to look. `npm run demo -- --list` lists
+// the pipelines with a demo. `--stop` stops the stack at the end; by default it keeps running so the
+// run stays visible in the Web UI.
 import { Runtime } from '@temporalio/worker';
 import { resolve } from 'node:path';
 import { createBigQueryClient } from '../activities/clients';
 import { loadConfig } from '../config';
 import { createFileLogger } from './demo/log-file';
 import { demoToken, runDemo } from './demo/run-demo';
+import { demoRecipe, demoRecipes } from './demo/recipes';
 import { dataDir } from '../activities/providers/paths';
 import { describeStack, startLocalStack, stopLocalStack } from './stack/local-stack';
 
 async function main(): Promise<void> {
   const stopAtEnd = process.argv.includes('--stop');
+  const others = demoRecipes.map((r) => `  npm run demo -- ${r.pipeline.padEnd(30)} ${r.about}`).join('\n');
+  if (process.argv.includes('--list')) {
+    console.log(`pipelines with a demo:\n${others}`);
+    return;
+  }
+  const recipe = demoRecipe(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 'visits-scaling');
   // The demo prints its own progress; the worker's logs (SDK, activities) go to a file.
   const workerLog = createFileLogger(dataDir('logs', 'demo-worker.log'));
   Runtime.install({ logger: workerLog.logger });
@@ -33,7 +41,11 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const started = Date.now();
   try {
-    const { workflowId, view } = await runDemo({ config, bigquery: createBigQueryClient(config) });
+    const { workflowId, view } = await runDemo({
+      config,
+      bigquery: createBigQueryClient(config),
+      pipeline: recipe.pipeline,
+    });
     const minutes = ((Date.now() - started) / 60_000).toFixed(1);
     console.log(`\nrun ${workflowId}: ${view.run.state} in ${minutes} min`);
     if (view.run.steps.every((step) => step.state === 'cached' || step.id === 'cleanup')) {
@@ -43,9 +55,8 @@ async function main(): Promise<void> {
     console.log('\nwhere to look:');
     console.log(`  Web UI            ${view.webUiUrl}`);
     console.log(`  model registry    ${resolve(config.DATA_DIR, 'registry')} (alias "production" per model)`);
-    console.log(
-      `  production tables dataset visits_production on ${stack.bigquery.apiEndpoint} (project ${stack.bigquery.projectId})`,
-    );
+    console.log(`  warehouse         ${stack.bigquery.apiEndpoint} (project ${stack.bigquery.projectId})`);
+    console.log(`  pipeline README   pipelines/${recipe.pipeline}/README.md`);
     console.log(`  local VMs         ${resolve(config.DATA_DIR, 'vms')}  (npm run vms -- list)`);
     console.log(`  logs              ${stack.logs}`);
     console.log(`  worker log        ${workerLog.file} (${workerLog.problems()} warnings or errors)`);
@@ -58,6 +69,7 @@ async function main(): Promise<void> {
       ? '\nlocal stack stopped.'
       : '\nthe local stack keeps running; stop it with: npm run stack -- stop',
   );
+  console.log(`\nthe other pipelines' demos:\n${others}`);
 }
 
 main().catch((error: unknown) => {

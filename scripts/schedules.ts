@@ -1,6 +1,7 @@
 // Temporal Schedules from the command line (the API's /schedules routes do the same):
 //   npm run schedules -- quarterly [--paused]        visits-scaling every quarter (1 Jan/Apr/Jul/Oct, 06:00 UTC)
 //   npm run schedules -- sensor-clustering [--paused]   a daily pipeline (16:00 UTC): joins or starts the run of the day
+//   npm run schedules -- PIPELINE [--paused]         that pipeline's usual schedule (see PIPELINE_SCHEDULES)
 //   npm run schedules -- create ID PIPELINE "CRON" [key=value ...]
 //   npm run schedules -- reaper [--dry-run] [--paused] [--every "15 minutes"]   the VM reaper (reapVms)
 //   npm run schedules -- list | show ID | trigger ID | pause ID | unpause ID | delete ID
@@ -12,6 +13,7 @@ import { dailyRunTriggers, pipelines } from '../pipelines';
 import { SchedulesService } from '../api/schedules/schedules.service';
 import { upsertReaperSchedule } from '../api/schedules/reaper-schedule';
 import { TemporalService } from '../api/temporal/temporal.service';
+import { ingestTrainEvaluateDeploySchedule } from '../pipelines/ingest-train-evaluate-deploy/schedule';
 
 export const QUARTERLY = {
   id: 'visits-scaling-quarterly',
@@ -19,6 +21,12 @@ export const QUARTERLY = {
   cron: ['0 6 1 1,4,7,10 *'],
   // A quarter's run lasts days: a run still going queues the next one, it never runs beside it.
   overlap: 'BUFFER_ONE' as const,
+};
+
+/** The usual schedule of each pipeline, created by `npm run schedules -- <pipeline>`. */
+export const PIPELINE_SCHEDULES: Record<string, { id: string; pipeline: string; cron: string[] }> = {
+  'visits-scaling': QUARTERLY,
+  'ingest-train-evaluate-deploy': ingestTrainEvaluateDeploySchedule,
 };
 
 const asDate = (value: string | undefined, name: string): string => {
@@ -75,12 +83,15 @@ async function main(argv: string[]): Promise<unknown> {
       case 'backfill':
         await schedules.backfill(id, { start: asDate(rest[0], 'START'), end: asDate(rest[1], 'END') });
         return { backfill: id, start: rest[0], end: rest[1] };
-      default:
+      default: {
         if (command && dailyRunTriggers.has(command))
           return await schedules.createDaily(command, { paused: argv.includes('--paused') });
+        const usual = command ? PIPELINE_SCHEDULES[command] : undefined;
+        if (usual) return await schedules.create({ ...usual, paused: argv.includes('--paused') });
         throw new Error(
-          `usage: schedules quarterly|reaper|${[...dailyRunTriggers.keys()].join('|')}|create|list|show|trigger|pause|unpause|delete|backfill …`,
+          `usage: schedules quarterly|reaper|${[...dailyRunTriggers.keys(), ...Object.keys(PIPELINE_SCHEDULES)].join('|')}|create|list|show|trigger|pause|unpause|delete|backfill …`,
         );
+      }
     }
   } finally {
     await temporal.onModuleDestroy();

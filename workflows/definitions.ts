@@ -185,6 +185,13 @@ export interface StepPayload {
 export interface MarkSucceededPayload extends StepPayload {
   reason: string;
 }
+export interface ItemPayload extends StepPayload {
+  /** The item's index in the map step's list (status.map.failedItems[].index). */
+  item: number;
+}
+export interface MarkItemSucceededPayload extends ItemPayload {
+  reason: string;
+}
 export interface AbortPayload {
   reason: string;
 }
@@ -193,6 +200,8 @@ export const markSucceededSignal = defineSignal<[MarkSucceededPayload]>('markSuc
 export const retryStepSignal = defineSignal<[StepPayload]>('retryStep');
 export const rerunFromSignal = defineSignal<[StepPayload]>('rerunFrom');
 export const approveSignal = defineSignal<[StepPayload]>('approve');
+export const retryItemSignal = defineSignal<[ItemPayload]>('retryItem');
+export const markItemSucceededSignal = defineSignal<[MarkItemSucceededPayload]>('markItemSucceeded');
 export const abortRunSignal = defineSignal<[AbortPayload]>('abortRun');
 export const statusQuery = defineQuery<RunStatus>('status');
 

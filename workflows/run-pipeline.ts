@@ -27,13 +27,18 @@ import {
   DEFAULT_MAX_PARALLEL,
   DONE_STATES,
   RunnerErrorType,
+  type PartialRun,
   type RunPipelineInput,
   type RunPipelineResult,
 } from './definitions';
 import { checkOutputs, dispatchStep } from './runner/dispatch';
+import { finishedItems, mapProgress, runMapStep } from './runner/map-step';
 import { installOperatorHandlers } from './runner/operator-signals';
 import { errorMessage, now, RunContext } from './runner/run-context';
-import { StepRecord } from './runner/step-record';
+import { retryFailedItems, StepRecord } from './runner/step-record';
+import { recordStepDuration } from './metrics';
+
+export { mapBatch } from './map-batch';
 
 const { planRun } = proxyActivities<PlanActivities>({
   startToCloseTimeout: '2 minutes',
@@ -139,6 +144,7 @@ class PipelineRun {
       ? (this.run.plan?.maxParallel ?? DEFAULT_MAX_PARALLEL)
       : Number.POSITIVE_INFINITY;
     let executing = this.run.records().filter((record) => record.task && record.state === 'running').length;
+    executing = this.launchPartials(limit, executing);
     for (const record of this.run.records()) {
       if (executing >= limit) return;
       if (!this.isReady(record)) continue;
@@ -194,19 +200,13 @@ class PipelineRun {
       record.set('failed', now(), { error: errorMessage(error) });
       log.warn('step failed', { step: record.id, error: record.status.error });
     }
+    const { startedAt, endedAt } = record.status;
+    recordStepDuration(this.run.input.pipeline, record.id, record.state, startedAt, endedAt);
   }
 
   /** One step from start to settled: reuse or cache check, approval, attempts, decisions after failure. */
   private async runStep(record: StepRecord): Promise<Outcome> {
     const planned = record.planned;
-    if (planned.map || planned.eachBatch) {
-      // The spec shape is planned and validated; execution lands in the next change (docs/map-steps.md).
-      throw ApplicationFailure.create({
-        type: RunnerErrorType.InvalidMapItems,
-        message: `step ${planned.id}: map steps are planned but not executed by this worker version yet`,
-        nonRetryable: true,
-      });
-    }
     const execution = this.execution(record);
     if (planned.reuse && !record.forceRun) {
       const reused = { ...execution, outputs: planned.reuse.outputs };
@@ -214,7 +214,12 @@ class PipelineRun {
       if ((await checkOutputs(planned, reused)) !== false)
         return { state: 'reused', outputs: planned.reuse.outputs };
       execution.outputs = planned.reuse.outputs;
-    } else if (planned.cache && !record.forceRun && (await checkOutputs(planned, execution)) === true) {
+    } else if (
+      planned.cache &&
+      !planned.map && // a map step's cache is per item
+      !record.forceRun &&
+      (await checkOutputs(planned, execution)) === true
+    ) {
       return { state: 'cached', outputs: execution.outputs };
     }
     if (planned.approval && !record.approved) {
@@ -230,11 +235,10 @@ class PipelineRun {
     for (;;) {
       record.status.attempts += 1;
       try {
-        const result = await dispatchStep(
-          planned,
-          { ...execution, attempt: record.status.attempts },
-          { onVmUsage: (vms) => record.addVmUsage(vms) },
-        );
+        const attempt = { ...execution, attempt: record.status.attempts };
+        const result = planned.map
+          ? await runMapStep(this.run, record, attempt)
+          : await dispatchStep(planned, attempt, { onVmUsage: (vms) => record.addVmUsage(vms) });
         return { state: 'succeeded', outputs: result.outputs ?? execution.outputs, info: result.info };
       } catch (error) {
         if (isCancellation(error) || planned.onFailure !== 'wait') throw error;
@@ -251,6 +255,7 @@ class PipelineRun {
           return { state: 'marked-succeeded', outputs: execution.outputs, reason: decision.reason };
         }
         record.set('running', now(), { error: undefined });
+        if (decision?.kind === 'retry') retryFailedItems(record);
         this.run.changed = true;
       }
     }
@@ -281,7 +286,84 @@ class PipelineRun {
       outputs: planned.outputs,
       inputs: Object.fromEntries(planned.after.map((id) => [id, this.run.record(id).status.outputs])),
       attempt: record.status.attempts,
+      ...this.mapInputs(record),
     };
+  }
+
+  /** Downstream of map steps: their finished items; an eachBatch step's normal run is its final batch. */
+  private mapInputs(record: StepRecord, batch?: number): Pick<StepExecution, 'items' | 'batch'> {
+    const maps = record.planned.after.map((id) => this.run.record(id)).filter((r) => r.planned.map);
+    if (maps.length === 0) return {};
+    const items = Object.fromEntries(maps.map((map) => [map.id, finishedItems(map, batch)]));
+    if (!record.planned.eachBatch) return { items };
+    const total = mapProgress(maps[0] as StepRecord).batches.total;
+    return { items, batch: { index: batch ?? total, of: total, final: batch === undefined } };
+  }
+
+  /**
+   * eachBatch steps whose map upstream is still running run on each newly finished batch (one at a
+   * time, in order), once their other upstream steps are done.
+   */
+  private launchPartials(limit: number, executing: number): number {
+    for (const record of this.run.records()) {
+      if (executing >= limit) break;
+      if (!record.planned.eachBatch || record.state !== 'pending' || record.task || record.resetPending)
+        continue;
+      const upstream = record.planned.after.map((id) => this.run.record(id));
+      const map = upstream.find((r) => r.planned.map);
+      if (!map || map.state !== 'running') continue;
+      if (!upstream.every((r) => r === map || DONE_STATES.includes(r.state))) continue;
+      const progress = mapProgress(map);
+      const batch = record.partials.length + 1;
+      if (batch > progress.batches.finished || batch >= progress.batches.total) continue;
+      this.launchPartial(record, batch);
+      executing += 1;
+    }
+    return executing;
+  }
+
+  private launchPartial(record: StepRecord, batch: number): void {
+    const generation = ++record.generation;
+    const execution = { ...this.execution(record), ...this.mapInputs(record, batch) };
+    const outputs = Object.fromEntries(
+      Object.entries(record.planned.outputs).map(([name, value]) => [name, `${value}_b${batch}`]),
+    );
+    const partial: PartialRun = {
+      batch,
+      items: Object.values(execution.items ?? {})[0]?.length ?? 0,
+      state: 'running',
+      outputs,
+    };
+    record.partials.push(partial);
+    record.set('running', now(), { error: undefined });
+    const scope = new CancellationScope();
+    const promise = scope
+      .run(() =>
+        dispatchStep(
+          { ...record.planned, outputs },
+          { ...execution, outputs },
+          { onVmUsage: (vms) => record.addVmUsage(vms) },
+        ),
+      )
+      .then(
+        (result) => {
+          partial.state = 'succeeded';
+          partial.outputs = result.outputs ?? outputs;
+        },
+        (error: unknown) => {
+          partial.state = 'failed';
+          partial.error = isCancellation(error) ? 'cancelled' : errorMessage(error);
+          log.warn('partial run failed', { step: record.id, batch, error: partial.error });
+        },
+      )
+      .then(() => {
+        if (generation !== record.generation) return;
+        record.task = undefined;
+        this.run.changed = true;
+        // Back to waiting for the map; the step's own run comes when the map has succeeded.
+        if (record.state === 'running') record.set('pending', now());
+      });
+    record.task = { scope, promise };
   }
 
   /** rerunFrom: waits until the cancelled steps have stopped, then resets the whole set. */

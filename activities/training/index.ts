@@ -76,31 +76,37 @@ export function createTrainingActivities(deps: TrainingDeps) {
     /** Uploads wrapper, code, inputs and resume checkpoint; a launched run is never touched. */
     async uploadTrainingRun(input: UploadInput): Promise<{ uploaded: boolean }> {
       checkRunId(input.runId);
-      return await whileHeartbeating(async () => {
-        const session = await connect(input.vmName);
-        try {
-          return { uploaded: await uploadRun(session, input) };
-        } finally {
-          session.close();
-        }
-      });
+      return await whileHeartbeating(
+        async () => {
+          const session = await connect(input.vmName);
+          try {
+            return { uploaded: await uploadRun(session, input) };
+          } finally {
+            session.close();
+          }
+        },
+        { phase: 'uploading', runId: input.runId },
+      );
     },
 
     /** Starts the wrapper in tmux unless this run was ever launched (see `launchCommand`). */
     async launchTraining(input: { vmName: string; runId: string }): Promise<{ state: LaunchState }> {
       checkRunId(input.runId);
-      return await whileHeartbeating(async () => {
-        const session = await connect(input.vmName);
-        try {
-          const out = await session.run(launchCommand(input.runId), { timeoutMs: 30_000 });
-          const state = /state=(\w+)/.exec(out)?.[1] as LaunchState | undefined;
-          if (!state) throw new Error(`launch of ${input.runId} printed no state: ${out}`);
-          Context.current().log.info('training launch', { runId: input.runId, state });
-          return { state };
-        } finally {
-          session.close();
-        }
-      });
+      return await whileHeartbeating(
+        async () => {
+          const session = await connect(input.vmName);
+          try {
+            const out = await session.run(launchCommand(input.runId), { timeoutMs: 30_000 });
+            const state = /state=(\w+)/.exec(out)?.[1] as LaunchState | undefined;
+            if (!state) throw new Error(`launch of ${input.runId} printed no state: ${out}`);
+            Context.current().log.info('training launch', { runId: input.runId, state });
+            return { state };
+          } finally {
+            session.close();
+          }
+        },
+        { phase: 'launching', runId: input.runId },
+      );
     },
 
     /** The one long activity: polls until the run ends; progress lives in its heartbeat details. */

@@ -105,7 +105,16 @@ export class RemoteSession {
       out.once('close', () => resolve());
       child.stdout.pipe(out);
     });
-    const [code] = await this.guarded(Promise.all([exited, written]));
+    let code: number | null;
+    try {
+      [code] = await this.guarded(Promise.all([exited, written]));
+    } catch (error) {
+      // The connection dropped mid-copy: nobody reads the command's output any more, and a command
+      // blocked on a full pipe would live on and keep the worker process from exiting.
+      child.stdout.destroy();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      throw error;
+    }
     if (code !== 0) {
       throw new Error(
         `${command} ${args.join(' ')} failed (exit ${code}): ${Buffer.concat(stderr).toString()}`,

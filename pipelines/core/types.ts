@@ -52,7 +52,7 @@ export type MapSource = JsonValue[] | string | { step: string; field: string };
 /** What an author writes under `map:`; everything but `forEach` has a default. */
 export interface MapOptions {
   forEach: MapSource;
-  /** Items executing at once (1–1000; default 50), within the run's `maxParallel` budget of batches. */
+  /** Items executing at once (1–1000; default 50); the map step counts as one of the run's `maxParallel`. */
   maxConcurrency?: number;
   /** Fraction of items that must succeed (0–1; default 1): above it the step succeeds naming its failed items. */
   minSuccessRatio?: number;

@@ -1,19 +1,13 @@
 import type { BigQuery } from '@google-cloud/bigquery';
 import type { NativeConnection } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { createApp } from '../../api/app';
 import { loadConfig, type Config } from '../../config';
 import { createWorker } from '../../workers/worker';
-import { projectRoot } from '../../activities/providers/paths';
-import {
-  prepareVisitsScalingWarehouse,
-  type LocalWarehouse,
-} from '../../pipelines/visits-scaling/synthetic/warehouse';
 import { ApiClient } from './http';
 import { evaluationLines, ProgressPrinter, type RunView } from './progress';
+import { demoRecipe, demoRecipes } from './recipes';
 
 export interface DemoOptions {
   /** Config of the worker and the API (Temporal address, warehouse endpoint, DATA_DIR…). */
@@ -26,23 +20,38 @@ export interface DemoOptions {
   trainSeconds?: number;
   /** Whether promotion waits for an approval, given through the API as an operator would. */
   requireApproval?: boolean;
+  /** The pipeline to run (scripts/demo/recipes.ts); visits-scaling by default. */
+  pipeline?: string;
+  /** Parameters over the demo's own (tests). */
+  params?: Record<string, string | number | boolean>;
 }
 
 export interface DemoResult {
   workflowId: string;
   view: RunView;
-  warehouse: LocalWarehouse;
+  cutoff: string;
+  /** What the recipe prepared (table sizes, the previous production version…). */
+  facts: Record<string, unknown>;
 }
 
 /**
- * The demo: a worker and the API in this process, the visits-scaling pipeline started, followed,
- * approved and finished through HTTP only — what a user's script or CI job would do.
+ * The demo: a worker and the API in this process, a pipeline's synthetic data prepared, the
+ * pipeline started, followed, approved and finished through HTTP only — what a user's script or CI
+ * job would do.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const print = options.print ?? ((line: string) => console.log(line));
   const config = options.config;
   const registryDir = config.REGISTRY_DIR || join(config.DATA_DIR, 'registry');
-  const warehouse = await prepareWarehouse(options.bigquery, config, registryDir, print);
+  const recipe = demoRecipe(options.pipeline ?? (demoRecipes[0] as { pipeline: string }).pipeline);
+  const start = await recipe.prepare({
+    bigquery: options.bigquery,
+    config,
+    registryDir,
+    print,
+    ...(options.trainSeconds !== undefined ? { trainSeconds: options.trainSeconds } : {}),
+    ...(options.requireApproval !== undefined ? { requireApproval: options.requireApproval } : {}),
+  });
 
   const { worker, connection } = await createWorker({
     config,
@@ -60,32 +69,19 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   try {
     return await worker.runUntil(async () => {
-      const commit = execFileSync('git', ['-C', projectRoot, 'rev-parse', 'HEAD'], {
-        encoding: 'utf8',
-      }).trim();
       const started = await api.request<{ workflowId: string; webUiUrl: string }>('POST', '/runs', {
-        pipeline: 'visits-scaling',
+        pipeline: recipe.pipeline,
         runKey: `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`,
-        cutoff: warehouse.cutoff,
-        params: {
-          train_seconds: options.trainSeconds ?? 8,
-          train_steps: 400,
-          monitor_poll_interval: '1 second',
-          // Heartbeats (the live progress) are throttled to 0.8 × this: seconds-long trainings need it short.
-          monitor_heartbeat_timeout: '3 seconds',
-          quality_min_training: '3 seconds',
-          require_approval: options.requireApproval ?? true,
-          models_repo: projectRoot,
-          models_ref: commit,
-        },
+        cutoff: start.cutoff,
+        params: { ...start.params, ...options.params },
       });
       const { workflowId, webUiUrl } = started.body;
-      print(`\nPOST /runs → ${workflowId} (cutoff ${warehouse.cutoff})\n  Web UI: ${webUiUrl}\n`);
+      print(`\nPOST /runs → ${workflowId} (cutoff ${start.cutoff})\n  Web UI: ${webUiUrl}\n`);
       const view = await follow(api, workflowId, new ProgressPrinter(print), print);
       print('');
       for (const line of evaluationLines(view.run.steps.find((step) => step.id === 'evaluate')?.info))
         print(line);
-      return { workflowId, view, warehouse };
+      return { workflowId, view, cutoff: start.cutoff, facts: start.facts };
     });
   } finally {
     await app.close();
@@ -115,37 +111,6 @@ async function follow(
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
-}
-
-/**
- * Synthetic source tables, the previous quarter's production tables and models. Done once per
- * DATA_DIR (a marker file), so a second demo finds last run's outputs and shows the cache at work.
- */
-async function prepareWarehouse(
-  bigquery: BigQuery,
-  config: Config,
-  registryDir: string,
-  print: (line: string) => void,
-) {
-  const marker = join(config.DATA_DIR, 'demo-warehouse.json');
-  if (existsSync(marker)) return JSON.parse(readFileSync(marker, 'utf8')) as LocalWarehouse;
-  print('generating the synthetic warehouse and the previous quarter (production tables and models)…');
-  const dir = join(config.DATA_DIR, 'demo-warehouse');
-  mkdirSync(dir, { recursive: true });
-  const warehouse = await prepareVisitsScalingWarehouse({
-    bigquery,
-    config,
-    registryDir,
-    dir,
-    synthetic: { metAreas: [0, 11, 22, 33, 44, 66, 77], poisPerArea: 4, days: 150 },
-  });
-  writeFileSync(marker, `${JSON.stringify(warehouse, null, 2)}\n`);
-  print(
-    `  loaded ${Object.entries(warehouse.tables)
-      .map(([table, rows]) => `${table} ${rows}`)
-      .join(', ')}`,
-  );
-  return warehouse;
 }
 
 /** A random bearer token for the demo's API. */

@@ -39,7 +39,7 @@ describe('the demo: visits-scaling driven end to end through the HTTP API only',
       API_TOKENS: 'e2e-token',
     });
     const lines: string[] = [];
-    const { workflowId, view, warehouse } = await runDemo({
+    const { workflowId, view, cutoff, facts } = await runDemo({
       config,
       bigquery: bq.bigquery,
       connection: env.nativeConnection,
@@ -49,7 +49,7 @@ describe('the demo: visits-scaling driven end to end through the HTTP API only',
 
     expect(view.status).toBe('COMPLETED');
     expect(view.run.state).toBe('succeeded');
-    expect(view.run.cutoff).toBe(warehouse.cutoff);
+    expect(view.run.cutoff).toBe(cutoff);
     // The approval came through POST /runs/:id/approve, recorded by the workflow as an operator action.
     expect(view.run.operatorActions).toEqual([
       expect.objectContaining({ signal: 'approve', accepted: true, payload: { step: 'promote' } }),
@@ -75,9 +75,10 @@ describe('the demo: visits-scaling driven end to end through the HTTP API only',
     );
     // The new models are production now.
     const registry = createRegistryActivities(join(dir, 'registry'));
+    expect(facts.previousVersion).toEqual(expect.any(String));
     for (const model of ['visits_share', 'quality', 'trend', 'real_visits']) {
       const alias = await registry.getModelAlias({ model });
-      expect(alias?.version, model).not.toBe(warehouse.previousVersion);
+      expect(alias?.version, model).not.toBe(facts.previousVersion);
     }
     // The whole pipeline (4 trainings, 5 SQL steps per model, evaluate, promotion): ~45 s on an idle
     // 2-core machine; the margin is for a loaded one.

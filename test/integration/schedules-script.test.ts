@@ -67,4 +67,18 @@ describe('npm run schedules: the quarterly visits-scaling schedule from the comm
       /unknown schedule visits-scaling-quarterly/,
     );
   });
+
+  it('creates a pipeline’s usual schedule by its name, paused', async () => {
+    const created = await schedules('ingest-train-evaluate-deploy', '--paused');
+    expect(created).toMatchObject({
+      id: 'ingest-train-evaluate-deploy-daily',
+      pipeline: 'ingest-train-evaluate-deploy',
+      cron: ['0 5 * * *'],
+      paused: true,
+    });
+    expect((created.nextRuns as string[]).every((time) => time.endsWith('T05:00:00.000Z'))).toBe(true);
+    await expect(schedules('no-such-pipeline')).rejects.toThrow(
+      /usage: schedules .*\|ingest-train-evaluate-deploy\|/,
+    );
+  });
 });

@@ -27,13 +27,16 @@ describe('runPipeline bounded scheduler', () => {
   it('never executes more than maxParallel steps at once, and still runs them all', async () => {
     const script = new StepScript();
     let executing = 0;
+    let started = 0;
     let peak = 0;
     for (let i = 0; i < 12; i++) {
       script.behave(`s${i}`, async () => {
         executing += 1;
+        started += 1;
         peak = Math.max(peak, executing);
-        // Real time, so that several launches would overlap if the workflow allowed them.
-        await new Promise((resolve) => setTimeout(resolve, 30));
+        // Hold each step until three run at once (or all have started): without the bound all 12
+        // would be running here; with it, never a fourth. No timing involved.
+        while (executing < 3 && started < 12) await new Promise((resolve) => setTimeout(resolve, 5));
         executing -= 1;
       });
     }

@@ -63,8 +63,9 @@ export async function dispatchStep(
 
 /** Child workflow id of one attempt of a training step: one per run, step and attempt, never reused. */
 export const trainingWorkflowId = (
-  execution: Pick<StepExecution, 'workflowId' | 'step' | 'attempt'>,
-): string => `${execution.workflowId}/${execution.step.id}/${execution.attempt}`;
+  execution: Pick<StepExecution, 'workflowId' | 'step' | 'attempt' | 'item'>,
+): string =>
+  `${execution.workflowId}/${execution.step.id}${execution.item ? `/item-${execution.item.index}` : ''}/${execution.attempt}`;
 
 /**
  * A training step: export its data and build the child's input (activity), train on a VM (the

@@ -6,12 +6,21 @@ import {
   approveSignal,
   markSucceededSignal,
   rerunFromSignal,
+  markItemSucceededSignal,
+  retryItemSignal,
   retryStepSignal,
   statusQuery,
   stepNoteSignal,
 } from '../definitions';
 import { now, type RunContext } from './run-context';
-import { approveRejection, markSucceededRejection, retryRejection, type StepRecord } from './step-record';
+import {
+  approveRejection,
+  markSucceededRejection,
+  retryFailedItems,
+  retryRejection,
+  type ItemRecord,
+  type StepRecord,
+} from './step-record';
 
 /**
  * The status query and the operator signals. Handlers are synchronous: they check the message against
@@ -32,9 +41,42 @@ export function installOperatorHandlers(run: RunContext): void {
 
   setHandler(retryStepSignal, (payload) =>
     onStepSignal(run, 'retryStep', payload, retryRejection, (record) => {
-      if (record.state === 'failed') record.set('pending', now(), { error: undefined });
-      else record.decision = { kind: 'retry' };
+      if (record.state === 'failed') {
+        record.set('pending', now(), { error: undefined });
+        retryFailedItems(record);
+      } else record.decision = { kind: 'retry' };
     }),
+  );
+
+  setHandler(retryItemSignal, (payload) =>
+    onStepSignal(
+      run,
+      'retryItem',
+      payload,
+      (record) => itemRejection(record, payload),
+      (record) => {
+        const item = record.items?.[payload.item] as ItemRecord;
+        item.state = 'pending';
+        delete item.error;
+        wakeMap(record);
+      },
+    ),
+  );
+
+  setHandler(markItemSucceededSignal, (payload) =>
+    onStepSignal(
+      run,
+      'markItemSucceeded',
+      payload,
+      (record) => itemRejection(record, payload),
+      (record) => {
+        const item = record.items?.[payload.item] as ItemRecord;
+        item.state = 'marked-succeeded';
+        item.reason = nonEmpty(payload.reason) ?? 'marked by an operator';
+        delete item.error;
+        wakeMap(record);
+      },
+    ),
   );
 
   setHandler(approveSignal, (payload) =>
@@ -78,6 +120,28 @@ export function installOperatorHandlers(run: RunContext): void {
     run.recordSignal('abortRun', payload, rejection);
     if (!rejection) run.abortReason = nonEmpty(payload?.reason) ?? 'aborted by an operator';
   });
+}
+
+/** Why an item signal does not fit: only a failed item of a running or failed map step. */
+function itemRejection(record: StepRecord, payload: { item?: unknown }): string | undefined {
+  if (!record.planned.map) return `step ${record.id} is not a map step`;
+  if (!record.items) return `map step ${record.id} has not read its items yet`;
+  const index = payload?.item;
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= record.items.length)
+    return `item ${JSON.stringify(index)} is not an item index of ${record.id} (0–${record.items.length - 1})`;
+  const item = record.items[index] as ItemRecord;
+  if (item.state !== 'failed')
+    return `item ${index} of ${record.id} is ${item.state}; only a failed item fits`;
+  if (record.state !== 'running' && record.state !== 'failed' && record.status.awaiting !== 'failure')
+    return `step ${record.id} is ${record.state}; items change only while it runs or after it failed`;
+  return undefined;
+}
+
+/** A running map step looks at its items again; a failed one runs again (only its pending items). */
+function wakeMap(record: StepRecord): void {
+  record.itemsChanged += 1;
+  if (record.state === 'failed') record.set('pending', now(), { error: undefined });
+  else if (record.status.awaiting === 'failure') record.decision = { kind: 'items' };
 }
 
 function rerunRejection(run: RunContext, record: StepRecord): string | undefined {

@@ -10,6 +10,7 @@ import {
   type RunSummary,
   type SignalRecord,
 } from '../definitions';
+import { mapProgress } from './map-step';
 import type { StepRecord } from './step-record';
 
 /**
@@ -90,7 +91,11 @@ export class RunContext {
       state: this.state,
       params: this.plan?.params ?? this.input.params ?? {},
       ...(this.plan ? { cutoff: this.plan.cutoff, plan: this.plan } : {}),
-      steps: this.records().map((record) => record.status),
+      steps: this.records().map((record) => ({
+        ...record.status,
+        ...(record.items ? { map: mapProgress(record) } : {}),
+        ...(record.partials.length > 0 ? { partials: record.partials.map((p) => ({ ...p })) } : {}),
+      })),
       rejectedSignals: this.signals.filter((signal) => !signal.accepted),
       operatorActions: this.signals.filter((signal) => signal.accepted),
       ...(this.abortReason !== undefined ? { abortReason: this.abortReason } : {}),

@@ -1,9 +1,22 @@
 import type { CancellationScope } from '@temporalio/workflow';
 import { estimateCost, type VmUsage } from '../cost';
 import type { PlannedStep } from '../../pipelines/core/types';
-import type { StepState, StepStatus } from '../definitions';
+import type { JsonValue } from '../../pipelines/core/types';
+import type { ItemState, PartialRun, StepState, StepStatus } from '../definitions';
 
-export type Decision = { kind: 'markSucceeded'; reason: string } | { kind: 'retry' };
+/** One item of a map step inside the run. */
+export interface ItemRecord {
+  index: number;
+  value: JsonValue;
+  state: ItemState;
+  attempts: number;
+  outputs: Record<string, string>;
+  error?: string;
+  reason?: string;
+}
+
+/** `items`: an item signal on a map step awaiting a decision (run its pending items, keep the failed). */
+export type Decision = { kind: 'markSucceeded'; reason: string } | { kind: 'retry' } | { kind: 'items' };
 
 /** A step's live state inside one run: what `status` shows plus what the runner needs to drive it. */
 export class StepRecord {
@@ -17,6 +30,16 @@ export class StepRecord {
   resetPending = false;
   /** Set by rerunFrom: run the step again even if its outputs exist or could be reused. */
   forceRun = false;
+  /** A map step's items, once its list is known (kept across retries of the step, cleared by reset). */
+  items: ItemRecord[] | undefined;
+  /** Item attempts before the last reset (by index), so a rerun's items have new attempt numbers. */
+  readonly itemAttempts = new Map<number, number>();
+  /** A map step's items per batch, once known. */
+  batchSize = 0;
+  /** Bumped by item signals, so a running map step looks at its items again. */
+  itemsChanged = 0;
+  /** An eachBatch step's partial runs. */
+  readonly partials: PartialRun[] = [];
   /** VMs of every training this step ran in this run (kept across retries and reruns: money spent). */
   readonly vms: VmUsage[] = [];
 
@@ -71,6 +94,11 @@ export class StepRecord {
     this.decision = undefined;
     this.resetPending = false;
     this.forceRun = force;
+    for (const item of this.items ?? []) this.itemAttempts.set(item.index, item.attempts);
+    this.items = undefined;
+    this.partials.length = 0;
+    delete this.status.map;
+    delete this.status.partials;
   }
 }
 
@@ -106,4 +134,13 @@ export function approveRejection(record: StepRecord): string | undefined {
 
 function describe(record: StepRecord): string {
   return record.status.awaiting ? `${record.state} (${record.status.awaiting})` : record.state;
+}
+
+/** A map step's failed items go back to pending (a retry of the whole step retries them). */
+export function retryFailedItems(record: StepRecord): void {
+  for (const item of record.items ?? []) {
+    if (item.state !== 'failed') continue;
+    item.state = 'pending';
+    delete item.error;
+  }
 }

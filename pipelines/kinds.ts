@@ -1,5 +1,6 @@
 import type { KindDeps } from '../activities/kinds/common';
 import type { StepHandlers } from '../activities/steps';
+import { demandForecastKinds } from './demand-forecast/kinds';
 import { ingestTrainEvaluateDeployKinds } from './ingest-train-evaluate-deploy/kinds';
 import { sensorClusteringKinds } from './sensor-clustering/kinds';
 import { visitsScalingKinds } from './visits-scaling/kinds';
@@ -12,4 +13,5 @@ export const pipelineKinds: ((deps: KindDeps) => StepHandlers)[] = [
   visitsScalingKinds,
   sensorClusteringKinds,
   ingestTrainEvaluateDeployKinds,
+  demandForecastKinds,
 ];

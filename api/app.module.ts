@@ -1,10 +1,15 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
 import { APP_GUARD } from '@nestjs/core';
 import type { Config } from '../config';
+import { apiLoggerParams } from './logging';
+import type { DestinationStream } from 'pino';
 import { pipelines as defaultPipelines, type PipelineRegistry } from '../pipelines';
 import { BearerAuthGuard } from './auth/bearer-auth.guard';
 import { CONFIG, PIPELINES } from './config.token';
 import { HealthController } from './health/health.controller';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsService } from './metrics/metrics.service';
 import { PipelinesController } from './pipelines/pipelines.controller';
 import { RunsController } from './runs/runs.controller';
 import { RunsService } from './runs/runs.service';
@@ -15,6 +20,8 @@ import { TemporalService } from './temporal/temporal.service';
 export interface AppOptions {
   /** The pipelines the API knows; the worker's registry by default. */
   pipelines?: PipelineRegistry;
+  /** Where the JSON log lines go (stdout by default; tests pass a stream). */
+  logDestination?: DestinationStream;
 }
 
 @Module({})
@@ -22,7 +29,14 @@ export class AppModule {
   static forConfig(config: Config, options: AppOptions = {}): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, PipelinesController, RunsController, SchedulesController],
+      imports: [LoggerModule.forRoot(apiLoggerParams(config, options.logDestination))],
+      controllers: [
+        HealthController,
+        PipelinesController,
+        RunsController,
+        SchedulesController,
+        MetricsController,
+      ],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: PIPELINES, useValue: options.pipelines ?? defaultPipelines },
@@ -30,6 +44,7 @@ export class AppModule {
         TemporalService,
         SchedulesService,
         RunsService,
+        MetricsService,
       ],
     };
   }

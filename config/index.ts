@@ -19,6 +19,15 @@ export const configSchema = z.object({
    * set), `pipeline` (TEMPORAL_TASK_QUEUE only) or `training` (TEMPORAL_TASK_QUEUE_TRAINING only).
    */
   WORKER_ROLE: z.enum(['all', 'pipeline', 'training']).default('all'),
+  /**
+   * `host:port` where a worker process serves Prometheus metrics (Temporal's runtime telemetry and
+   * Retrainer's own series) at `/metrics`; empty means no metrics endpoint.
+   */
+  WORKER_METRICS_ADDRESS: z
+    .string()
+    .regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, 'host:port, e.g. 0.0.0.0:9464')
+    .or(z.literal(''))
+    .default(''),
   /** Base URL of the Temporal Web UI, used for links printed by the demo and returned by the API. */
   TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
   BIGQUERY_PROJECT: z.string().min(1).default('retrainer-local'),

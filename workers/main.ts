@@ -4,17 +4,26 @@
 // The SDK drains in-flight tasks on SIGINT/SIGTERM before worker.run() resolves.
 import { createBigQueryClient } from '../activities/clients';
 import { loadConfig } from '../config';
+import { installWorkerTelemetry } from './telemetry';
 import { createWorkers } from './worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // JSON logs at LOG_LEVEL and Prometheus metrics at WORKER_METRICS_ADDRESS, before any connection.
+  const { logger } = installWorkerTelemetry(config);
   const { workers, connection } = await createWorkers({
     config,
     bigquery: createBigQueryClient(config),
     notify: config,
   });
-  console.log(
-    `worker (pid ${process.pid}, role ${config.WORKER_ROLE}) polling ${workers.map((w) => w.queue).join(' and ')} on ${config.TEMPORAL_ADDRESS}`,
+  logger.info(
+    {
+      pid: process.pid,
+      role: config.WORKER_ROLE,
+      queues: workers.map((w) => w.queue),
+      metrics: config.WORKER_METRICS_ADDRESS || undefined,
+    },
+    `worker polling ${workers.map((w) => w.queue).join(' and ')} on ${config.TEMPORAL_ADDRESS}`,
   );
   try {
     // One stops, all stop: a process never keeps serving only half of its queues.

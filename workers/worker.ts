@@ -21,6 +21,7 @@ import { pipelines } from '../pipelines/catalog';
 import { pipelineKinds } from '../pipelines/kinds';
 import type { SshTarget } from '../activities/remote/ssh';
 import { ConfigError, loadConfig, type Config } from '../config';
+import { stepAttributes } from './telemetry';
 
 export interface WorkerDeps {
   config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'> &
@@ -143,6 +144,7 @@ export async function createWorkers(
         namespace: deps.config.TEMPORAL_NAMESPACE,
         taskQueue: trainingQueue,
         activities: createOnVmTrainingActivities(),
+        interceptors: { activity: [stepAttributes] },
       });
       workers.push({ queue: trainingQueue, worker });
     }
@@ -165,6 +167,7 @@ export async function createWorker(
     taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
     ...workflowSource(),
     activities: createActivities({ ...deps, temporal: deps.config }),
+    interceptors: { activity: [stepAttributes] },
   });
   return { worker, connection };
 }

@@ -36,6 +36,7 @@ import { finishedItems, mapProgress, runMapStep } from './runner/map-step';
 import { installOperatorHandlers } from './runner/operator-signals';
 import { errorMessage, now, RunContext } from './runner/run-context';
 import { retryFailedItems, StepRecord } from './runner/step-record';
+import { recordStepDuration } from './metrics';
 
 export { mapBatch } from './map-batch';
 
@@ -193,6 +194,8 @@ class PipelineRun {
       record.set('failed', now(), { error: errorMessage(error) });
       log.warn('step failed', { step: record.id, error: record.status.error });
     }
+    const { startedAt, endedAt } = record.status;
+    recordStepDuration(this.run.input.pipeline, record.id, record.state, startedAt, endedAt);
   }
 
   /** One step from start to settled: reuse or cache check, approval, attempts, decisions after failure. */

@@ -14,6 +14,7 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import type { TrainingActivities } from '../activities/training';
 import { InstanceLeaseHolder } from './lease-holder';
 import { closeInterval, estimateCost, openInterval, type VmUsage } from './cost';
+import { recordVmUsage } from './metrics';
 import { ownerLabels } from './vm-labels';
 import {
   TrainingErrorType,
@@ -260,6 +261,7 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
       // After the stop: the next holder starts the instance itself.
       await lease?.release();
       progress.phase = 'done';
+      recordVmUsage(vms, input.vm.labels);
     });
   }
 }

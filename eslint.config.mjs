@@ -5,6 +5,15 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
+/** Production code never imports dev-only folders (DESIGN.md §2): their code is not in the build. */
+const devOnlyImports = [
+  {
+    group: ['**/scripts', '**/scripts/**', '**/test', '**/test/**', '**/bench', '**/bench/**'],
+    message:
+      'production code never imports scripts/, test/ or bench/ (move what both need into production code)',
+  },
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', '.venv/', '.data/', 'dist/', 'coverage/', 'models/**/*.py'] },
   js.configs.recommended,
@@ -29,6 +38,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['activities/**/*.ts', 'api/**/*.ts', 'config/**/*.ts', 'pipelines/**/*.ts', 'workers/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: devOnlyImports }] },
+  },
+  {
     // Workflow code is replayed: no Node built-ins, no I/O libraries, no clocks or randomness of its own.
     files: ['workflows/**/*.ts'],
     rules: {
@@ -43,10 +56,12 @@ export default tseslint.config(
             },
             { group: ['ssh2', '@google-cloud/*', 'node:*'], message: 'side effects belong in activities/' },
             {
-              group: ['../activities/*', '../activities/**'],
+              // From workflows/ and from workflows/runner/ (any depth).
+              group: ['**/activities', '**/activities/**', '**/workers/**', '**/api/**'],
               allowTypeImports: true,
               message: 'import activities as types only',
             },
+            ...devOnlyImports,
           ],
         },
       ],

@@ -5,6 +5,9 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { customSearchAttributes } from '../config/search-attributes';
+import { codeTreeId, readCodeFile, textHash } from './code-files';
+import { kindRegistry, type StepKindDeclaration } from './kinds/kind';
+import { specProblem } from './kinds/spec-problem';
 import type { PipelineRegistry } from '../pipelines/core';
 import { downstreamOf, topologicalOrder } from '../pipelines/core/graph';
 import { ParameterError, resolveParameters } from '../pipelines/core/params';
@@ -44,6 +47,8 @@ export interface PlanRequest extends RunPipelineInput {
 
 export interface PlanDeps {
   pipelines: PipelineRegistry;
+  /** The step kinds the worker serves (workers/kinds.ts): every resolved spec is checked against its kind. */
+  kinds: readonly StepKindDeclaration[];
   /** The summary (memo) of an earlier run; defaults to describing it through the worker's client. */
   fetchRunSummary?: (workflowId: string) => Promise<RunSummary | undefined>;
   /** Whether the namespace knows our search attributes; defaults to asking the worker's client. */
@@ -88,25 +93,45 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
   const builtins: Record<string, JsonValue> = { ...params, cutoff, pipeline: definition.name };
   const lookup = (name: string) => builtins[name];
 
+  const kinds = kindRegistry(deps.kinds);
+  const unknownKinds = definition.steps.filter((step) => !kinds.has(step.kind));
+  if (unknownKinds.length > 0) {
+    fail(
+      RunnerErrorType.UnknownStepKind,
+      `${unknownKinds.map((step) => `step ${step.id}: unknown kind ${step.kind}`).join('; ')} (known: ${[...kinds.keys()].join(', ')})`,
+    );
+  }
   const reused = await reusedOutputs(deps, definition, request);
+  const specProblems: string[] = [];
   const rerunSet =
     request.reuseRunId && request.from ? downstreamOf(definition.steps, request.from) : undefined;
   const steps: PlannedStep[] = [];
   const keys = new Map<string, string>();
   const outputsOf = new Map<string, Record<string, string>>();
   for (const step of topologicalOrder(definition.steps)) {
+    const kind = kinds.get(step.kind) as StepKindDeclaration;
     const spec = fillTemplates(step.spec, lookup);
     const repo = step.repo && {
       url: fillTemplates(step.repo.url, lookup),
       ref: fillTemplates(step.repo.ref, lookup),
     };
     const commit = repo ? await pinCommit(step.id, repo.url, repo.ref) : undefined;
+    // The files and program the kind reads, from its spec with step references as placeholders (the
+    // key must not depend on where upstream outputs live); the spec itself is checked further down,
+    // as the handler will see it.
+    const draft = kind.spec.safeParse(
+      fillTemplates(spec, (name) => (parseStepReference(name) ? 'smc_reference.ref_00000000' : undefined)),
+    );
+    const code = draft.success ? await codeHashes(step.id, kind, draft.data, { repo, commit }) : {};
+    const program = draft.success ? await programOf(step.id, kind, draft.data, { repo, commit }) : undefined;
     const cacheKey = hash({
       id: step.id,
       kind: step.kind,
+      kindVersion: kind.version,
       version: step.version,
       spec,
-      commit: commit ?? null,
+      code,
+      program: program ?? null,
       upstream: [...step.after].sort().map((id) => [id, keys.get(id) ?? '']),
       // A rerun `from` a step computes that step and its downstream afresh even when nothing changed
       // (the seed's "clear downstream"; a retraining with the same inputs is still a new model): its
@@ -121,12 +146,20 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
       const reference = parseStepReference(name);
       return reference ? outputsOf.get(reference.step)?.[reference.output] : undefined;
     });
+    const parsed = kind.spec.safeParse(withReferences);
+    if (!parsed.success) {
+      // A map step's `{{item}}` fields are filled per item at run time (executeStep checks them then).
+      const issues = parsed.error.issues.filter((issue) => !isItemTemplate(valueAt(spec, issue.path)));
+      if (issues.length > 0) specProblems.push(specProblem(step.id, { issues } as typeof parsed.error));
+    }
     steps.push({
       id: step.id,
       after: [...step.after],
       kind: step.kind,
       spec: withReferences,
       version: step.version,
+      runs: kind.runs,
+      kindVersion: kind.version,
       ...(step.retry ? { retry: step.retry } : {}),
       cache: step.cache,
       approval: resolveApproval(step, lookup),
@@ -142,6 +175,7 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
       ...(step.eachBatch ? { eachBatch: true } : {}),
     });
   }
+  if (specProblems.length > 0) fail(RunnerErrorType.InvalidStepSpec, specProblems.join('; '));
   return {
     pipeline: definition.name,
     workflowId: request.workflowId,
@@ -257,6 +291,53 @@ function resolveApproval(step: StepDefinition, lookup: (name: string) => JsonVal
   const value = fillTemplates(step.approval as JsonValue, lookup);
   return value === true || value === 'true';
 }
+
+/**
+ * path → sha256 of the text of every file the kind reads (its SQL), at the step's pinned commit or
+ * from this build: an edited query is a new key, so never a stale table.
+ */
+async function codeHashes(
+  step: string,
+  kind: StepKindDeclaration,
+  spec: object,
+  origin: { repo?: { url: string }; commit?: string },
+): Promise<Record<string, string>> {
+  const hashes: Record<string, string> = {};
+  for (const path of kind.reads?.(spec) ?? []) {
+    try {
+      hashes[path] = textHash(await readCodeFile(origin, path));
+    } catch (error) {
+      return fail(RunnerErrorType.CodeFileNotFound, `step ${step}: ${(error as Error).message}`);
+    }
+  }
+  return hashes;
+}
+
+/** `{ path, tree }` of the program a kind runs, at the step's pinned commit (nothing when unpinned). */
+async function programOf(
+  step: string,
+  kind: StepKindDeclaration,
+  spec: object,
+  origin: { repo?: { url: string }; commit?: string },
+): Promise<JsonObject | undefined> {
+  const path = kind.program?.(spec);
+  if (path === undefined) return undefined;
+  try {
+    const tree = await codeTreeId(origin, path);
+    return tree ? { path, tree } : undefined;
+  } catch (error) {
+    return fail(RunnerErrorType.CodeFileNotFound, `step ${step}: ${(error as Error).message}`);
+  }
+}
+
+const ITEM_TEMPLATE = /\{\{\s*item\b/;
+const isItemTemplate = (value: unknown): boolean => typeof value === 'string' && ITEM_TEMPLATE.test(value);
+const valueAt = (value: unknown, path: readonly PropertyKey[]): unknown =>
+  path.reduce<unknown>(
+    (at, key) =>
+      at !== null && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[key] : undefined,
+    value,
+  );
 
 function hash(value: JsonValue): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');

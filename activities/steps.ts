@@ -1,15 +1,19 @@
 import { Context } from '@temporalio/activity';
 import { whileHeartbeating } from './heartbeat';
 import { ApplicationFailure } from '@temporalio/common';
-import type { JsonObject, JsonPrimitive, JsonValue } from '../pipelines/core/types';
+import type { JsonObject, JsonValue } from '../pipelines/core/types';
 import { RunnerErrorType } from '../workflows/definitions';
+import { parseStepSpec, type BoundKind } from './kinds/kind';
 
-/** Everything a step's handler gets: the planned step, its run, and the outputs of its upstream steps. */
+/**
+ * Everything a step's handler gets (hermetic steps, DESIGN.md §3): its resolved spec, the outputs of
+ * its upstream steps and the run's identity. No cutoff and no parameters: a value the step needs
+ * reaches it through its spec (`{{cutoff}}`, `{{param}}`), so it is in the step's cache key.
+ */
 export interface StepExecution {
+  /** The run's identity: its workflow id and pipeline. */
   workflowId: string;
   pipeline: string;
-  cutoff: string;
-  params: Record<string, JsonPrimitive>;
   step: {
     id: string;
     kind: string;
@@ -39,6 +43,11 @@ export interface MapItemOutput {
   outputs: Record<string, string>;
 }
 
+/** An execution whose spec was parsed by its kind's schema. */
+export type TypedExecution<S> = Omit<StepExecution, 'step'> & {
+  step: Omit<StepExecution['step'], 'spec'> & { spec: S };
+};
+
 export interface StepResult {
   /** Outputs actually produced; the planned names when omitted. */
   outputs?: Record<string, string>;
@@ -56,46 +65,39 @@ export interface StepHandlerContext {
  * How one step kind runs. Handlers close over the clients they need (BigQuery, a provider), so the
  * registry is built once by the worker and tests register stand-ins of the same shape.
  */
-export interface StepKindHandler {
-  run(execution: StepExecution, context: StepHandlerContext): Promise<StepResult | void>;
+export interface StepKindHandler<S = JsonObject> {
+  run(execution: TypedExecution<S>, context: StepHandlerContext): Promise<StepResult | void>;
   /** Whether every planned output exists; without it a kind is never cached. */
-  outputsExist?(
-    execution: Pick<StepExecution, 'step' | 'outputs' | 'workflowId' | 'pipeline'>,
-  ): Promise<boolean>;
+  outputsExist?(execution: OutputsCheck<S>): Promise<boolean>;
 }
 
-export type StepHandlers = Record<string, StepKindHandler>;
+/** What a cache check sees: the execution without upstream inputs and attempt. */
+export type OutputsCheck<S = JsonObject> = Pick<
+  TypedExecution<S>,
+  'step' | 'outputs' | 'workflowId' | 'pipeline'
+>;
 
 /** Wall-clock beat of a running handler, so cancellation reaches it (throttled by the SDK). */
 const HEARTBEAT_EVERY_MS = 1000;
 
-/** Handlers that need no outside system: `echo` (demos) returns its planned outputs. */
-export const builtinStepHandlers: StepHandlers = {
-  echo: {
-    async run(execution) {
-      const message = execution.step.spec.message;
-      return { outputs: execution.outputs, info: { message: typeof message === 'string' ? message : null } };
-    },
-  },
-};
-
 /** The generic step activities: run a step of kind X, and check whether its outputs exist. */
-export function createStepActivities(handlers: StepHandlers) {
-  const handlerFor = (kind: string): StepKindHandler => {
-    const handler = handlers[kind];
-    if (!handler) {
+export function createStepActivities(kinds: ReadonlyMap<string, BoundKind>) {
+  /** The kind's handler and the execution with its spec parsed (defaults filled, types checked). */
+  const typed = <E extends Pick<StepExecution, 'step'>>(execution: E) => {
+    const bound = kinds.get(execution.step.kind);
+    if (!bound?.handler) {
       throw ApplicationFailure.create({
         type: RunnerErrorType.UnknownStepKind,
-        message: `no handler for step kind ${kind} (known: ${Object.keys(handlers).join(', ')})`,
+        message: `no handler for step kind ${execution.step.kind} (known: ${[...kinds.keys()].join(', ')})`,
         nonRetryable: true,
       });
     }
-    return handler;
+    return { handler: bound.handler, execution: parseStepSpec(bound.kind.spec, execution) };
   };
 
   return {
-    async executeStep(execution: StepExecution): Promise<StepResult> {
-      const handler = handlerFor(execution.step.kind);
+    async executeStep(given: StepExecution): Promise<StepResult> {
+      const { handler, execution } = typed(given);
       const context = Context.current();
       context.heartbeat();
       const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
@@ -120,10 +122,8 @@ export function createStepActivities(handlers: StepHandlers) {
     },
 
     /** True or false when the kind can tell, null when it cannot (never cached, never recreated). */
-    async outputsExist(
-      execution: Pick<StepExecution, 'step' | 'outputs' | 'workflowId' | 'pipeline'>,
-    ): Promise<boolean | null> {
-      const handler = handlerFor(execution.step.kind);
+    async outputsExist(given: OutputsCheck): Promise<boolean | null> {
+      const { handler, execution } = typed(given);
       if (!handler.outputsExist || Object.keys(execution.outputs).length === 0) return null;
       const check = handler.outputsExist;
       return await whileHeartbeating(() => check(execution));

@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     config,
     bigquery: createBigQueryClient(config),
     notify: config,
+    full: config,
   });
   logger.info(
     {

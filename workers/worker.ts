@@ -12,13 +12,13 @@ import { createVmProvider } from '../activities/providers';
 import { createVmActivities } from '../activities/vm';
 import { createTrainingActivities } from '../activities/training';
 import { createLeaseActivities } from '../activities/lease';
-import { builtinStepHandlers, createStepActivities } from '../activities/steps';
+import { createStepActivities } from '../activities/steps';
 import { createBigQueryActivities } from '../activities/bigquery';
-import { bigQueryStepHandlers } from '../activities/bigquery/steps';
 import { createRegistryActivities, registryRoot } from '../activities/registry';
-import { createTrainingStepActivities, kindDepsFor, modelKindHandlers } from '../activities/kinds';
-import { pipelines } from '../pipelines/catalog';
-import { pipelineKinds } from '../pipelines/kinds';
+import { bindKinds, createTrainingStepActivities, kindDepsFor, type AnyStepKind } from '../activities/kinds';
+import type { VmProvider } from '../activities/providers/types';
+import { pipelines as catalog, type PipelineRegistry } from '../pipelines';
+import { stepKinds } from './kinds';
 import type { SshTarget } from '../activities/remote/ssh';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { stepAttributes } from './telemetry';
@@ -32,42 +32,49 @@ export interface WorkerDeps {
   connection?: NativeConnection;
   /** Notification channels of pipeline runs (webhook, SMTP); log only when omitted. */
   notify?: NotifyConfig;
+  /** The worker's whole configuration, parsed once (read from the environment when omitted). */
+  full?: Config;
 }
 
-/** The warehouse settings, in the project the client is bound to (tests point it at their own emulator). */
-const warehouseConfig = (bigquery: BigQuery) => ({ ...loadConfig(), BIGQUERY_PROJECT: bigquery.projectId });
-
-/** Every activity the worker serves, built once from the worker's clients. */
+/**
+ * Every activity the worker serves, from one config and clients built once: the VM provider is shared
+ * by the VM activities, the reaper and the trainings; the step kinds are bound once.
+ */
 export function createActivities(
-  deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'notify'> & { temporal?: TemporalClientConfig },
+  deps: Pick<WorkerDeps, 'bigquery' | 'vm' | 'notify'> & {
+    temporal?: TemporalClientConfig;
+    /** The configuration; read from the environment when omitted. */
+    config?: Config;
+    /** Tests: other pipelines and kinds than the catalog and workers/kinds.ts. */
+    pipelines?: PipelineRegistry;
+    kinds?: AnyStepKind[];
+  },
 ) {
+  const config = deps.config ?? loadConfig();
+  // The warehouse settings, in the project the client is bound to (tests point it at their own emulator).
+  const warehouse = { ...config, BIGQUERY_PROJECT: deps.bigquery.projectId };
+  const kindDeps = kindDepsFor(deps.bigquery, config);
+  const kinds = deps.kinds ?? stepKinds;
+  const provider = createVmProvider(config);
   return {
     ...createStackCheckActivities({ bigquery: deps.bigquery, vm: deps.vm }),
-    ...createPlanActivities({ pipelines }),
+    ...createPlanActivities({ pipelines: deps.pipelines ?? catalog, kinds }),
     // Schedules of daily pipelines join (or start) the day's run by signal-with-start.
     ...createJoinRunActivities(),
-    // One handler per step kind; add a kind's handlers here (e.g. `...sqlStepHandlers(deps.bigquery)`).
-    ...createStepActivities({
-      ...builtinStepHandlers,
-      ...bigQueryStepHandlers(deps.bigquery, warehouseConfig(deps.bigquery)),
-      ...modelKindHandlers(kindDepsFor(deps.bigquery, loadConfig())),
-      ...Object.assign({}, ...pipelineKinds.map((kinds) => kinds(kindDepsFor(deps.bigquery, loadConfig())))),
-    }),
+    // executeStep / outputsExist over the one kind list (workers/kinds.ts), handlers bound once.
+    ...createStepActivities(bindKinds(kinds, kindDeps)),
     // Training steps around the trainOnVm child: export the data, file the model under the step's output.
-    ...createTrainingStepActivities(kindDepsFor(deps.bigquery, loadConfig())),
-    ...createNotifyActivities(deps.notify ?? loadConfig({})), // defaults: log only
+    ...createTrainingStepActivities(kindDeps),
+    ...createNotifyActivities(deps.notify ?? config), // defaults: log only
     // Warehouse (BigQuery or the emulator) and the model registry (REGISTRY_DIR or <DATA_DIR>/registry).
-    ...createBigQueryActivities(deps.bigquery, warehouseConfig(deps.bigquery)),
-    ...createRegistryActivities(registryRoot(loadConfig())),
+    ...createBigQueryActivities(deps.bigquery, warehouse),
+    ...createRegistryActivities(registryRoot(config)),
     // VM lifecycle (provision, status, stop, delete, list) on the provider chosen by VM_PROVIDER.
-    ...createVmActivities(createVmProvider(loadConfig())),
+    ...createVmActivities(provider),
     // The VM reaper's look-up (reapVms): labelled VMs and whether their owner workflows are open.
-    ...createReaperActivities({
-      provider: createVmProvider(loadConfig()),
-      client: lazyClient(deps.temporal ?? loadConfig()),
-    }),
+    ...createReaperActivities({ provider, client: lazyClient(deps.temporal ?? config) }),
     // Training on a VM (trainOnVm): upload, launch in tmux, monitor, judge, collect into <registry>/training/.
-    ...createOnVmTrainingActivities(),
+    ...createOnVmTrainingActivities(config, provider),
     // One training at a time on a persistent instance, across runs (the instanceLease workflow, on
     // this worker's queue, where trainOnVm runs).
     ...createLeaseActivities(),
@@ -89,11 +96,8 @@ function lazyClient(config: TemporalClientConfig): () => Promise<Client> {
 }
 
 /** The activities of `trainOnVm`, also all that a worker of TEMPORAL_TASK_QUEUE_TRAINING serves. */
-function createOnVmTrainingActivities() {
-  return createTrainingActivities({
-    provider: createVmProvider(loadConfig()),
-    registryDir: `${registryRoot(loadConfig())}/training`,
-  });
+function createOnVmTrainingActivities(config: Config, provider: VmProvider = createVmProvider(config)) {
+  return createTrainingActivities({ provider, registryDir: `${registryRoot(config)}/training` });
 }
 
 /** The workflows entry (`workflows/index.ts`, or `.js` when compiled). */
@@ -143,7 +147,7 @@ export async function createWorkers(
         connection,
         namespace: deps.config.TEMPORAL_NAMESPACE,
         taskQueue: trainingQueue,
-        activities: createOnVmTrainingActivities(),
+        activities: createOnVmTrainingActivities(deps.full ?? loadConfig()),
         interceptors: { activity: [stepAttributes] },
       });
       workers.push({ queue: trainingQueue, worker });
@@ -166,7 +170,13 @@ export async function createWorker(
     namespace: deps.config.TEMPORAL_NAMESPACE,
     taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
     ...workflowSource(),
-    activities: createActivities({ ...deps, temporal: deps.config }),
+    activities: createActivities({
+      bigquery: deps.bigquery,
+      vm: deps.vm,
+      notify: deps.notify,
+      temporal: deps.config,
+      ...(deps.full ? { config: deps.full } : {}),
+    }),
     interceptors: { activity: [stepAttributes] },
   });
   return { worker, connection };

@@ -37,6 +37,10 @@ export enum RunnerErrorType {
   InvalidReuse = 'InvalidReuse',
   RepoRefNotFound = 'RepoRefNotFound',
   UnknownStepKind = 'UnknownStepKind',
+  /** A resolved step spec does not fit its kind's schema; the message names the step and field. */
+  InvalidStepSpec = 'InvalidStepSpec',
+  /** A file a step reads (SQL) is not in its repository at the pinned commit. */
+  CodeFileNotFound = 'CodeFileNotFound',
   /** A map step's item list could not be read (not an array, too many items). */
   InvalidMapItems = 'InvalidMapItems',
   /** Fewer map items succeeded than the step's minSuccessRatio asks. */

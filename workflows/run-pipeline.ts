@@ -32,6 +32,7 @@ import {
   type RunPipelineResult,
 } from './definitions';
 import { checkOutputs, dispatchStep } from './runner/dispatch';
+import { legacySpec } from './runner/legacy-plan';
 import { finishedItems, mapProgress, runMapStep } from './runner/map-step';
 import { installOperatorHandlers } from './runner/operator-signals';
 import { errorMessage, now, RunContext } from './runner/run-context';
@@ -266,12 +267,11 @@ class PipelineRun {
     return {
       workflowId: plan.workflowId,
       pipeline: plan.pipeline,
-      cutoff: plan.cutoff,
-      params: plan.params,
       step: {
         id: planned.id,
         kind: planned.kind,
-        spec: planned.spec,
+        // Hermetic: the spec carries everything; a plan recorded before that gets its cutoff there.
+        spec: planned.runs ? planned.spec : legacySpec(planned, plan.cutoff),
         version: planned.version,
         cacheKey: planned.cacheKey,
         ...(planned.commit ? { commit: planned.commit } : {}),

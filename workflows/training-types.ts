@@ -25,7 +25,10 @@ export enum TrainingErrorType {
 }
 
 /** The model code to run: a local folder, or a commit of a local git repository (`git archive`). */
-export type CodeSource = { kind: 'folder'; path: string } | { kind: 'git'; repo: string; commit: string };
+export type CodeSource =
+  | { kind: 'folder'; path: string }
+  /** `path`: only that folder of the commit is shipped (a step's program); the whole tree without it. */
+  | { kind: 'git'; repo: string; commit: string; path?: string };
 
 /** How a failed attempt is judged. Durations accept `ms` strings (`'5h'`, `'3s'`) or milliseconds. */
 export interface TrainingPolicy {

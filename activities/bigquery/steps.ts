@@ -1,12 +1,13 @@
-import type { BigQuery } from '@google-cloud/bigquery';
-import type { JsonValue } from '../../pipelines/core';
-import type { StepExecution, StepHandlers } from '../steps';
+import { z } from 'zod';
+import { readCodeFile } from '../code-files';
+import type { KindDeps } from '../kinds/common';
+import { defineKind } from '../kinds/kind';
+import type { StepExecution, TypedExecution } from '../steps';
 import { BigQueryErrorType, bigQueryFailure } from './errors';
 import { type TableRef } from './identifiers';
 import { dateParam, type QueryParams } from './query';
 import { tableOps } from './tables';
-import type { BigQueryActivitiesConfig } from './context';
-import { renderSqlFile } from './sql';
+import { isSqlPath, renderSql } from './sql';
 
 const isoDate = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -22,82 +23,95 @@ export function parseTableName(name: string): TableRef {
   );
 }
 
-/** A table of the spec: a literal name, or `{ step, output }` naming an upstream step's output. */
-function resolveTableSpec(value: JsonValue, execution: StepExecution, placeholder: string): TableRef {
+/** A table of a `sql` spec: a literal `dataset.table`, or `{ step, output }` naming an upstream step's output. */
+const tableSpec = z.union([
+  z.string().min(1),
+  z.strictObject({ step: z.string().min(1), output: z.string().min(1).default('table') }),
+]);
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+/** The spec of the `sql` kind. */
+export const sqlSpec = z.strictObject({
+  /** The query's file, from the root of the step's repository (`pipelines/<name>/sql/<file>.sql`). */
+  sql: z.string().refine(isSqlPath, { error: 'expected a path like pipelines/<name>/sql/<file>.sql' }),
+  /** `{{placeholder}}` → table. */
+  tables: z.record(z.string(), tableSpec).default({}),
+  /** `@name` → value; `YYYY-MM-DD` strings are DATEs. The cutoff, too, comes only from here (`'{{cutoff}}'`). */
+  params: z.record(z.string(), scalar).default({}),
+  /**
+   * The day the source data is taken as of (`'{{cutoff}}'`), for a query over growing sources that
+   * no parameter bounds (features up to the end of the predictions): not read by the query, it makes
+   * each quarter's table its own in the cache key.
+   */
+  as_of: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'expected a date YYYY-MM-DD' })
+    .optional(),
+});
+export type SqlSpec = z.infer<typeof sqlSpec>;
+
+function resolveTable(
+  value: SqlSpec['tables'][string],
+  execution: Pick<TypedExecution<SqlSpec>, 'inputs' | 'step'>,
+  placeholder: string,
+): TableRef {
   if (typeof value === 'string') return parseTableName(value);
-  if (value && typeof value === 'object' && !Array.isArray(value) && typeof value.step === 'string') {
-    const output = typeof value.output === 'string' ? value.output : 'table';
-    const name = execution.inputs[value.step]?.[output];
-    if (!name) {
-      throw bigQueryFailure(
-        BigQueryErrorType.INVALID_REQUEST,
-        `step ${execution.step.id}: table {{${placeholder}}} refers to ${value.step}.${output}, which is not an output of a step it runs after`,
-      );
-    }
-    return parseTableName(name);
+  const name = execution.inputs[value.step]?.[value.output];
+  if (!name) {
+    throw bigQueryFailure(
+      BigQueryErrorType.INVALID_REQUEST,
+      `step ${execution.step.id}: table {{${placeholder}}} refers to ${value.step}.${value.output}, which is not an output of a step it runs after`,
+    );
   }
-  throw bigQueryFailure(
-    BigQueryErrorType.INVALID_REQUEST,
-    `step ${execution.step.id}: bad table {{${placeholder}}}`,
+  return parseTableName(name);
+}
+
+/** Spec params as query parameters: `YYYY-MM-DD` strings become DATEs, other values keep their type. */
+export function sqlParams(params: SqlSpec['params']): QueryParams {
+  return Object.fromEntries(
+    Object.entries(params).map(([name, value]) => [
+      name,
+      typeof value === 'string' && isoDate.test(value) ? dateParam(value) : value,
+    ]),
   );
 }
 
-/** Spec params: `YYYY-MM-DD` strings become DATEs, other JSON values keep their type; @cutoff is always there. */
-function specParams(execution: StepExecution): QueryParams {
-  const params: QueryParams = { cutoff: dateParam(execution.cutoff) };
-  const given = execution.step.spec.params;
-  if (given && typeof given === 'object' && !Array.isArray(given)) {
-    for (const [name, value] of Object.entries(given)) {
-      if (typeof value === 'string' && isoDate.test(value)) params[name] = dateParam(value);
-      else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
-        params[name] = value;
-      else
+/**
+ * The `sql` step kind: `spec.sql` is a file of the step's repository, read at the commit the plan
+ * pinned (or from this build when the step names no repository), whose `{{placeholders}}` are filled
+ * from `spec.tables` and whose `@params` come from `spec.params` only. The result goes to the step's
+ * planned output `table` (named from its cache key, which covers the file's text), labelled with the
+ * run; `outputsExist` also pushes a reused table's expiration out, so a cached table cannot expire
+ * in the middle of a long run.
+ */
+export const sqlKind = defineKind({
+  name: 'sql',
+  version: '2',
+  runs: { by: 'activity' },
+  spec: sqlSpec,
+  reads: (spec) => [spec.sql],
+  handler: (deps: Pick<KindDeps, 'bigquery' | 'config'>) => {
+    const { config } = deps;
+    const ops = tableOps({ bigquery: deps.bigquery, config });
+    const outputOf = (execution: Pick<StepExecution, 'outputs' | 'step'>): TableRef => {
+      const name = execution.outputs.table ?? Object.values(execution.outputs)[0];
+      if (!name)
         throw bigQueryFailure(
           BigQueryErrorType.INVALID_REQUEST,
-          `step ${execution.step.id}: param ${name} is not a scalar`,
+          `step ${execution.step.id} declares no output table`,
         );
-    }
-  }
-  return params;
-}
-
-/**
- * The `sql` step kind: `spec.sql` is a file's path from the repository root
- * (`pipelines/visits-scaling/sql/quality_labels.sql`), whose
- * `{{placeholders}}` are filled from `spec.tables` (literal `dataset.table` names, or
- * `{ step, output }` for an upstream step's output) and whose `@params` come from `spec.params` plus
- * `@cutoff`, the run's cutoff. The result goes to the step's planned output `table` (named from its
- * cache key), labelled with the run; `outputsExist` also pushes a reused table's expiration out, so a
- * cached table cannot expire in the middle of a long run.
- */
-export function bigQueryStepHandlers(bigquery: BigQuery, config: BigQueryActivitiesConfig): StepHandlers {
-  const ops = tableOps({ bigquery, config });
-  const outputOf = (execution: Pick<StepExecution, 'outputs' | 'step'>): TableRef => {
-    const name = execution.outputs.table ?? Object.values(execution.outputs)[0];
-    if (!name)
-      throw bigQueryFailure(
-        BigQueryErrorType.INVALID_REQUEST,
-        `step ${execution.step.id} declares no output table`,
-      );
-    return parseTableName(name);
-  };
-
-  return {
-    sql: {
+      return parseTableName(name);
+    };
+    return {
       async run(execution, context) {
-        const file = execution.step.spec.sql;
-        if (typeof file !== 'string') {
-          throw bigQueryFailure(
-            BigQueryErrorType.INVALID_REQUEST,
-            `step ${execution.step.id}: spec.sql must name a file`,
-          );
-        }
-        const tablesSpec = execution.step.spec.tables;
+        const { spec } = execution.step;
         const tables = Object.fromEntries(
-          Object.entries(
-            tablesSpec && typeof tablesSpec === 'object' && !Array.isArray(tablesSpec) ? tablesSpec : {},
-          ).map(([placeholder, value]) => [placeholder, resolveTableSpec(value, execution, placeholder)]),
+          Object.entries(spec.tables).map(([placeholder, value]) => [
+            placeholder,
+            resolveTable(value, execution, placeholder),
+          ]),
         );
+        const source = await readCodeFile(execution.step, spec.sql, context.signal);
         const destination = outputOf(execution);
         if (destination.dataset.startsWith(config.SCRATCH_DATASET_PREFIX)) {
           await ops.ensureDataset(destination.dataset, config.SCRATCH_EXPIRATION_DAYS);
@@ -110,8 +124,8 @@ export function bigQueryStepHandlers(bigquery: BigQuery, config: BigQueryActivit
         };
         await ops.createTableAs(
           destination,
-          renderSqlFile(file, tables, config.BIGQUERY_PROJECT),
-          specParams(execution),
+          renderSql(source, tables, config.BIGQUERY_PROJECT, spec.sql),
+          sqlParams(spec.params),
           labels,
         );
         await ops.setLabels(destination, labels);
@@ -129,6 +143,6 @@ export function bigQueryStepHandlers(bigquery: BigQuery, config: BigQueryActivit
         }
         return true;
       },
-    },
-  };
-}
+    };
+  },
+});

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { BigQueryActivitiesConfig } from '../bigquery/context';
-import type { JsonObject, JsonValue } from '../../pipelines/core';
+import type { JsonValue } from '../../pipelines/core';
 import type { StepExecution } from '../steps';
 
 /** Failure types of the generic step kinds (train, predict, evaluate, promote, cleanup) and kinds built on them. */
@@ -41,36 +41,6 @@ export interface KindDeps {
 export const failure = (type: PipelineStepErrorType, message: string) =>
   ApplicationFailure.create({ type, message, nonRetryable: true });
 
-export function specString(execution: Pick<StepExecution, 'step'>, key: string): string {
-  const value = execution.step.spec[key];
-  if (typeof value !== 'string' || value === '') {
-    throw failure(
-      PipelineStepErrorType.INVALID_SPEC,
-      `step ${execution.step.id}: spec.${key} must be a non-empty string`,
-    );
-  }
-  return value;
-}
-
-export function specObject(spec: JsonObject, key: string, step: string): JsonObject {
-  const value = spec[key];
-  if (!value || typeof value !== 'object' || Array.isArray(value)) {
-    throw failure(PipelineStepErrorType.INVALID_SPEC, `step ${step}: spec.${key} must be an object`);
-  }
-  return value;
-}
-
-export function specList(spec: JsonObject, key: string, step: string): JsonObject[] {
-  const value = spec[key];
-  if (
-    !Array.isArray(value) ||
-    value.some((item) => !item || typeof item !== 'object' || Array.isArray(item))
-  ) {
-    throw failure(PipelineStepErrorType.INVALID_SPEC, `step ${step}: spec.${key} must be a list of objects`);
-  }
-  return value as JsonObject[];
-}
-
 export const str = (value: JsonValue | undefined, fallback = ''): string =>
   value === undefined || value === null ? fallback : String(value);
 
@@ -87,10 +57,12 @@ export function readJson<T>(path: string): T | undefined {
 }
 
 /**
- * Registry version of a trained model: the cutoff plus the training's cache key, so the same
- * computation always publishes under the same name and a new one never collides with it.
+ * Registry version of a trained model: the cutoff its spec names (or `model`) plus the training's
+ * cache key, so the same computation always publishes under the same name and a new one never
+ * collides with it.
  */
-export const modelVersionOf = (cutoff: string, artifact: string): string => `${cutoff}-${artifact.slice(-8)}`;
+export const modelVersionOf = (cutoff: string | undefined, artifact: string): string =>
+  `${cutoff ?? 'model'}-${artifact.slice(-8)}`;
 
 /** What finishTrainingStep leaves in a model artifact (`result.json`). */
 export interface ModelArtifact {
@@ -136,12 +108,17 @@ export function defaultModelPython(projectDir = join(__dirname, '..', '..')): st
 export interface PinnedCode {
   repo: string;
   commit: string;
+  /** The program's folder (`models`): only it is checked out. */
+  path: string;
 }
 
 /** The pinned code of a step, when its definition names a repo (the plan pins it to a commit). */
-export const pinnedCodeOf = (execution: Pick<StepExecution, 'step'>): PinnedCode | undefined =>
+export const pinnedCodeOf = (
+  execution: { step: Pick<StepExecution['step'], 'repo' | 'commit'> },
+  path: string,
+): PinnedCode | undefined =>
   execution.step.repo && execution.step.commit
-    ? { repo: execution.step.repo.url, commit: execution.step.commit }
+    ? { repo: execution.step.repo.url, commit: execution.step.commit, path }
     : undefined;
 
 /**
@@ -149,7 +126,7 @@ export const pinnedCodeOf = (execution: Pick<StepExecution, 'step'>): PinnedCode
  * half-written folder is never used), so predict and evaluate run the same code the training ran.
  */
 async function checkout(deps: KindDeps, code: PinnedCode, signal: AbortSignal): Promise<string> {
-  const target = join(resolve(deps.workDir), 'code', code.commit);
+  const target = join(resolve(deps.workDir), 'code', `${code.commit}-${shortHash(code.path)}`);
   if (existsSync(target)) return target;
   const staging = `${target}.${process.pid}.${Date.now()}`;
   mkdirSync(staging, { recursive: true });
@@ -158,11 +135,12 @@ async function checkout(deps: KindDeps, code: PinnedCode, signal: AbortSignal): 
       'sh',
       [
         '-c',
-        'git -C "$1" archive --format=tar "$2" models | tar -x -C "$3"',
+        'git -C "$1" archive --format=tar "$2" -- "$4" | tar -x -C "$3"',
         'sh',
         code.repo,
         code.commit,
         staging,
+        code.path,
       ],
       {
         signal,
@@ -219,7 +197,9 @@ export async function runModel(
 }
 
 /** The run's labels for tables it creates. */
-export const runLabels = (execution: Pick<StepExecution, 'workflowId' | 'pipeline' | 'step'>) => ({
+export const runLabels = (
+  execution: Pick<StepExecution, 'workflowId' | 'pipeline'> & { step: { id: string } },
+) => ({
   run_id: execution.workflowId,
   pipeline: execution.pipeline,
   step: execution.step.id,

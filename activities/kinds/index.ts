@@ -1,24 +1,36 @@
 import type { BigQuery } from '@google-cloud/bigquery';
 import { join } from 'node:path';
 import type { Config } from '../../config';
+import { sqlKind } from '../bigquery/steps';
 import { registryRoot } from '../registry';
-import type { StepHandlers } from '../steps';
+import { echoKind, gateKind } from './basic';
+import type { AnyStepKind } from './kind';
+import { evaluateKind, predictKind } from './models';
+import { cleanupKind, prepareKind, promoteKind } from './release';
+import { trainKind } from './training';
 import type { KindDeps } from './common';
-import { modelStepHandlers } from './models';
-import { releaseStepHandlers } from './release';
 
 export { createTrainingStepActivities, type TrainingStepActivities } from './training';
 export { PipelineStepErrorType, type KindDeps, type ModelArtifact } from './common';
+export { bindKinds, defineKind, kindRegistry, type AnyStepKind, type StepKind } from './kind';
 export type { EvaluationDecision } from './models';
 export type { PromotionRecord } from './release';
 
 /**
- * The generic model and release kinds, which know no pipeline: `prepare`, `train` (its cache check;
- * the training itself is the trainOnVm child workflow), `predict`, `evaluate`, `promote`, `cleanup`.
+ * The generic step kinds, which know no pipeline: `echo`, `gate`, `sql`, `prepare`, `train` (the
+ * trainOnVm child workflow), `predict`, `evaluate`, `promote`, `cleanup`.
  */
-export function modelKindHandlers(deps: KindDeps): StepHandlers {
-  return { ...modelStepHandlers(deps), ...releaseStepHandlers(deps) };
-}
+export const genericKinds: AnyStepKind[] = [
+  echoKind,
+  gateKind,
+  sqlKind,
+  prepareKind,
+  trainKind,
+  predictKind,
+  evaluateKind,
+  promoteKind,
+  cleanupKind,
+];
 
 /** The deps from the worker's configuration: registry (REGISTRY_DIR or <DATA_DIR>/registry), <DATA_DIR>/work. */
 export function kindDepsFor(bigquery: BigQuery, config: Config): KindDeps {

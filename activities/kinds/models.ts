@@ -5,7 +5,8 @@ import { createInterface } from 'node:readline';
 import { createBigQueryActivities } from '../bigquery';
 import { parseTableName } from '../bigquery/steps';
 import { createRegistryActivities } from '../registry';
-import type { StepExecution, StepHandlers } from '../steps';
+import { z } from 'zod';
+import type { StepExecution } from '../steps';
 import type { JsonObject } from '../../pipelines/core';
 import {
   artifactDir,
@@ -18,12 +19,10 @@ import {
   pinnedCodeOf,
   runModel,
   shortHash,
-  specList,
-  specString,
-  str,
   type KindDeps,
 } from './common';
-import { trainedModelExists } from './training';
+import { defineKind } from './kind';
+import { name, programFolder } from './schemas';
 
 /** The verdict on one model: both scores on the same held-out rows, and the margin applied. */
 export interface ModelVerdict {
@@ -73,31 +72,41 @@ export function judgeChallenger(
   return { relativeGap, outcome, passed: outcome !== 'worse' };
 }
 
-/** `margin` of an evaluate entry: a finite number ≥ 0 (a fraction: 0.02 is 2 %). */
-function marginOf(entry: JsonObject, step: string): number {
-  const margin = entry.margin === undefined ? 0 : Number(entry.margin);
-  if (!Number.isFinite(margin) || margin < 0) {
-    throw failure(
-      PipelineStepErrorType.INVALID_SPEC,
-      `step ${step}: margin of ${str(entry.model)} must be a number ≥ 0, got ${JSON.stringify(entry.margin)}`,
-    );
-  }
-  return margin;
-}
-
 const percent = (value: number) => `${Number((value * 100).toPrecision(3))}%`;
 
-/** `spec.schema`: the columns of the model's predictions file, `[{ name, type }]`. */
-function predictionSchema(execution: Pick<StepExecution, 'step'>): { name: string; type: string }[] {
-  const fields = specList(execution.step.spec, 'schema', execution.step.id);
-  if (fields.some((field) => typeof field.name !== 'string' || typeof field.type !== 'string')) {
-    throw failure(
-      PipelineStepErrorType.INVALID_SPEC,
-      `step ${execution.step.id}: spec.schema must list { name, type } columns`,
-    );
-  }
-  return fields.map((field) => ({ name: String(field.name), type: String(field.type) }));
-}
+/** The spec of `predict`: a model's predictions over a table, loaded into the step's table. */
+export const predictSpec = z.strictObject({
+  model: name,
+  /** The model program (`models/<model>/train.py`), run as `<script> predict`. */
+  script: name,
+  /** The trained model (`{{steps.<model>.train.model}}`). */
+  artifact: name,
+  /** The rows to predict. */
+  data: name,
+  /** The columns of the program's predictions file; `model_version` is added. */
+  schema: z.array(z.strictObject({ name, type: name })).min(1),
+  /** The program's folder in the step's repository (checked out at the pinned commit). */
+  code: programFolder,
+});
+
+/** The spec of `evaluate`: champion / challenger per model on the same held-out rows. */
+export const evaluateSpec = z.strictObject({
+  models: z
+    .array(
+      z.strictObject({
+        model: name,
+        script: name,
+        artifact: name,
+        /** The labelled held-out rows both models are scored on. */
+        data: name,
+        /** Relative margin (0.02 is 2 %): the challenger passes when its MSE ≤ (1 + margin) × the champion's. */
+        margin: z.number().nonnegative().default(0),
+      }),
+    )
+    .min(1),
+  /** The programs' folder in the step's repository (checked out at the pinned commit). */
+  code: programFolder,
+});
 
 /** Adds `model_version` to every line of a predictions file (production tables carry it). */
 async function withModelVersion(input: string, output: string, version: string): Promise<void> {
@@ -116,10 +125,10 @@ async function withModelVersion(input: string, output: string, version: string):
  * (champion / challenger: the new model and the registry's `production` version scored by the same
  * `train.py evaluate` on the same labelled rows). Both run the model programs on the worker.
  */
-export function modelStepHandlers(deps: KindDeps): StepHandlers {
-  const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
-  const registry = createRegistryActivities(resolve(deps.registryDir));
-  const workFolder = (execution: StepExecution) => {
+function modelHandlerDeps(deps: KindDeps) {
+  const workFolder = (
+    execution: Pick<StepExecution, 'workflowId' | 'attempt'> & { step: { id: string } },
+  ) => {
     const dir = join(
       resolve(deps.workDir),
       execution.step.id,
@@ -128,25 +137,24 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
     mkdirSync(dir, { recursive: true });
     return dir;
   };
-
   return {
-    train: {
-      async run(execution) {
-        // Trainings run as the trainOnVm child workflow (workflows/runner/dispatch.ts), never here.
-        throw failure(
-          PipelineStepErrorType.INVALID_SPEC,
-          `step ${execution.step.id}: train runs as a child workflow`,
-        );
-      },
-      async outputsExist(execution) {
-        return Object.values(execution.outputs).every((artifact) => trainedModelExists(deps, artifact));
-      },
-    },
+    warehouse: createBigQueryActivities(deps.bigquery, deps.config),
+    registry: createRegistryActivities(resolve(deps.registryDir)),
+    workFolder,
+  };
+}
 
-    predict: {
+export const predictKind = defineKind({
+  name: 'predict',
+  version: '2',
+  runs: { by: 'activity' },
+  spec: predictSpec,
+  program: (spec) => spec.code,
+  handler: (deps: KindDeps) => {
+    const { warehouse, workFolder } = modelHandlerDeps(deps);
+    return {
       async run(execution, context) {
-        const artifact = specString(execution, 'artifact');
-        const schema = predictionSchema(execution);
+        const { artifact, schema, script, data: source } = execution.step.spec;
         const model = readModelArtifact(deps, artifact);
         const destination = execution.outputs.table;
         if (!destination)
@@ -157,11 +165,11 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
         const dir = workFolder(execution);
         try {
           const data = join(dir, 'data.ndjson');
-          await warehouse.exportToFile({ table: parseTableName(specString(execution, 'data')), path: data });
+          await warehouse.exportToFile({ table: parseTableName(source), path: data });
           context.heartbeat({ phase: 'predict' });
           await runModel(
             deps,
-            specString(execution, 'script'),
+            script,
             [
               'predict',
               '--model',
@@ -172,7 +180,7 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
               join(dir, 'raw.ndjson'),
             ],
             context.signal,
-            pinnedCodeOf(execution),
+            pinnedCodeOf(execution, execution.step.spec.code),
           );
           await withModelVersion(join(dir, 'raw.ndjson'), join(dir, 'predictions.ndjson'), model.version);
           const loaded = await warehouse.loadFromFile({
@@ -194,9 +202,19 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
         }
         return true;
       },
-    },
+    };
+  },
+});
 
-    evaluate: {
+export const evaluateKind = defineKind({
+  name: 'evaluate',
+  version: '2',
+  runs: { by: 'activity' },
+  spec: evaluateSpec,
+  program: (spec) => spec.code,
+  handler: (deps: KindDeps) => {
+    const { warehouse, registry, workFolder } = modelHandlerDeps(deps);
+    return {
       async run(execution, context) {
         const dir = workFolder(execution);
         const decision: EvaluationDecision = { promote: true, reason: '', tieRule: TIE_RULE, models: {} };
@@ -206,7 +224,7 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
             script,
             ['evaluate', '--model', modelFile, '--data', data],
             context.signal,
-            pinnedCodeOf(execution),
+            pinnedCodeOf(execution, execution.step.spec.code),
           );
           return JSON.parse(out.trim().split('\n').pop() as string) as { rows: number; mse: number | null };
         };
@@ -216,12 +234,8 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
             `step ${execution.step.id}: ${name} has no labelled held-out rows in ${table}; nothing to compare on`,
           );
         try {
-          for (const entry of specList(execution.step.spec, 'models', execution.step.id)) {
-            const name = str(entry.model);
-            const script = str(entry.script);
-            const artifact = str(entry.artifact);
-            const table = str(entry.data);
-            const margin = marginOf(entry, execution.step.id);
+          for (const entry of execution.step.spec.models) {
+            const { model: name, script, artifact, data: table, margin } = entry;
             const challenger = readModelArtifact(deps, artifact);
             // One export, scored by both models: the same rows by construction.
             const data = join(dir, `${name}.ndjson`);
@@ -278,7 +292,7 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
        * (another run promoted), the challengers are evaluated again against the new champions.
        */
       async outputsExist(execution) {
-        const decision = readDecision(deps, str(execution.outputs.decision));
+        const decision = readDecision(deps, execution.outputs.decision ?? '');
         if (!decision) return false;
         const models = Object.entries(decision.models);
         const current = await Promise.all(
@@ -289,14 +303,14 @@ export function modelStepHandlers(deps: KindDeps): StepHandlers {
           models.every(([, m], i) => m.version === current[i])
         );
       },
-    },
-  };
-}
+    };
+  },
+});
 
 /** Writes `<artifacts>/<output>/<file>` whole or not at all. */
 export function writeArtifact(
   deps: KindDeps,
-  execution: Pick<StepExecution, 'outputs' | 'step'>,
+  execution: Pick<StepExecution, 'outputs'> & { step: { id: string } },
   output: string,
   file: string,
   value: unknown,

@@ -5,7 +5,7 @@ import { createBigQueryActivities } from '../bigquery';
 import { BigQueryErrorType, bigQueryFailure } from '../bigquery/errors';
 import { parseTableName } from '../bigquery/steps';
 import { createRegistryActivities, RegistryErrorType } from '../registry';
-import type { StepExecution, StepHandlers } from '../steps';
+import { z } from 'zod';
 import type { JsonObject } from '../../pipelines/core';
 import { statusQuery, type StepStatus } from '../../workflows/definitions';
 import {
@@ -17,12 +17,27 @@ import {
   readModelArtifact,
   runLabels,
   shortHash,
-  specList,
-  specString,
-  str,
   type KindDeps,
 } from './common';
+import { defineKind } from './kind';
 import { readDecision, writeArtifact } from './models';
+import { name } from './schemas';
+
+/** The spec of `prepare`: the source tables that must exist before anything runs. */
+export const prepareSpec = z.strictObject({ sources: z.array(z.strictObject({ table: name })) });
+
+/** The spec of `promote`: the evaluation's decision, the models to publish, the tables to replace. */
+export const promoteSpec = z.strictObject({
+  decision: name,
+  models: z.array(z.strictObject({ model: name, artifact: name })),
+  tables: z.array(z.strictObject({ source: name, target: name })),
+});
+
+/** The spec of `cleanup`. */
+export const cleanupSpec = z.strictObject({
+  /** Also delete the step output tables (else they stay until the scratch expiry, as the cache). */
+  delete_outputs: z.boolean().default(false),
+});
 
 /** What `promote` keeps in `<artifacts>/<record output>/promotion.json`. */
 export interface PromotionRecord {
@@ -36,28 +51,28 @@ export interface PromotionRecord {
 export const recordOf = (deps: KindDeps, artifact: string) =>
   readJson<PromotionRecord>(join(artifactDir(deps, artifact), 'promotion.json'));
 
-/** `prepare`, `promote` (all or nothing) and `cleanup` (the run's own tables). */
-export function releaseStepHandlers(deps: KindDeps): StepHandlers {
-  const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
-  const registry = createRegistryActivities(resolve(deps.registryDir));
-  const datasetOf = (execution: Pick<StepExecution, 'outputs'>) =>
-    str(Object.values(execution.outputs)[0]).split('.')[0] as string;
-
-  const missingSources = async (execution: Pick<StepExecution, 'step'>) => {
-    const missing: string[] = [];
-    for (const entry of specList(execution.step.spec, 'sources', execution.step.id)) {
-      const table = parseTableName(str(entry.table));
-      const [datasetExists] = await deps.bigquery.dataset(table.dataset).exists();
-      if (!datasetExists || !(await warehouse.describeTable({ table })).exists)
-        missing.push(str(entry.table));
-    }
-    return missing;
-  };
-
-  return {
-    prepare: {
+/** `prepare`: checks the sources and creates the pipeline's scratch dataset. */
+export const prepareKind = defineKind({
+  name: 'prepare',
+  version: '1',
+  runs: { by: 'activity' },
+  spec: prepareSpec,
+  handler: (deps: KindDeps) => {
+    const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
+    const datasetOf = (outputs: Record<string, string>) =>
+      String(Object.values(outputs)[0] ?? '').split('.')[0] as string;
+    const missingSources = async (spec: z.infer<typeof prepareSpec>) => {
+      const missing: string[] = [];
+      for (const { table: name } of spec.sources) {
+        const table = parseTableName(name);
+        const [datasetExists] = await deps.bigquery.dataset(table.dataset).exists();
+        if (!datasetExists || !(await warehouse.describeTable({ table })).exists) missing.push(name);
+      }
+      return missing;
+    };
+    return {
       async run(execution) {
-        const missing = await missingSources(execution);
+        const missing = await missingSources(execution.step.spec);
         if (missing.length > 0) {
           throw bigQueryFailure(
             BigQueryErrorType.TABLE_NOT_FOUND,
@@ -69,15 +84,26 @@ export function releaseStepHandlers(deps: KindDeps): StepHandlers {
       },
       /** Cached while the scratch dataset exists; the sources are checked every time (it is cheap). */
       async outputsExist(execution) {
-        const [exists] = await deps.bigquery.dataset(datasetOf(execution)).exists();
-        return exists && (await missingSources(execution)).length === 0;
+        const [exists] = await deps.bigquery.dataset(datasetOf(execution.outputs)).exists();
+        return exists && (await missingSources(execution.step.spec)).length === 0;
       },
-    },
+    };
+  },
+});
 
-    promote: {
+/** `promote`: models and tables to production, all or nothing, if the evaluation said so. */
+export const promoteKind = defineKind({
+  name: 'promote',
+  version: '1',
+  runs: { by: 'activity' },
+  spec: promoteSpec,
+  handler: (deps: KindDeps) => {
+    const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
+    const registry = createRegistryActivities(resolve(deps.registryDir));
+    return {
       async run(execution) {
         const spec = execution.step.spec;
-        const decision = readDecision(deps, specString(execution, 'decision'));
+        const decision = readDecision(deps, spec.decision);
         if (!decision) {
           throw failure(
             PipelineStepErrorType.ARTIFACT_MISSING,
@@ -98,10 +124,11 @@ export function releaseStepHandlers(deps: KindDeps): StepHandlers {
             info: record as unknown as JsonObject,
           };
         }
-        const models = specList(spec, 'models', execution.step.id).map((entry) => {
-          const artifact = str(entry.artifact);
-          return { name: str(entry.model), artifact, meta: readModelArtifact(deps, artifact) };
-        });
+        const models = spec.models.map(({ model, artifact }) => ({
+          name: model,
+          artifact,
+          meta: readModelArtifact(deps, artifact),
+        }));
         for (const { name, artifact, meta } of models) {
           const known = await registry
             .getModelVersion({ model: name, version: meta.version })
@@ -120,9 +147,9 @@ export function releaseStepHandlers(deps: KindDeps): StepHandlers {
             lineage: { runId: meta.runId, commit: meta.commit, cutoff: meta.cutoff },
           });
         }
-        const tables = specList(spec, 'tables', execution.step.id).map((entry) => ({
-          source: parseTableName(str(entry.source)),
-          target: parseTableName(str(entry.target)),
+        const tables = spec.tables.map((entry) => ({
+          source: parseTableName(entry.source),
+          target: parseTableName(entry.target),
         }));
         const promotionId = `p_${shortHash(`${execution.workflowId}/${execution.step.cacheKey}`, 16)}`;
         const { plan, replaced } = await warehouse.promoteTables({
@@ -166,17 +193,27 @@ export function releaseStepHandlers(deps: KindDeps): StepHandlers {
       },
       /** Done when it followed the current decision: not promoting, or production still holds what it promoted. */
       async outputsExist(execution) {
-        const record = recordOf(deps, str(execution.outputs.record));
-        const decision = readDecision(deps, specString(execution, 'decision'));
+        const record = recordOf(deps, execution.outputs.record ?? '');
+        const decision = readDecision(deps, execution.step.spec.decision);
         if (!record || !decision || record.promoted !== decision.promote) return false;
         for (const [model, version] of Object.entries(record.versions)) {
           if ((await registry.getModelAlias({ model }))?.version !== version) return false;
         }
         return true;
       },
-    },
+    };
+  },
+});
 
-    cleanup: {
+/** `cleanup`: deletes the run's scratch tables (a cleanup step also runs when the run is aborted). */
+export const cleanupKind = defineKind({
+  name: 'cleanup',
+  version: '1',
+  runs: { by: 'activity' },
+  spec: cleanupSpec,
+  handler: (deps: KindDeps) => {
+    const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
+    return {
       /**
        * Deletes scratch tables from the run's own record (each step's `info.createdTables`, read
        * through the run's `status` query), never by labels. Step outputs are kept until the scratch
@@ -187,16 +224,16 @@ export function releaseStepHandlers(deps: KindDeps): StepHandlers {
         const status = await Context.current()
           .client.workflow.getHandle(execution.workflowId)
           .query(statusQuery);
-        const deleteOutputs = execution.step.spec.delete_outputs === true;
+        const deleteOutputs = execution.step.spec.delete_outputs;
         const doomed = tablesToDelete(status.steps, deps.config.SCRATCH_DATASET_PREFIX, deleteOutputs);
         const { deleted, missing } = await warehouse.deleteTables({
           tables: doomed.map(parseTableName),
         });
         return { info: { deleted, missing, keptOutputs: !deleteOutputs } };
       },
-    },
-  };
-}
+    };
+  },
+});
 
 /**
  * The scratch tables a run created (each executed step's `info.createdTables`), minus the step

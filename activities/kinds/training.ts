@@ -6,15 +6,9 @@ import { whileHeartbeating } from '../heartbeat';
 import { parseTableName } from '../bigquery/steps';
 import { toLabelValue } from '../providers/naming';
 import type { VmSpec } from '../providers/types';
-import type { StepExecution, StepResult } from '../steps';
-import type { JsonObject, JsonValue } from '../../pipelines/core';
-import type {
-  CodeSource,
-  TrainOnVmInput,
-  TrainOnVmResult,
-  TrainingPolicy,
-  MonitorTiming,
-} from '../../workflows/training-types';
+import { z } from 'zod';
+import type { StepExecution, StepResult, TypedExecution } from '../steps';
+import type { CodeSource, TrainOnVmInput, TrainOnVmResult } from '../../workflows/training-types';
 import {
   artifactDir,
   failure,
@@ -22,23 +16,100 @@ import {
   PipelineStepErrorType,
   readJson,
   shortHash,
-  specObject,
-  specString,
-  str,
   type ModelArtifact,
   type KindDeps,
 } from './common';
+import { defineKind, parseStepSpec } from './kind';
+import { dateString, durationLike, name, programFolder, scalarText } from './schemas';
+
+/** The spec of the `train` kind: what the `trainOnVm` child gets, from a training table. */
+export const trainSpec = z.strictObject({
+  /** Registry name of the model. */
+  model: name,
+  /** The program, from the code's root: run as `python3 <script> train --data <file>`. */
+  script: name,
+  /** The training table (`{{steps.<id>.data.table}}`), exported to NDJSON and uploaded. */
+  data: name,
+  /** Names the model's version (`<cutoff>-<key8>`); `'{{cutoff}}'` for a model of a data window. */
+  cutoff: dateString.optional(),
+  vm: z
+    .strictObject({
+      /** Instance name of a persistent instance (required with `persistent`). */
+      name: z.string().optional(),
+      persistent: z.boolean().default(false),
+      machineImage: z.string().optional(),
+      machineType: z.string().optional(),
+      /** `type:count` (`nvidia-tesla-t4:1`); empty for none. */
+      accelerator: z
+        .string()
+        .regex(/^([a-z0-9-]+(:[1-9][0-9]*)?)?$/, { error: 'expected type:count, e.g. nvidia-tesla-t4:1' })
+        .optional(),
+    })
+    .refine((vm) => !vm.persistent || !!vm.name, {
+      error: 'a persistent instance needs a name',
+      path: ['name'],
+    }),
+  env: z.record(z.string(), scalarText).default({}),
+  maxDuration: durationLike.default('12 hours'),
+  policy: z
+    .strictObject({
+      requireConvergence: z.boolean().optional(),
+      acceptCheckpointAfter: durationLike.optional(),
+      maxRetries: z.number().int().min(0).optional(),
+      onExhausted: z.enum(['needs-decision', 'fail']).optional(),
+    })
+    .optional(),
+  monitor: z
+    .strictObject({
+      heartbeatTimeout: durationLike.optional(),
+      pollInterval: durationLike.optional(),
+      providerCheckAfter: durationLike.optional(),
+      unreachableLimit: durationLike.optional(),
+      maxReconnectBackoff: durationLike.optional(),
+    })
+    .optional(),
+  /** The program's folder in the step's repository (shipped to the VM; its content is in the key). */
+  code: programFolder,
+  /** Without a `repo` on the step: a folder of the worker whose contents are uploaded (tests). */
+  codeFolder: z.string().optional(),
+});
+export type TrainSpec = z.infer<typeof trainSpec>;
+
+/**
+ * The `train` kind runs as the `trainOnVm` child workflow (workflows/runner/dispatch.ts), with
+ * `prepareTrainingStep` / `finishTrainingStep` around it; its handler only tells whether the model
+ * exists (a train step is cacheable).
+ */
+export const trainKind = defineKind({
+  name: 'train',
+  program: (spec) => spec.code,
+  version: '2',
+  runs: { by: 'child-workflow', workflow: 'trainOnVm' },
+  spec: trainSpec,
+  handler: (deps: KindDeps) => ({
+    async run(execution) {
+      throw failure(
+        PipelineStepErrorType.INVALID_SPEC,
+        `step ${execution.step.id}: train runs as a child workflow`,
+      );
+    },
+    async outputsExist(execution) {
+      return Object.values(execution.outputs).every((artifact) => trainedModelExists(deps, artifact));
+    },
+  }),
+});
 
 /** `nvidia-tesla-t4:1` → `{ type, count }`; empty means no accelerator. */
-function parseAccelerator(value: JsonValue | undefined): VmSpec['accelerator'] {
-  const text = str(value).trim();
-  if (!text) return undefined;
-  const [type, count] = text.split(':');
+function parseAccelerator(text: string | undefined): VmSpec['accelerator'] {
+  if (!text?.trim()) return undefined;
+  const [type, count] = text.trim().split(':');
   return { type: type as string, count: Number(count ?? 1) || 1 };
 }
 
 /** Ids of one attempt of a training step: unique per run, step, map item and attempt; valid as a VM name. */
-export function trainingIds(execution: Pick<StepExecution, 'workflowId' | 'step' | 'attempt' | 'item'>) {
+export function trainingIds(
+  execution: Pick<StepExecution, 'workflowId' | 'attempt' | 'item'> & { step: { id: string } },
+) {
   const slug = execution.step.id.toLowerCase().replace(/[^a-z0-9]+/g, '-');
   // The items of a map step train at once: each needs its own VM, run folder and exported inputs.
   const item = execution.item ? `-${execution.item.index}` : '';
@@ -46,7 +117,7 @@ export function trainingIds(execution: Pick<StepExecution, 'workflowId' | 'step'
   return { trainingId, vmName: `rt-${trainingId}`.slice(0, 63).replace(/-+$/, '') };
 }
 
-const artifactOf = (execution: Pick<StepExecution, 'outputs' | 'step'>): string => {
+const artifactOf = (execution: Pick<StepExecution, 'outputs'> & { step: { id: string } }): string => {
   const name = execution.outputs.model;
   if (!name) {
     throw failure(
@@ -68,31 +139,29 @@ export function createTrainingStepActivities(deps: KindDeps) {
   const exportDir = (trainingId: string) => join(resolve(deps.workDir), 'train', trainingId);
 
   return {
-    async prepareTrainingStep(execution: StepExecution): Promise<TrainOnVmInput> {
+    async prepareTrainingStep(given: StepExecution): Promise<TrainOnVmInput> {
+      const execution: TypedExecution<TrainSpec> = parseStepSpec(trainSpec, given);
       const spec = execution.step.spec;
       const id = execution.step.id;
       const { trainingId, vmName } = trainingIds(execution);
-      const model = specString(execution, 'model');
-      const script = specString(execution, 'script');
-      const table = specString(execution, 'data');
+      const { model, script, data: table, vm } = spec;
       const file = join(exportDir(trainingId), `${model}.ndjson`);
       await whileHeartbeating(() => warehouse.exportToFile({ table: parseTableName(table), path: file }), {
         phase: 'export',
         table,
       });
 
-      const vm = specObject(spec, 'vm', id);
-      const persistent = vm.persistent === true;
+      const persistent = vm.persistent;
       const labels = {
         run_id: toLabelValue(execution.workflowId),
         pipeline: toLabelValue(execution.pipeline),
         step: toLabelValue(id),
       };
       const vmSpec: VmSpec = {
-        name: persistent ? str(vm.name) : vmName,
-        ...(vm.machineImage ? { machineImage: str(vm.machineImage) } : {}),
+        name: persistent ? (vm.name as string) : vmName,
+        ...(vm.machineImage ? { machineImage: vm.machineImage } : {}),
         ...(persistent ? { persistent } : {}),
-        ...(vm.machineType ? { machineType: str(vm.machineType) } : {}),
+        ...(vm.machineType ? { machineType: vm.machineType } : {}),
         labels,
       };
       const accelerator = parseAccelerator(vm.accelerator);
@@ -100,21 +169,18 @@ export function createTrainingStepActivities(deps: KindDeps) {
 
       const code: CodeSource =
         execution.step.repo && execution.step.commit
-          ? { kind: 'git', repo: execution.step.repo.url, commit: execution.step.commit }
-          : { kind: 'folder', path: resolve(str(spec.codeFolder, '.')) };
-      const env = Object.fromEntries(
-        Object.entries((spec.env as JsonObject | undefined) ?? {}).map(([key, value]) => [key, str(value)]),
-      );
+          ? { kind: 'git', repo: execution.step.repo.url, commit: execution.step.commit, path: spec.code }
+          : { kind: 'folder', path: resolve(spec.codeFolder ?? '.') };
       return {
         trainingId,
         vm: vmSpec,
         code,
         inputs: [file],
         command: `python3 ${script} train --data "$INPUT_DIR/${model}.ndjson"`,
-        env,
-        maxDuration: str(spec.maxDuration, '12 hours') as TrainOnVmInput['maxDuration'],
-        ...(spec.policy ? { policy: spec.policy as TrainingPolicy } : {}),
-        ...(spec.monitor ? { monitor: spec.monitor as MonitorTiming } : {}),
+        env: spec.env,
+        maxDuration: spec.maxDuration as TrainOnVmInput['maxDuration'],
+        ...(spec.policy ? { policy: spec.policy as TrainOnVmInput['policy'] } : {}),
+        ...(spec.monitor ? { monitor: spec.monitor as TrainOnVmInput['monitor'] } : {}),
         ...(deps.config.TEMPORAL_TASK_QUEUE_TRAINING
           ? { monitorTaskQueue: deps.config.TEMPORAL_TASK_QUEUE_TRAINING }
           : {}),
@@ -138,7 +204,8 @@ export function createTrainingStepActivities(deps: KindDeps) {
       trainingId: string;
       result: TrainOnVmResult;
     }): Promise<StepResult> {
-      const { execution, result } = input;
+      const { result } = input;
+      const execution: TypedExecution<TrainSpec> = parseStepSpec(trainSpec, input.execution);
       Context.current().heartbeat();
       rmSync(exportDir(input.trainingId), { recursive: true, force: true });
       const artifact = artifactOf(execution);
@@ -155,12 +222,12 @@ export function createTrainingStepActivities(deps: KindDeps) {
       if (result.outputs?.logPath) cpSync(result.outputs.logPath, join(temp, 'train.log'));
       const record: ModelArtifact = {
         status: result.status,
-        version: modelVersionOf(execution.cutoff, artifact),
-        model: specString(execution, 'model'),
+        version: modelVersionOf(execution.step.spec.cutoff, artifact),
+        model: execution.step.spec.model,
         trainingId: input.trainingId,
         runId: execution.workflowId,
         commit: execution.step.commit ?? 'working-tree',
-        cutoff: execution.cutoff,
+        cutoff: execution.step.spec.cutoff ?? '',
         message: result.message,
         trainingMs: result.trainingMs,
         lastLoss: result.lastMetric?.loss ?? null,

@@ -34,7 +34,17 @@ export function codeArchive(code: CodeSource): { command: string; args: string[]
     } catch {
       throw uploadFailed(`commit ${code.commit} not found in ${code.repo}`);
     }
-    return { command: 'git', args: ['-C', code.repo, 'archive', '--format=tar', code.commit] };
+    return {
+      command: 'git',
+      args: [
+        '-C',
+        code.repo,
+        'archive',
+        '--format=tar',
+        code.commit,
+        ...(code.path ? ['--', code.path] : []),
+      ],
+    };
   }
   if (!existsSync(code.path)) throw uploadFailed(`code folder ${code.path} does not exist`);
   return { command: 'tar', args: ['-C', resolve(code.path), '-cf', '-', '.'] };

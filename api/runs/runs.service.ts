@@ -14,6 +14,7 @@ import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common'
 import type { temporal } from '@temporalio/proto';
 import { resolvePlan } from '../../activities/plan';
 import { runUiUrl } from '../../activities/notify';
+import { stepKinds } from '../../workers/kinds';
 import type { Config } from '../../config';
 import { ParameterError, resolveParameters, type PipelineRegistry } from '../../pipelines';
 import {
@@ -76,7 +77,11 @@ export class RunsService {
     if (dto.dryRun) {
       try {
         const plan = await resolvePlan(
-          { pipelines: this.pipelines, fetchRunSummary: (id) => this.summaryOf(id, 'reuseRunId') },
+          {
+            pipelines: this.pipelines,
+            kinds: stepKinds,
+            fetchRunSummary: (id) => this.summaryOf(id, 'reuseRunId'),
+          },
           { ...input, workflowId, startTime: new Date().toISOString() },
         );
         return { plan: plan as unknown as Record<string, unknown> };

@@ -41,6 +41,9 @@ export const param = {
   boolean: (options: Omit<ParameterDefinition, 'type'> & { default?: boolean } = {}) =>
     declare('boolean', options),
   date: (options: Omit<ParameterDefinition, 'type'> & { default?: string } = {}) => declare('date', options),
+  /** A Temporal duration (`'12 hours'`); a malformed one fails the plan naming the parameter. */
+  duration: (options: Omit<ParameterDefinition, 'type'> & { default?: string } = {}) =>
+    declare('duration', options),
 };
 
 function declare(

@@ -1,3 +1,4 @@
+import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import type { JsonPrimitive, ParameterDefinition, PipelineDefinition } from './types';
 
@@ -18,6 +19,22 @@ export class ParameterError extends Error {
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
+/** Whether `value` is a duration Temporal accepts (`'5 hours'`, `'90s'`, `'2 days'`): what `msToNumber` parses. */
+export function isDuration(value: unknown): value is string {
+  if (typeof value !== 'string' || value.trim() === '') return false;
+  try {
+    const ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
+    return Number.isFinite(ms) && ms >= 0;
+  } catch {
+    return false;
+  }
+}
+
+/** A duration string, e.g. in a kind's spec schema; the message names the bad value. */
+export const durationSchema = z.string().refine(isDuration, {
+  error: (issue) => `invalid duration ${JSON.stringify(issue.input)} (expected e.g. "5 hours", "90 seconds")`,
+});
+
 /** The zod schema of one declared parameter; strings from a CLI or query string are coerced. */
 export function parameterSchema(parameter: ParameterDefinition): z.ZodType<JsonPrimitive> {
   const base: z.ZodType<JsonPrimitive> =
@@ -27,7 +44,9 @@ export function parameterSchema(parameter: ParameterDefinition): z.ZodType<JsonP
         ? z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
         : parameter.type === 'date'
           ? z.string().regex(DATE, 'expected a date YYYY-MM-DD')
-          : z.string();
+          : parameter.type === 'duration'
+            ? durationSchema
+            : z.string();
   const choices = parameter.choices;
   if (!choices) return base;
   return base.refine((value) => choices.includes(value), {

@@ -30,7 +30,8 @@ export interface StepRepo {
   ref: string;
 }
 
-export type ParameterType = 'string' | 'number' | 'boolean' | 'date';
+/** `duration`: a Temporal duration string (`'5 hours'`, `'90 seconds'`, `'2d'`), checked when a run is planned. */
+export type ParameterType = 'string' | 'number' | 'boolean' | 'date' | 'duration';
 
 export interface ParameterDefinition {
   type: ParameterType;
@@ -108,6 +109,16 @@ export interface PipelineDefinition {
   steps: StepDefinition[];
 }
 
+/**
+ * How a step kind runs: not at all (a gate or join point), as the generic `executeStep` activity, or as
+ * a child workflow the runner knows by name (with the kind's activities around it).
+ */
+export type StepRuns =
+  { by: 'nothing' } | { by: 'activity' } | { by: 'child-workflow'; workflow: ChildWorkflowName };
+
+/** Child workflows a step kind may run as (workflows/runner/dispatch.ts has one case per name). */
+export type ChildWorkflowName = 'trainOnVm';
+
 /** A step as resolved for one run: templates filled in, repo pinned, cache key and output names fixed. */
 export interface PlannedStep {
   id: string;
@@ -115,6 +126,12 @@ export interface PlannedStep {
   kind: string;
   spec: JsonObject;
   version: string;
+  /**
+   * How the step runs, from its kind (the workflow dispatches on this, never on kind names), and the
+   * kind's version. Absent only in plans recorded before kinds were plugins (runs still in flight).
+   */
+  runs?: StepRuns;
+  kindVersion?: string;
   retry?: StepRetryPolicy;
   cache: boolean;
   approval: boolean;

@@ -1,4 +1,5 @@
 import { ancestors, findCycle } from './graph';
+import { isDuration } from './params';
 import { BUILTIN_TEMPLATE_NAMES, parseStepReference, templateNames } from './templates';
 import { MAX_STATIC_STEPS } from './limits';
 import { isItemTemplate, mapProblems, sourceParameter } from './map';
@@ -131,6 +132,7 @@ function parameterIssues(name: string, parameter: ParameterDefinition): Pipeline
 }
 
 function matchesType(parameter: ParameterDefinition, value: JsonPrimitive): boolean {
+  if (parameter.type === 'duration') return isDuration(value);
   if (parameter.type === 'date') return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value);
   return typeof value === parameter.type;
 }

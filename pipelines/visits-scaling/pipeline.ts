@@ -15,6 +15,8 @@ function training(model: string, script: string, vm: JsonObject, env: JsonObject
     model,
     script,
     data: `{{steps.${model}.data.table}}`,
+    // Names the model's registry version (`<cutoff>-<key8>`).
+    cutoff: '{{cutoff}}',
     vm,
     env: { TRAIN_SECONDS: '{{train_seconds}}', TRAIN_STEPS: '{{train_steps}}', ...env },
     maxDuration: '{{max_training_duration}}',
@@ -49,6 +51,7 @@ const PROMOTED = ['visits_share', 'quality', 'trend'];
 const sqlFile = (name: string) => `pipelines/visits-scaling/sql/${name}.sql`;
 
 const trendParams = {
+  cutoff: '{{cutoff}}',
   from: '{{history_start}}',
   origin: '{{trend_origin}}',
   holdout_days: '{{holdout_days}}',
@@ -84,6 +87,7 @@ const predictStep = (
   outputs: ['table'],
   cache: true,
 });
+/** A query of this package, read at the pinned commit (its text is in the step's cache key). */
 const sql = (
   file: string,
   tables: JsonObject,
@@ -94,6 +98,7 @@ const sql = (
   kind: 'sql',
   after,
   spec: { sql: sqlFile(file), tables, params, ...extra },
+  repo,
   outputs: ['table'],
   cache: true,
 });
@@ -121,13 +126,16 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
       choices: TEMPLATES,
       description: 'image the persistent instance is created from when it does not exist (local only)',
     }),
-    quality_notebook_data_machine: param.string({ default: 'n1-highmem-8' }),
+    quality_notebook_data_machine: param.string({
+      default: 'n1-highmem-8',
+      description: 'seed 000 notebook data machine; read by no step (the features are BigQuery SQL here)',
+    }),
     quality_notebook_train_machine_config: param.string({ default: 'n1-standard-8' }),
     quality_notebook_train_accelerator_config: param.string({
       default: 'nvidia-tesla-t4:1',
       description: 'type:count, empty for none',
     }),
-    quality_min_training: param.string({
+    quality_min_training: param.duration({
       default: '5 hours',
       description: 'seed 000: a quality training that ran this long is valid with its latest checkpoint',
     }),
@@ -137,9 +145,9 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
       default: 2,
       description: 'retries from the latest checkpoint before a training asks an operator',
     }),
-    max_training_duration: param.string({ default: '12 hours' }),
-    monitor_poll_interval: param.string({ default: '15 seconds' }),
-    monitor_heartbeat_timeout: param.string({
+    max_training_duration: param.duration({ default: '12 hours' }),
+    monitor_poll_interval: param.duration({ default: '15 seconds' }),
+    monitor_heartbeat_timeout: param.duration({
       default: '90 seconds',
       description:
         'a silent monitor is retried after this; live progress updates at most every 0.8 × this (max 60 s)',
@@ -159,7 +167,10 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
       default: false,
       description: 'cleanup also deletes the step output tables (else they stay until the scratch expiry)',
     }),
-    models_repo: param.string({ default: '.', description: 'git repository holding models/' }),
+    models_repo: param.string({
+      default: '.',
+      description: 'git repository holding models/ and this pipeline (its SQL is read there too)',
+    }),
     models_ref: param.string({ default: 'HEAD' }),
   },
 })
@@ -172,7 +183,9 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
   // Visits share.
   .step(
     'visits_share.data',
-    sql('visits_share_data', sources, { holdout_days: '{{holdout_days}}' }, ['prepare']),
+    sql('visits_share_data', sources, { cutoff: '{{cutoff}}', holdout_days: '{{holdout_days}}' }, [
+      'prepare',
+    ]),
   )
   .step('visits_share.holdout', holdout('visits_share'))
   .step(
@@ -192,11 +205,11 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     ]),
   )
   // Quality: labels (seed 000's smoothing) and features, joined into training rows.
-  .step('quality.labels', sql('quality_labels', sources, {}, ['prepare']))
+  .step('quality.labels', sql('quality_labels', sources, { cutoff: '{{cutoff}}' }, ['prepare']))
   .step(
     'quality.features',
     sql('quality_features', sources, { from: '{{history_start}}', to: '{{predict_until}}' }, ['prepare'], {
-      data_machine: '{{quality_notebook_data_machine}}',
+      as_of: '{{cutoff}}',
     }),
   )
   .step(
@@ -260,7 +273,13 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     sql(
       'real_visits_data',
       realVisitsTables(),
-      { from: '{{history_start}}', to: '{{cutoff}}', panel_only: true, holdout_days: '{{holdout_days}}' },
+      {
+        from: '{{history_start}}',
+        to: '{{cutoff}}',
+        cutoff: '{{cutoff}}',
+        panel_only: true,
+        holdout_days: '{{holdout_days}}',
+      },
       ['visits_share.predict', 'quality.predict', 'trend.predict'],
     ),
   )
@@ -269,7 +288,13 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     sql(
       'real_visits_data',
       realVisitsTables(),
-      { from: '{{cutoff}}', to: '{{predict_until}}', panel_only: false, holdout_days: '{{holdout_days}}' },
+      {
+        from: '{{cutoff}}',
+        to: '{{predict_until}}',
+        cutoff: '{{cutoff}}',
+        panel_only: false,
+        holdout_days: '{{holdout_days}}',
+      },
       ['visits_share.predict', 'quality.predict', 'trend.predict'],
     ),
   )
@@ -329,7 +354,9 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
       target: '{{production_dataset}}.poi_visits_scaled',
       sql: sqlFile('poi_visits_scaled_merge'),
       version_of: 'real_visits',
+      cutoff: '{{cutoff}}',
     },
+    repo,
     outputs: ['record'],
     cache: true,
   })

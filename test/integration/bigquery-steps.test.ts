@@ -5,15 +5,22 @@ import {
   createBigQueryActivities,
   type BigQueryActivities,
 } from '../../activities/bigquery';
-import { bigQueryStepHandlers } from '../../activities/bigquery/steps';
-import type { StepExecution, StepKindHandler } from '../../activities/steps';
+import { sqlKind, sqlSpec, type SqlSpec } from '../../activities/bigquery/steps';
+import type { KindDeps } from '../../activities/kinds/common';
+import { parseStepSpec } from '../../activities/kinds/kind';
+import type { StepExecution, StepHandlerContext, StepKindHandler } from '../../activities/steps';
 import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
 
 const context = { signal: new AbortController().signal, heartbeat: () => undefined };
 
 describe('the sql step kind on the emulator', () => {
   let bq: BigQueryHarness;
-  let sql: StepKindHandler;
+  let handler: StepKindHandler<SqlSpec>;
+  // As executeStep does: the spec parsed by the kind's schema first.
+  const sql = {
+    run: (e: StepExecution, c: StepHandlerContext) => handler.run(parseStepSpec(sqlSpec, e), c),
+    outputsExist: (e: StepExecution) => handler.outputsExist?.(parseStepSpec(sqlSpec, e)),
+  };
   let activities: BigQueryActivities;
 
   const execution = (
@@ -23,8 +30,6 @@ describe('the sql step kind on the emulator', () => {
   ): StepExecution => ({
     workflowId: 'visits-scaling/2026-09-30',
     pipeline: 'visits-scaling',
-    cutoff: '2026-03-10',
-    params: {},
     step: {
       id: 'quality.labels',
       kind: 'sql',
@@ -40,7 +45,7 @@ describe('the sql step kind on the emulator', () => {
 
   beforeAll(async () => {
     bq = await startBigQueryHarness();
-    sql = bigQueryStepHandlers(bq.bigquery, bq.config).sql as StepKindHandler;
+    handler = sqlKind.handler!({ bigquery: bq.bigquery, config: bq.config } as KindDeps);
     activities = createBigQueryActivities(bq.bigquery, bq.config);
     await bq.bigquery.createDataset('visits_source');
     const labels = { run_id: 'seed', pipeline: 'seed', step: 'seed' };
@@ -69,12 +74,13 @@ describe('the sql step kind on the emulator', () => {
           visits: 'visits_source.poi_visits_daily',
           clusters: 'visits_source.clusters_daily',
         },
+        params: { cutoff: '2026-03-10' },
       },
     },
     { table: 'smc_visits_scaling.quality_labels_abcdef01' },
   );
 
-  it('writes a SQL file into the planned output table, with @cutoff from the run, labelled with the run', async () => {
+  it('writes a SQL file into the planned output table, with @cutoff from its spec, labelled with the run', async () => {
     expect(await sql.outputsExist?.(labelsStep)).toBe(false);
     const result = await sql.run(labelsStep, context);
     expect(result?.info).toMatchObject({ rows: 10, table: 'smc_visits_scaling.quality_labels_abcdef01' });
@@ -134,6 +140,7 @@ describe('the sql step kind on the emulator', () => {
             visits: 'visits_source.gone',
             clusters: 'visits_source.clusters_daily',
           },
+          params: { cutoff: '2026-03-10' },
         },
       },
       { table: 'smc_visits_scaling.quality_labels_00000000' },

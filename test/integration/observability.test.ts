@@ -24,6 +24,7 @@ import { runPipeline } from '../../workflows/run-pipeline';
 import type { MonitorHeartbeat } from '../../workflows/training-types';
 import { ownerLabels } from '../../workflows/vm-labels';
 import { installWorkerTelemetry, stepAttributes } from '../../workers/telemetry';
+import { looseKind } from '../harness/kinds';
 import { testTempDir } from '../harness/paths';
 import { createDevServerEnv } from '../harness/temporal';
 
@@ -159,7 +160,11 @@ describe('metrics and JSON logs (worker runtime telemetry, API /metrics)', () =>
       taskQueue: `observed-${randomUUID()}`,
       workflowsPath: join(__dirname, '..', '..', 'workflows', 'index.ts'),
       activities: {
-        ...createPlanActivities({ pipelines: createPipelineRegistry([pipeline]) }),
+        ...createPlanActivities({
+          pipelines: createPipelineRegistry([pipeline]),
+          // The training activities are stubbed: a train kind that takes this test's short spec.
+          kinds: [looseKind('train', undefined, { by: 'child-workflow', workflow: 'trainOnVm' })],
+        }),
         ...stepActivities,
         ...training,
         ...createReaperActivities({ provider, client: async () => env.client }),

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBigQueryActivities } from '../../activities/bigquery';
 import type { KindDeps } from '../../activities/kinds/common';
-import type { StepExecution, StepKindHandler } from '../../activities/steps';
-import { retentionStepHandlers } from '../../pipelines/ingest-train-evaluate-deploy/kinds/retention';
+import { parseStepSpec } from '../../activities/kinds/kind';
+import type { StepExecution, StepHandlerContext, StepResult } from '../../activities/steps';
+import { retentionKind, retentionSpec } from '../../pipelines/ingest-train-evaluate-deploy/kinds/retention';
+import { RunnerErrorType } from '../../workflows/definitions';
 import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
 import { testTempDir } from '../harness/paths';
 
@@ -15,14 +17,16 @@ const key = (i: number) => `${i}`.padStart(8, '0');
 
 describe('the retention kind: forced reruns leave at most `keep` outputs per step', () => {
   let bq: BigQueryHarness;
-  let retention: StepKindHandler;
+  // As executeStep runs it: the spec parsed by the kind's schema, then the handler.
+  let retention: { run: (e: StepExecution, c: StepHandlerContext) => Promise<StepResult | void> };
   let registryDir: string;
 
   beforeAll(async () => {
     bq = await startBigQueryHarness();
     registryDir = join(testTempDir('retention'), 'registry');
     const deps: KindDeps = { bigquery: bq.bigquery, config: bq.config, registryDir, workDir: registryDir };
-    retention = retentionStepHandlers(deps).retention as StepKindHandler;
+    const handler = retentionKind.handler!(deps);
+    retention = { run: async (e, c) => await handler.run(parseStepSpec(retentionSpec, e), c) };
   });
   afterAll(async () => {
     await bq?.stop();
@@ -31,8 +35,6 @@ describe('the retention kind: forced reruns leave at most `keep` outputs per ste
   const execution = (spec: StepExecution['step']['spec']): StepExecution => ({
     workflowId: 'ingest-train-evaluate-deploy/forced-5',
     pipeline: 'ingest-train-evaluate-deploy',
-    cutoff: '2026-03-31',
-    params: {},
     step: { id: 'retention', kind: 'retention', spec, version: '1', cacheKey: 'f'.repeat(64) },
     outputs: {},
     inputs: {},
@@ -98,7 +100,7 @@ describe('the retention kind: forced reruns leave at most `keep` outputs per ste
     for (const spec of specs) {
       const error = await retention.run(execution(spec), context).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ApplicationFailure);
-      expect((error as ApplicationFailure).type).toBe('PipelineStepInvalidSpec');
+      expect((error as ApplicationFailure).type).toBe(RunnerErrorType.InvalidStepSpec);
       expect((error as ApplicationFailure).nonRetryable).toBe(true);
     }
   });

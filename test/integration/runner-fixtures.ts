@@ -6,13 +6,15 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { createNotifyActivities } from '../../activities/notify';
 import { createPlanActivities } from '../../activities/plan';
-import { builtinStepHandlers, createStepActivities } from '../../activities/steps';
+import { echoKind, gateKind } from '../../activities/kinds/basic';
+import { createStepActivities } from '../../activities/steps';
 import { loadConfig } from '../../config';
 import { createPipelineRegistry, definePipeline } from '../../pipelines';
 import { temporalCliPath } from '../../scripts/stack/temporal';
 import { workflowsPath } from '../../workers/worker';
 import type { RunPipelineResult } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
+import { bound, looseKind } from '../harness/kinds';
 import type { WebhookReceiver } from './runner-receivers';
 
 const execFileAsync = promisify(execFile);
@@ -46,6 +48,17 @@ export const operatorPipeline = definePipeline('operator-demo', {
   .step('cleanup', { kind: 'echo', after: ['promote'], cleanup: true, spec: { message: 'cleanup' } })
   .build();
 
+/** The generic `echo` and `gate`, and `broken`, a kind that always fails. */
+const operatorKinds = [
+  echoKind,
+  gateKind,
+  looseKind('broken', {
+    run: async () => {
+      throw ApplicationFailure.create({ type: 'DiskFull', message: 'disk full', nonRetryable: true });
+    },
+  }),
+];
+
 /** Real activities (plan, echo steps, webhook notifications) plus one kind that always fails. */
 export async function createOperatorWorker(
   env: TestWorkflowEnvironment,
@@ -56,15 +69,11 @@ export async function createOperatorWorker(
     taskQueue: `runner-${randomUUID()}`,
     workflowsPath: workflowsPath(),
     activities: {
-      ...createPlanActivities({ pipelines: createPipelineRegistry([operatorPipeline]) }),
-      ...createStepActivities({
-        ...builtinStepHandlers,
-        broken: {
-          run: async () => {
-            throw ApplicationFailure.create({ type: 'DiskFull', message: 'disk full', nonRetryable: true });
-          },
-        },
+      ...createPlanActivities({
+        pipelines: createPipelineRegistry([operatorPipeline]),
+        kinds: operatorKinds,
       }),
+      ...createStepActivities(bound(...operatorKinds)),
       ...createNotifyActivities(loadConfig({ NOTIFY_WEBHOOK_URL: webhookUrl })),
     },
   });

@@ -13,12 +13,14 @@ import {
 } from '../../pipelines/core/map';
 import type { PipelineDefinition } from '../../pipelines/core/types';
 import { RunnerErrorType } from '../../workflows/definitions';
+import { gateKind } from '../../activities/kinds/basic';
+import { looseKind } from '../harness/kinds';
 
 const messages = (definition: PipelineDefinition) => validatePipeline(definition).map((i) => i.message);
 
 const plan = async (definition: PipelineDefinition, params: Record<string, string> = {}) =>
   await resolvePlan(
-    { pipelines: createPipelineRegistry([definition]) },
+    { pipelines: createPipelineRegistry([definition]), kinds: [looseKind('script'), gateKind] },
     { pipeline: definition.name, params, workflowId: 'dry', startTime: '2026-10-01T00:00:00Z' },
   );
 

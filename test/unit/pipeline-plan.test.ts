@@ -7,6 +7,8 @@ import { resolvePlan, type PlanRequest } from '../../activities/plan';
 import { createPipelineRegistry, definePipeline, param } from '../../pipelines';
 import type { PipelineDefinition } from '../../pipelines/core/types';
 import { RunnerErrorType, type RunSummary } from '../../workflows/definitions';
+import { gateKind } from '../../activities/kinds/basic';
+import { looseKind } from '../harness/kinds';
 import { testTempDir } from '../harness/paths';
 
 const scaling = (version = '1') =>
@@ -39,6 +41,16 @@ const scaling = (version = '1') =>
     .step('promote', { kind: 'gate', after: ['quality.train', 'share.train'], approval: '{{approve}}' })
     .build();
 
+/** Stand-ins that take any spec (this file tests the plan, not the generic kinds' schemas). */
+const kinds = [
+  looseKind('sql'),
+  {
+    ...looseKind('train', undefined, { by: 'child-workflow', workflow: 'trainOnVm' }),
+    program: () => 'train.py',
+  },
+  gateKind,
+];
+
 const request = (overrides: Partial<PlanRequest> = {}): PlanRequest => ({
   pipeline: 'visits-scaling',
   workflowId: 'visits-scaling/test',
@@ -48,7 +60,7 @@ const request = (overrides: Partial<PlanRequest> = {}): PlanRequest => ({
 
 const plan = (definition: PipelineDefinition, overrides: Partial<PlanRequest> = {}, summary?: RunSummary) =>
   resolvePlan(
-    { pipelines: createPipelineRegistry([definition]), fetchRunSummary: async () => summary },
+    { pipelines: createPipelineRegistry([definition]), kinds, fetchRunSummary: async () => summary },
     request(overrides),
   );
 

@@ -1,14 +1,14 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
-import { builtinStepHandlers, createStepActivities, type StepExecution } from '../../activities/steps';
+import { echoKind } from '../../activities/kinds/basic';
+import { createStepActivities, type StepExecution } from '../../activities/steps';
 import { RunnerErrorType } from '../../workflows/definitions';
+import { bound, looseKind } from '../harness/kinds';
 
 const execution = (kind: string, outputs: Record<string, string> = {}): StepExecution => ({
   workflowId: 'demo/test',
   pipeline: 'demo',
-  cutoff: '2026-09-30',
-  params: {},
   step: { id: 'prepare', kind, spec: { message: 'hello' }, version: '1', cacheKey: 'abc' },
   outputs,
   inputs: {},
@@ -17,7 +17,7 @@ const execution = (kind: string, outputs: Record<string, string> = {}): StepExec
 
 describe('step executor registry', () => {
   it('runs the handler of the step kind and defaults the outputs to the planned names', async () => {
-    const { executeStep } = createStepActivities(builtinStepHandlers);
+    const { executeStep } = createStepActivities(bound(echoKind));
     const result = await new MockActivityEnvironment().run(
       executeStep,
       execution('echo', { table: 'smc_demo.prepare_abc' }),
@@ -26,7 +26,7 @@ describe('step executor registry', () => {
   });
 
   it('fails non-retryably on a kind nobody registered, naming the kind', async () => {
-    const { executeStep } = createStepActivities(builtinStepHandlers);
+    const { executeStep } = createStepActivities(bound(echoKind));
     const error = await new MockActivityEnvironment()
       .run(executeStep, execution('sql'))
       .catch((e: unknown) => e);
@@ -37,18 +37,20 @@ describe('step executor registry', () => {
 
   it('heartbeats while the handler runs and hands it the cancellation', async () => {
     let aborted = false;
-    const { executeStep } = createStepActivities({
-      slow: {
-        run: (_execution, context) =>
-          new Promise((_resolve, reject) => {
-            context.signal.addEventListener('abort', () => {
-              aborted = true;
-              reject(new Error('stopped'));
-            });
-            context.heartbeat({ phase: 'running' });
-          }),
-      },
-    });
+    const { executeStep } = createStepActivities(
+      bound(
+        looseKind('slow', {
+          run: (_execution, context) =>
+            new Promise((_resolve, reject) => {
+              context.signal.addEventListener('abort', () => {
+                aborted = true;
+                reject(new Error('stopped'));
+              });
+              context.heartbeat({ phase: 'running' });
+            }),
+        }),
+      ),
+    );
     const env = new MockActivityEnvironment();
     const heartbeats: unknown[] = [];
     env.on('heartbeat', (details: unknown) => {
@@ -63,10 +65,15 @@ describe('step executor registry', () => {
   });
 
   it('says whether outputs exist only when the kind can tell', async () => {
-    const { outputsExist } = createStepActivities({
-      ...builtinStepHandlers,
-      table: { run: async () => undefined, outputsExist: async ({ outputs }) => outputs.table === 'there' },
-    });
+    const { outputsExist } = createStepActivities(
+      bound(
+        echoKind,
+        looseKind('table', {
+          run: async () => undefined,
+          outputsExist: async ({ outputs }) => outputs.table === 'there',
+        }),
+      ),
+    );
     const env = new MockActivityEnvironment();
     expect(await env.run(outputsExist, execution('table', { table: 'there' }))).toBe(true);
     expect(await env.run(outputsExist, execution('table', { table: 'gone' }))).toBe(false);

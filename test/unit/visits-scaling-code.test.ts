@@ -21,12 +21,16 @@ describe('worker-side model programs (predict, evaluate)', () => {
 
     const deps = { workDir: testTempDir('models-work'), projectDir: repo } as KindDeps;
     const signal = new AbortController().signal;
-    expect((await runModel(deps, 'models/m/train.py', [], signal, { repo, commit })).trim()).toBe('pinned');
+    expect(
+      (await runModel(deps, 'models/m/train.py', [], signal, { repo, commit, path: 'models' })).trim(),
+    ).toBe('pinned');
     // Extracted once per commit: a second call reuses the folder.
-    expect((await runModel(deps, 'models/m/train.py', [], signal, { repo, commit })).trim()).toBe('pinned');
+    expect(
+      (await runModel(deps, 'models/m/train.py', [], signal, { repo, commit, path: 'models' })).trim(),
+    ).toBe('pinned');
     expect((await runModel(deps, 'models/m/train.py', [], signal)).trim()).toBe('working tree');
     await expect(
-      runModel(deps, 'models/m/train.py', [], signal, { repo, commit: '0'.repeat(40) }),
+      runModel(deps, 'models/m/train.py', [], signal, { repo, commit: '0'.repeat(40), path: 'models' }),
     ).rejects.toThrow(/cannot check out .* at 0{40}/);
   });
 });

@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { resolvePlan } from '../../activities/plan';
+import { stepKinds } from '../../workers/kinds';
 import { assertVmName } from '../../activities/providers/naming';
 import { judgeChallenger, TIE_RULE } from '../../activities/kinds/models';
 import { tablesToDelete } from '../../activities/kinds/release';
@@ -10,11 +12,12 @@ import { visitsScalingPipeline } from '../../pipelines/visits-scaling/pipeline';
 import type { Plan } from '../../pipelines/core/types';
 import type { StepStatus } from '../../workflows/definitions';
 
-const commit = 'a'.repeat(40);
+// SQL steps read their files at the pinned commit: pin this checkout's HEAD.
+const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
 const pipelines = createPipelineRegistry([visitsScalingPipeline]);
 const plan = (params: Record<string, string | number | boolean> = {}): Promise<Plan> =>
   resolvePlan(
-    { pipelines },
+    { pipelines, kinds: stepKinds },
     {
       pipeline: 'visits-scaling',
       workflowId: 'visits-scaling/unit',

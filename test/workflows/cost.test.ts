@@ -15,6 +15,7 @@ import { statusQuery } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
 import { trainingProgressQuery, type TrainOnVmInput } from '../../workflows/training-types';
 import { ownerOf } from '../../workflows/vm-labels';
+import { looseKind } from '../harness/kinds';
 import { createTimeSkippingEnv } from '../harness/temporal';
 
 const pipeline = definePipeline('costly', { parameters: {} })
@@ -110,7 +111,11 @@ describe('cost per step and per run', () => {
       taskQueue: `cost-${randomUUID()}`,
       workflowsPath: join(__dirname, '..', '..', 'workflows', 'index.ts'),
       activities: {
-        ...createPlanActivities({ pipelines: createPipelineRegistry([pipeline]) }),
+        ...createPlanActivities({
+          pipelines: createPipelineRegistry([pipeline]),
+          // The training activities are stubbed: a train kind that takes this test's short specs.
+          kinds: [looseKind('train', undefined, { by: 'child-workflow', workflow: 'trainOnVm' })],
+        }),
         ...stepActivities,
         ...training,
         notify: async () => ({ channels: [] }),

@@ -5,14 +5,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../activities/providers/paths';
-import type { StepExecution, StepKindHandler } from '../../activities/steps';
+import { parseStepSpec } from '../../activities/kinds/kind';
+import type { StepExecution } from '../../activities/steps';
 import type { JsonObject, PipelineDefinition } from '../../pipelines';
 import {
   cutoffItems,
   parseEnvironmentConfig,
   selectCutoffs,
 } from '../../pipelines/demand-forecast/environments';
-import { forecastStepHandlers } from '../../pipelines/demand-forecast/kinds/publish';
+import { forecastInputsKind } from '../../pipelines/demand-forecast/kinds';
 import { demandForecastPipeline } from '../../pipelines/demand-forecast/pipeline';
 import { runPipeline } from '../../workflows/run-pipeline';
 import { createTimeSkippingEnv } from '../harness/temporal';
@@ -37,7 +38,7 @@ const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).
 const AVAILABLE = ['2026-01-05', '2026-02-02', '2026-03-02', '2026-04-06'];
 const RUN_CUTOFF = '2026-03-16';
 
-const inputs = forecastStepHandlers({
+const inputs = forecastInputsKind.handler!({
   bigquery: {} as BigQuery, // forecast_inputs reads only the map's items
   config: {
     BIGQUERY_PROJECT: 'p',
@@ -47,7 +48,7 @@ const inputs = forecastStepHandlers({
   },
   registryDir: '.',
   workDir: '.',
-}).forecast_inputs as StepKindHandler;
+});
 
 interface Recorded {
   trainings: JsonObject[];
@@ -79,7 +80,11 @@ function forecastScript(store: Set<string>) {
       seen.prepared.push(execution.step.spec);
       produce(execution);
     })
-    .behave('prepared', async (execution, context) => (await inputs.run(execution, context)) ?? undefined)
+    .behave(
+      'prepared',
+      async (execution, context) =>
+        (await inputs.run(parseStepSpec(forecastInputsKind.spec, execution), context)) ?? undefined,
+    )
     .behave('train', async (execution) => {
       seen.trainings.push({ ...execution.step.spec, model: execution.outputs.model ?? null });
       produce(execution);

@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { join } from 'node:path';
 import { createPlanActivities } from '../../activities/plan';
+import { echoKind, gateKind } from '../../activities/kinds/basic';
 import {
-  builtinStepHandlers,
   createStepActivities,
   type StepExecution,
   type StepHandlerContext,
@@ -17,6 +17,10 @@ import { createPipelineRegistry } from '../../pipelines';
 import type { PipelineDefinition } from '../../pipelines/core/types';
 import { statusQuery, type RunPipelineInput, type RunStatus } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
+import { bound, looseKind } from '../harness/kinds';
+
+/** The kinds of the runner's tests: `script` (the stand-in below), `echo` and `gate`. */
+export const testKinds = [looseKind('script'), echoKind, gateKind];
 
 export type Behavior = (execution: StepExecution, context: StepHandlerContext) => Promise<StepResult | void>;
 
@@ -66,28 +70,26 @@ export class StepScript {
 
   /** The script's activities; `echo` adds the built-in handler the demo pipeline uses. */
   activities(options: { echo?: boolean } = {}) {
-    const steps = createStepActivities({
-      ...(options.echo ? builtinStepHandlers : {}),
-      script: {
-        run: async (execution, context) => {
-          this.record({ step: execution.step.id, event: 'start', attempt: execution.attempt });
-          try {
-            const result = await (this.behaviors.get(execution.step.id) ?? (async () => undefined))(
-              execution,
-              context,
-            );
-            this.record({ step: execution.step.id, event: 'end', attempt: execution.attempt });
-            return result;
-          } catch (error) {
-            const event = context.signal.aborted ? 'cancelled' : 'error';
-            this.record({ step: execution.step.id, event, attempt: execution.attempt });
-            throw error;
-          }
-        },
-        outputsExist: async (execution) =>
-          Object.values(execution.outputs).every((name) => this.existing.has(name)),
+    const script = looseKind('script', {
+      run: async (execution, context) => {
+        this.record({ step: execution.step.id, event: 'start', attempt: execution.attempt });
+        try {
+          const result = await (this.behaviors.get(execution.step.id) ?? (async () => undefined))(
+            execution,
+            context,
+          );
+          this.record({ step: execution.step.id, event: 'end', attempt: execution.attempt });
+          return result;
+        } catch (error) {
+          const event = context.signal.aborted ? 'cancelled' : 'error';
+          this.record({ step: execution.step.id, event, attempt: execution.attempt });
+          throw error;
+        }
       },
+      outputsExist: async (execution) =>
+        Object.values(execution.outputs).every((name) => this.existing.has(name)),
     });
+    const steps = createStepActivities(bound(script, ...(options.echo ? [echoKind] : [])));
     return {
       ...steps,
       notify: async (notification: Notification) => {
@@ -130,7 +132,7 @@ export async function createRunnerWorker(
     taskQueue: `runner-${randomUUID()}`,
     workflowsPath: join(__dirname, '..', '..', 'workflows', 'run-pipeline.ts'),
     activities: {
-      ...createPlanActivities({ pipelines: createPipelineRegistry(pipelines) }),
+      ...createPlanActivities({ pipelines: createPipelineRegistry(pipelines), kinds: testKinds }),
       ...script.activities(options),
     },
     // Cancellation reaches an activity through heartbeats; keep that prompt in tests.

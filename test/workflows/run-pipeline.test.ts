@@ -20,6 +20,7 @@ import {
   StepScript,
   uniqueId,
   waitForStatus,
+  testKinds,
 } from './run-pipeline-harness';
 
 const once = { retry: { maximumAttempts: 1 } };
@@ -167,7 +168,7 @@ describe('runPipeline on the time-skipping server', () => {
 
   it('does not run a step whose outputs exist: the cache hit costs one existence check', async () => {
     const plan = await resolvePlan(
-      { pipelines: createPipelineRegistry([cached]) },
+      { pipelines: createPipelineRegistry([cached]), kinds: testKinds },
       { pipeline: 'cached', workflowId: 'dry', startTime: '2026-10-01T00:00:00Z', cutoff: '2026-09-30' },
     );
     const dataOutput = plan.steps[0]?.outputs.table as string;

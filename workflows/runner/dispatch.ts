@@ -11,8 +11,9 @@ import {
 import type { Duration, RetryPolicy } from '@temporalio/common';
 import type { StepActivities, StepExecution, StepResult } from '../../activities/steps';
 import type { TrainingStepActivities } from '../../activities/kinds/training';
-import type { PlannedStep } from '../../pipelines/core/types';
+import type { PlannedStep, StepRuns } from '../../pipelines/core/types';
 import type { VmUsage } from '../cost';
+import { RunnerErrorType } from '../definitions';
 import { trainOnVm } from '../train-on-vm';
 import { TrainingErrorType, type TrainOnVmResult } from '../training-types';
 
@@ -39,26 +40,53 @@ function activityOptions(step: PlannedStep): ActivityOptions {
 }
 
 /**
- * THE place where a step kind is dispatched. `gate` runs nothing, `train` runs the `trainOnVm` child
- * workflow, everything else runs through the generic `executeStep` activity (activities/steps.ts maps
- * the kind to a handler).
+ * How a planned step runs: what its plan recorded from its kind. Plans recorded before kinds were
+ * plugins carry no `runs`; for those runs (still in flight) the kind names decide, as they did then.
+ */
+export function runsOf(step: Pick<PlannedStep, 'runs' | 'kind'>): StepRuns {
+  if (step.runs) return step.runs;
+  if (step.kind === 'gate') return { by: 'nothing' };
+  if (step.kind === 'train') return { by: 'child-workflow', workflow: 'trainOnVm' };
+  return { by: 'activity' };
+}
+
+/**
+ * THE place where a step is dispatched, on how its plan says it runs (never on kind names): nothing
+ * (a gate or join point only orders the DAG), the generic `executeStep` activity (activities/steps.ts
+ * finds the kind's handler), or a child workflow.
  */
 export async function dispatchStep(
   step: PlannedStep,
   execution: StepExecution,
   hooks: StepHooks = {},
 ): Promise<StepResult> {
-  switch (step.kind) {
-    case 'gate':
-      // Nothing to run: an approval gate (or a join point) only orders the DAG.
+  const runs = runsOf(step);
+  switch (runs.by) {
+    case 'nothing':
       return { outputs: execution.outputs };
-    case 'train':
-      return await trainStep(step, execution, hooks);
-    default: {
+    case 'activity': {
       const { executeStep } = proxyActivities<StepActivities>(activityOptions(step));
       return await executeStep(execution);
     }
+    case 'child-workflow':
+      switch (runs.workflow) {
+        case 'trainOnVm':
+          return await trainStep(step, execution, hooks);
+        default:
+          return unreachable(runs.workflow);
+      }
+    default:
+      return unreachable(runs);
   }
+}
+
+/** Exhaustiveness: adding a way to run (or a child workflow) without a case here does not compile. */
+function unreachable(value: never): never {
+  throw ApplicationFailure.create({
+    type: RunnerErrorType.UnknownStepKind,
+    message: `no dispatch for ${JSON.stringify(value)}`,
+    nonRetryable: true,
+  });
 }
 
 /** Child workflow id of one attempt of a training step: one per run, step and attempt, never reused. */
@@ -81,7 +109,7 @@ async function trainStep(step: PlannedStep, execution: StepExecution, hooks: Ste
       // They heartbeat: a worker that dies in an export is noticed in 30 s, not after the hour.
       heartbeatTimeout: '30 seconds',
       retry: { ...DEFAULT_STEP_RETRY, ...(step.retry ?? {}) } as RetryPolicy,
-      summary: `${step.id} (train)`,
+      summary: `${step.id} (${step.kind})`,
     });
   const input = await prepareTrainingStep(execution);
   let result: TrainOnVmResult;
@@ -131,6 +159,6 @@ export async function checkOutputs(
   step: PlannedStep,
   execution: Pick<StepExecution, 'step' | 'outputs' | 'workflowId' | 'pipeline'>,
 ): Promise<boolean | null> {
-  if (step.kind === 'gate' || Object.keys(execution.outputs).length === 0) return null;
+  if (runsOf(step).by === 'nothing' || Object.keys(execution.outputs).length === 0) return null;
   return await outputsExist(execution);
 }

@@ -1,75 +1,63 @@
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { z } from 'zod';
 import { createBigQueryActivities, dateParam } from '../../../activities/bigquery';
 import { tableSql } from '../../../activities/bigquery/identifiers';
+import { readCodeFile } from '../../../activities/code-files';
 import { failure, PipelineStepErrorType, type KindDeps } from '../../../activities/kinds/common';
-import { projectRoot } from '../../../activities/providers/paths';
-import type { StepExecution, StepHandlers } from '../../../activities/steps';
+import { defineKind } from '../../../activities/kinds/kind';
+import { dateString } from '../../../activities/kinds/schemas';
 import type { JsonValue } from '../../core';
 import {
   CONFIG_FILE,
   cutoffItems,
+  ENVIRONMENTS,
   parseEnvironmentConfig,
   selectCutoffs,
   type CutoffItem,
 } from '../environments';
 import { CUTOFFS_TABLE } from '../schema';
 
-const execFileAsync = promisify(execFile);
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-
-const invalid = (execution: Pick<StepExecution, 'step'>, message: string) =>
-  failure(PipelineStepErrorType.INVALID_SPEC, `step ${execution.step.id}: ${message}`);
-
-/**
- * The configuration file at the run's pinned commit (so a run keeps its configuration whatever
- * happens to the checkout), or from this checkout when the step names no repository.
- */
-async function readConfigText(execution: StepExecution, file: string): Promise<string> {
-  const { repo, commit } = execution.step;
-  try {
-    if (repo && commit) {
-      const { stdout } = await execFileAsync('git', ['-C', repo.url, 'show', `${commit}:${file}`]);
-      return stdout;
-    }
-    return await readFile(join(projectRoot, file), 'utf8');
-  } catch (error) {
-    throw invalid(
-      execution,
-      `cannot read ${file}${commit ? ` at ${commit}` : ''}: ${(error as Error).message}`,
-    );
-  }
-}
+/** The spec of `forecast_cutoffs`. */
+export const forecastCutoffsSpec = z.strictObject({
+  /** The environment whose configuration file is read (`'{{environment}}'`). */
+  environment: z.enum(ENVIRONMENTS),
+  /** That file, from the repository's root. */
+  config: z.string().regex(CONFIG_FILE, { error: 'expected a file under pipelines/demand-forecast/config/' }),
+  /** Only the last available cutoff, else every one up to `until`. */
+  only_last: z.boolean(),
+  /** The run's cutoff (`'{{cutoff}}'`): no later refinement cutoff is listed. */
+  until: dateString,
+});
+export type ForecastCutoffsSpec = z.infer<typeof forecastCutoffsSpec>;
 
 /**
  * `forecast_cutoffs`, demand-forecast's first step: reads the environment's configuration file
- * (`spec.config`, chosen by the `environment` parameter) and lists the refinement cutoffs available
- * in its input dataset up to `spec.until` (the run's cutoff), all of them or only the last
+ * (`spec.config`) at the run's pinned commit (so a run keeps its configuration whatever happens to
+ * the checkout; from this build when the step names no repository) and lists the refinement cutoffs
+ * available in its input dataset up to `spec.until` (the run's cutoff), all of them or only the last
  * (`spec.only_last`). Its result's `info.cutoffs` is the list the map steps run over, each item
  * carrying its environment's datasets and machine, so the items' cache keys name them.
  */
-export function cutoffsStepHandlers(deps: KindDeps): StepHandlers {
-  const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
-  return {
-    forecast_cutoffs: {
-      async run(execution) {
+export const forecastCutoffsKind = defineKind({
+  name: 'forecast_cutoffs',
+  version: '1',
+  runs: { by: 'activity' },
+  spec: forecastCutoffsSpec,
+  // The configuration's text is in the key of the step (and the plan fails early without the file).
+  reads: (spec) => [spec.config],
+  handler: (deps: KindDeps) => {
+    const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
+    return {
+      async run(execution, context) {
         const { config: file, until, only_last: onlyLast, environment } = execution.step.spec;
-        if (typeof file !== 'string' || !CONFIG_FILE.test(file))
-          throw invalid(
-            execution,
-            `spec.config must be a file under pipelines/demand-forecast/config/, got ${JSON.stringify(file)}`,
-          );
-        if (typeof until !== 'string' || !DATE.test(until))
-          throw invalid(execution, 'spec.until must be a date');
-        if (typeof onlyLast !== 'boolean') throw invalid(execution, 'spec.only_last must be a boolean');
+        const text = await readCodeFile(execution.step, file, context.signal);
         let config;
         try {
-          config = parseEnvironmentConfig(file, await readConfigText(execution, file));
+          config = parseEnvironmentConfig(file, text);
         } catch (error) {
-          if ((error as { type?: string }).type) throw error;
-          throw invalid(execution, (error as Error).message);
+          throw failure(
+            PipelineStepErrorType.INVALID_SPEC,
+            `step ${execution.step.id}: ${(error as Error).message}`,
+          );
         }
         const rows = await warehouse.queryRows({
           sql: `SELECT DISTINCT cutoff FROM ${tableSql({ dataset: config.input_dataset, table: CUTOFFS_TABLE }, deps.config.BIGQUERY_PROJECT)} WHERE cutoff <= @until ORDER BY cutoff`,
@@ -79,19 +67,19 @@ export function cutoffsStepHandlers(deps: KindDeps): StepHandlers {
           String((row.cutoff as { value?: string })?.value ?? row.cutoff).slice(0, 10),
         );
         const items: CutoffItem[] = cutoffItems(
-          String(environment ?? ''),
+          environment,
           config,
           selectCutoffs(available, until, onlyLast),
         );
         return {
           info: {
-            environment: String(environment ?? ''),
+            environment,
             config: file,
             available: available.length,
             cutoffs: items as unknown as JsonValue[],
           },
         };
       },
-    },
-  };
-}
+    };
+  },
+});

@@ -1,10 +1,13 @@
-import type { KindDeps } from '../../../activities/kinds/common';
-import type { StepHandlers } from '../../../activities/steps';
-import { cutoffsStepHandlers } from './cutoffs';
-import { forecastStepHandlers } from './publish';
+import type { AnyStepKind } from '../../../activities/kinds/kind';
+import { forecastCutoffsKind } from './cutoffs';
+import { forecastInputsKind, forecastPublishKind } from './publish';
+
+export { forecastCutoffsKind, forecastCutoffsSpec } from './cutoffs';
+export { forecastInputsKind, forecastInputsSpec, forecastPublishKind, forecastPublishSpec } from './publish';
 
 /** The step kinds of demand-forecast beyond the generic ones (registered in pipelines/kinds.ts). */
-export const demandForecastKinds = (deps: KindDeps): StepHandlers => ({
-  ...cutoffsStepHandlers(deps),
-  ...forecastStepHandlers(deps),
-});
+export const demandForecastKinds: AnyStepKind[] = [
+  forecastCutoffsKind,
+  forecastInputsKind,
+  forecastPublishKind,
+];

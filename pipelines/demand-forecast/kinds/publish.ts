@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { z } from 'zod';
 import { createBigQueryActivities, dateParam } from '../../../activities/bigquery';
 import { tableSql } from '../../../activities/bigquery/identifiers';
 import {
@@ -12,7 +13,9 @@ import {
   shortHash,
   type KindDeps,
 } from '../../../activities/kinds/common';
-import type { MapItemOutput, StepExecution, StepHandlers } from '../../../activities/steps';
+import { defineKind } from '../../../activities/kinds/kind';
+import { name } from '../../../activities/kinds/schemas';
+import type { MapItemOutput, StepExecution } from '../../../activities/steps';
 import type { JsonObject, JsonValue } from '../../core';
 import { environmentConfigSchema } from '../environments';
 import { FORECASTS_SCHEMA, FORECASTS_TABLE } from '../schema';
@@ -24,20 +27,29 @@ interface ForecastModel {
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-/** The finished items of the map step `spec.<key>` names (the runner passes them downstream). */
-function itemsOf(execution: StepExecution, key: string): MapItemOutput[] {
-  const step = execution.step.spec[key];
-  if (typeof step !== 'string' || !execution.items?.[step]) {
+/** The spec of `forecast_inputs`: the `prepare` map step whose items it joins to their cutoffs. */
+export const forecastInputsSpec = z.strictObject({ prepared: name });
+/** The spec of `forecast_publish`: the training map step whose models it publishes. */
+export const forecastPublishSpec = z.strictObject({ trained: name });
+
+/** The finished items of the map step `step` (spec.`key`; the runner passes them downstream). */
+function itemsOf(
+  execution: Pick<StepExecution, 'items'> & { step: { id: string } },
+  key: string,
+  step: string,
+): MapItemOutput[] {
+  const items = execution.items?.[step];
+  if (!items) {
     throw failure(
       PipelineStepErrorType.INVALID_SPEC,
-      `step ${execution.step.id}: spec.${key} must name a map step it runs after`,
+      `step ${execution.step.id}: spec.${key} must name a map step it runs after, got ${JSON.stringify(step)}`,
     );
   }
-  return execution.items[step];
+  return items;
 }
 
 /** A cutoff item as the map ran it, checked (it names datasets the handler writes to). */
-function cutoffOf(execution: StepExecution, item: JsonValue) {
+function cutoffOf(execution: { step: { id: string } }, item: JsonValue) {
   const value = (item ?? {}) as JsonObject;
   const config = environmentConfigSchema.safeParse({
     input_dataset: value.input_dataset,
@@ -55,21 +67,18 @@ function cutoffOf(execution: StepExecution, item: JsonValue) {
 }
 
 /**
- * demand-forecast's own kinds around the map steps:
- *
- * - `forecast_inputs`: the prepared table of each cutoff (the `prepare` map's items) joined to its
- *   cutoff item, as `info.cutoffs`, which the training map runs over (`{{item.table}}`).
- * - `forecast_publish`: the forecasts of each finished training (its model artifact) written to
- *   `<output_dataset>.forecasts` of the item's environment, replacing that cutoff's rows, so a
- *   cutoff trained again is published again, never twice. With `eachBatch` it publishes each
- *   cutoff as soon as its training has finished.
+ * `forecast_inputs`: the prepared table of each cutoff (the `spec.prepared` map's items) joined to
+ * its cutoff item, as `info.cutoffs`, which the training map runs over (`{{item.table}}`).
  */
-export function forecastStepHandlers(deps: KindDeps): StepHandlers {
-  const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
-  return {
-    forecast_inputs: {
-      async run(execution) {
-        const cutoffs = itemsOf(execution, 'prepared').map(({ item, outputs }) => {
+export const forecastInputsKind = defineKind({
+  name: 'forecast_inputs',
+  version: '1',
+  runs: { by: 'activity' },
+  spec: forecastInputsSpec,
+  handler: () => ({
+    async run(execution) {
+      const cutoffs = itemsOf(execution, 'prepared', execution.step.spec.prepared).map(
+        ({ item, outputs }) => {
           if (!outputs.table) {
             throw failure(
               PipelineStepErrorType.INVALID_SPEC,
@@ -77,12 +86,27 @@ export function forecastStepHandlers(deps: KindDeps): StepHandlers {
             );
           }
           return { ...cutoffOf(execution, item), table: outputs.table } as JsonObject;
-        });
-        return { info: { cutoffs } };
-      },
+        },
+      );
+      return { info: { cutoffs } };
     },
+  }),
+});
 
-    forecast_publish: {
+/**
+ * `forecast_publish`: the forecasts of each finished training (its model artifact, from the
+ * `spec.trained` map's items) written to `<output_dataset>.forecasts` of the item's environment,
+ * replacing that cutoff's rows, so a cutoff trained again is published again, never twice. With
+ * `eachBatch` it publishes each cutoff as soon as its training has finished.
+ */
+export const forecastPublishKind = defineKind({
+  name: 'forecast_publish',
+  version: '1',
+  runs: { by: 'activity' },
+  spec: forecastPublishSpec,
+  handler: (deps: KindDeps) => {
+    const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
+    return {
       async run(execution, context) {
         const published: JsonObject[] = [];
         const dir = join(
@@ -92,7 +116,7 @@ export function forecastStepHandlers(deps: KindDeps): StepHandlers {
         );
         mkdirSync(dir, { recursive: true });
         try {
-          for (const { item, outputs } of itemsOf(execution, 'trained')) {
+          for (const { item, outputs } of itemsOf(execution, 'trained', execution.step.spec.trained)) {
             const { cutoff, output_dataset: dataset } = cutoffOf(execution, item);
             const artifact = outputs.model;
             if (!artifact)
@@ -149,6 +173,6 @@ export function forecastStepHandlers(deps: KindDeps): StepHandlers {
           },
         };
       },
-    },
-  };
-}
+    };
+  },
+});

@@ -1,15 +1,10 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseTableName } from '../../../activities/bigquery/steps';
-import {
-  artifactDir,
-  failure,
-  PipelineStepErrorType,
-  readJson,
-  type KindDeps,
-  type ModelArtifact,
-} from '../../../activities/kinds/common';
-import type { StepExecution, StepHandlers } from '../../../activities/steps';
+import { z } from 'zod';
+import { artifactDir, readJson, type KindDeps, type ModelArtifact } from '../../../activities/kinds/common';
+import { defineKind } from '../../../activities/kinds/kind';
+import type { StepKindHandler } from '../../../activities/steps';
 
 /** The physical name of a step output ends in `_<first 8 hex of its cache key>` (activities/plan.ts). */
 const KEYED = /^(.*_)([0-9a-f]{8})$/;
@@ -20,27 +15,18 @@ export interface RetentionResult {
   kept: Record<string, string[]>;
 }
 
-function keepOf(execution: Pick<StepExecution, 'step'>): number {
-  const keep = execution.step.spec.keep;
-  if (typeof keep !== 'number' || !Number.isInteger(keep) || keep < 1) {
-    throw failure(
-      PipelineStepErrorType.INVALID_SPEC,
-      `step ${execution.step.id}: spec.keep must be an integer ≥ 1, got ${JSON.stringify(keep)}`,
-    );
-  }
-  return keep;
-}
+/** A step output's physical name (`…_<key8>`). */
+const keyedName = z.string().regex(KEYED, { error: 'expected a step output (a name ending in _<key8>)' });
 
-function namesOf(execution: Pick<StepExecution, 'step'>, key: 'artifacts' | 'tables'): string[] {
-  const value = execution.step.spec[key] ?? [];
-  if (!Array.isArray(value) || value.some((name) => typeof name !== 'string' || !KEYED.test(name))) {
-    throw failure(
-      PipelineStepErrorType.INVALID_SPEC,
-      `step ${execution.step.id}: spec.${key} must list step outputs (names ending in _<key8>)`,
-    );
-  }
-  return value as string[];
-}
+/** The spec of `retention`. */
+export const retentionSpec = z.strictObject({
+  /** Outputs kept per family: the run's own, then the newest others. */
+  keep: z.number().int().min(1),
+  /** Artifact outputs (models, decisions, records) whose families are pruned. */
+  artifacts: z.array(keyedName).default([]),
+  /** Scratch-table outputs whose families are pruned. */
+  tables: z.array(keyedName).default([]),
+});
 
 /** Which of `names` to keep: the current one, then the newest others, `keep` in all. */
 function split(current: string, names: { name: string; time: number }[], keep: number) {
@@ -61,7 +47,15 @@ function split(current: string, names: { name: string; time: number }[], keep: n
  * spec: `keep` (integer ≥ 1), `artifacts` (output names of artifact outputs: models, decisions,
  * records), `tables` (output names of scratch tables). Only names in scratch datasets are touched.
  */
-export function retentionStepHandlers(deps: KindDeps): StepHandlers {
+export const retentionKind = defineKind({
+  name: 'retention',
+  version: '1',
+  runs: { by: 'activity' },
+  spec: retentionSpec,
+  handler: (deps: KindDeps) => retentionHandler(deps),
+});
+
+function retentionHandler(deps: KindDeps): StepKindHandler<z.infer<typeof retentionSpec>> {
   const prefix = deps.config.SCRATCH_DATASET_PREFIX;
   const scratch = (name: string) => name.startsWith(prefix);
   const artifactsRoot = () => resolve(deps.registryDir, 'artifacts');
@@ -107,14 +101,12 @@ export function retentionStepHandlers(deps: KindDeps): StepHandlers {
   }
 
   return {
-    retention: {
-      async run(execution) {
-        const keep = keepOf(execution);
-        const result: RetentionResult = { deleted: {}, kept: {} };
-        for (const name of namesOf(execution, 'artifacts')) await pruneArtifacts(name, keep, result);
-        for (const name of namesOf(execution, 'tables')) await pruneTables(name, keep, result);
-        return { info: { ...result } };
-      },
+    async run(execution) {
+      const { keep, artifacts, tables } = execution.step.spec;
+      const result: RetentionResult = { deleted: {}, kept: {} };
+      for (const name of artifacts) await pruneArtifacts(name, keep, result);
+      for (const name of tables) await pruneTables(name, keep, result);
+      return { info: { ...result } };
     },
   };
 }

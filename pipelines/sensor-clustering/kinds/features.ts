@@ -10,10 +10,10 @@ import {
   runLabels,
   runModel,
   shortHash,
-  specString,
   type KindDeps,
 } from '../../../activities/kinds/common';
-import type { StepExecution, StepHandlerContext } from '../../../activities/steps';
+import type { StepExecution, StepHandlerContext, TypedExecution } from '../../../activities/steps';
+import type { SensorFeaturesSpec } from './specs';
 import { FEATURES_SCHEMA } from '../schema';
 
 /** One sensor present on a day, with a fingerprint of its readings (changes when its input does). */
@@ -85,7 +85,7 @@ export function sensorFeaturesTable(
  */
 export async function featurizeSensor(
   deps: KindDeps,
-  execution: StepExecution,
+  execution: TypedExecution<SensorFeaturesSpec>,
   context: StepHandlerContext,
   input: { readings: string; date: string; item: SensorItem; destination: string; featuresTable: string },
 ): Promise<{ table: string; rows: number }> {
@@ -109,10 +109,10 @@ export async function featurizeSensor(
     context.heartbeat({ phase: 'features', sensor: input.item.sensor_id });
     await runModel(
       deps,
-      specString(execution, 'script'),
+      execution.step.spec.script,
       ['featurize', '--data', data, '--out', join(dir, 'features.ndjson')],
       context.signal,
-      pinnedCodeOf(execution),
+      pinnedCodeOf(execution, execution.step.spec.code),
     );
     const destination = parseTableName(input.destination);
     await warehouse.ensureScratchDataset({ pipeline: execution.pipeline });

@@ -9,11 +9,11 @@ import {
   pinnedCodeOf,
   runModel,
   shortHash,
-  specString,
   type KindDeps,
 } from '../../../activities/kinds/common';
 import { createRegistryActivities } from '../../../activities/registry';
-import type { StepExecution, StepHandlerContext } from '../../../activities/steps';
+import type { StepHandlerContext, TypedExecution } from '../../../activities/steps';
+import type { SensorClustersSpec } from './specs';
 import type { JsonObject } from '../../core';
 import { FEATURES_SCHEMA, RESULTS_SCHEMA } from '../schema';
 import { ensureTable } from './features';
@@ -48,7 +48,7 @@ const DAY_MS = 86_400_000;
  */
 export async function inferClusters(
   deps: KindDeps,
-  execution: StepExecution,
+  execution: TypedExecution<SensorClustersSpec>,
   context: StepHandlerContext,
   input: { expected?: number },
 ): Promise<InferenceMetrics> {
@@ -57,11 +57,7 @@ export async function inferClusters(
   const registry = createRegistryActivities(resolve(deps.registryDir));
   const project = deps.config.BIGQUERY_PROJECT;
   const spec = execution.step.spec;
-  const date = specString(execution, 'date');
-  const model = specString(execution, 'model');
-  const wanted = specString(execution, 'model_version');
-  const featuresTable = specString(execution, 'features');
-  const resultsTable = specString(execution, 'results');
+  const { date, model, model_version: wanted, features: featuresTable, results: resultsTable } = spec;
   const version =
     wanted === 'production'
       ? await registry.getModelAlias({ model })
@@ -90,10 +86,9 @@ export async function inferClusters(
       path: data,
     });
     context.heartbeat({ phase: 'inference', sensors: exported.rows });
-
-    const script = specString(execution, 'script');
+    const script = spec.script;
     const modelFile = join(version.path, version.modelFile);
-    const code = pinnedCodeOf(execution);
+    const code = pinnedCodeOf(execution, spec.code);
     await runModel(
       deps,
       script,
@@ -111,7 +106,7 @@ export async function inferClusters(
       .split('\n')
       .filter((line) => line.trim())
       .map((line) => Number((JSON.parse(line) as { rows: number }).rows));
-    const expected = input.expected ?? (typeof spec.expected === 'number' ? spec.expected : null);
+    const expected = input.expected ?? spec.expected ?? null;
     const partial = expected !== null && exported.rows < expected;
     const rows = readFileSync(join(dir, 'clusters.ndjson'), 'utf8')
       .split('\n')

@@ -1,6 +1,5 @@
-import type { KindDeps } from '../../../activities/kinds/common';
-import type { StepHandlers } from '../../../activities/steps';
-import { gapfillStepHandlers } from './gapfill';
+import type { AnyStepKind } from '../../../activities/kinds/kind';
+import { gapfillKind } from './gapfill';
 
 /** The step kinds of visits-scaling beyond the generic ones (registered in pipelines/kinds.ts). */
-export const visitsScalingKinds = (deps: KindDeps): StepHandlers => gapfillStepHandlers(deps);
+export const visitsScalingKinds: AnyStepKind[] = [gapfillKind];

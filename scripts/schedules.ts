@@ -20,6 +20,8 @@ export const QUARTERLY = {
   id: 'visits-scaling-quarterly',
   pipeline: 'visits-scaling',
   cron: ['0 6 1 1,4,7,10 *'],
+  // A quarter's run lasts days: a run still going queues the next one, it never runs beside it.
+  overlap: 'BUFFER_ONE' as const,
 };
 
 /** The usual schedule of each pipeline, created by `npm run schedules -- <pipeline>`. */

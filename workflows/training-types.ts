@@ -68,6 +68,11 @@ export interface TrainOnVmInput {
   policy?: TrainingPolicy;
   monitor?: MonitorTiming;
   /**
+   * A checkpoint on the worker's side to resume from (uploaded to the VM's `resume/`, `RESUME_FROM`):
+   * an operator's retry of a training step continues where the earlier attempt stopped.
+   */
+  resumeFrom?: CheckpointRef;
+  /**
    * Task queue of the long heartbeating activities (the monitor, the wait for SSH), served by workers
    * that run nothing else (`TEMPORAL_TASK_QUEUE_TRAINING`); the workflow's own queue when absent.
    */

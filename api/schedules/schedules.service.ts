@@ -22,6 +22,20 @@ import type { BackfillDto, CreateScheduleDto, ScheduleDto, UpdateScheduleDto } f
 
 type Overlap = NonNullable<CreateScheduleDto['overlap']>;
 
+/**
+ * A schedule's default overlap policy: a run still going at the next time (a multi-day quarterly
+ * run) is followed by one queued run, never by a second run beside it and never by a lost quarter.
+ */
+export const DEFAULT_OVERLAP: Overlap = 'BUFFER_ONE';
+
+/**
+ * Overlap policies a backfill may use. Every backfilled run must start: SKIP and BUFFER_ONE drop runs,
+ * CANCEL_OTHER and TERMINATE_OTHER stop them. ALLOW_ALL (the default) runs them side by side, which is
+ * safe: each cutoff has its own scratch tables and models, and a persistent instance is leased to one
+ * training at a time; BUFFER_ALL runs them one after another.
+ */
+export const BACKFILL_OVERLAPS: readonly Overlap[] = ['ALLOW_ALL', 'BUFFER_ALL'];
+
 /** The cron text as the user wrote it rides along in the runs' memo (Temporal keeps only calendars). */
 interface ScheduleMemo {
   scheduleCron: string[];
@@ -60,7 +74,7 @@ export class SchedulesService {
         scheduleId: dto.id,
         spec: { cronExpressions: dto.cron, timezone: dto.timezone },
         action: this.action(input, dto.id, { scheduleCron: dto.cron, scheduleTimezone: dto.timezone }),
-        policies: { overlap: ScheduleOverlapPolicy[dto.overlap ?? 'SKIP'], catchupWindow: '1 day' },
+        policies: { overlap: ScheduleOverlapPolicy[dto.overlap ?? DEFAULT_OVERLAP], catchupWindow: '1 day' },
         state: { paused: dto.paused ?? false, note: dto.note },
       });
     } catch (error) {
@@ -153,6 +167,11 @@ export class SchedulesService {
     const end = new Date(dto.end);
     if (!(start < end)) throw new BadRequestException('start must be before end');
     const overlap: Overlap = dto.overlap ?? 'ALLOW_ALL';
+    if (!BACKFILL_OVERLAPS.includes(overlap)) {
+      throw new BadRequestException(
+        `overlap: ${overlap} would skip or cancel backfilled runs; use ${BACKFILL_OVERLAPS.join(' or ')}`,
+      );
+    }
     await this.call(id, (handle) => handle.backfill({ start, end, overlap: ScheduleOverlapPolicy[overlap] }));
   }
 
@@ -216,6 +235,7 @@ export class SchedulesService {
       params: input?.params ?? {},
       paused: description.state.paused,
       note: description.state.note,
+      overlap: description.policies.overlap ?? 'SKIP',
       nextRuns: description.info.nextActionTimes.map((time) => time.toISOString()),
       recentRuns: description.info.recentActions.map((result) => result.action.workflow.workflowId),
     };

@@ -101,3 +101,15 @@ export function evaluationLines(info: Record<string, unknown> | undefined): stri
   if (evaluation.tieRule) lines.push(`    tie rule: ${evaluation.tieRule}`);
   return lines;
 }
+
+/** The run's VM hours and estimated cost, per training step, for the demo's final summary. */
+export function costLines(cost: RunStatus['cost']): string[] {
+  if (!cost || Object.keys(cost.steps).length === 0) return [];
+  const lines = [
+    `VM time ${(cost.vmHours * 3600).toFixed(1)} s, estimated cost $${cost.usd.toFixed(4)} (config/prices.ts):`,
+  ];
+  for (const [step, { vmHours, usd }] of Object.entries(cost.steps))
+    lines.push(`  ${step.padEnd(22)} ${(vmHours * 3600).toFixed(1).padStart(7)} s  $${usd.toFixed(4)}`);
+  if (cost.unpriced?.length) lines.push(`  not priced: ${cost.unpriced.join(', ')}`);
+  return lines;
+}

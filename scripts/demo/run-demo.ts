@@ -6,7 +6,7 @@ import { createApp } from '../../api/app';
 import { loadConfig, type Config } from '../../config';
 import { createWorker } from '../../workers/worker';
 import { ApiClient } from './http';
-import { evaluationLines, ProgressPrinter, type RunView } from './progress';
+import { costLines, evaluationLines, ProgressPrinter, type RunView } from './progress';
 import { demoRecipe, demoRecipes } from './recipes';
 
 export interface DemoOptions {
@@ -81,6 +81,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       print('');
       for (const line of evaluationLines(view.run.steps.find((step) => step.id === 'evaluate')?.info))
         print(line);
+      for (const line of costLines(view.run.cost)) print(line);
       return { workflowId, view, cutoff: start.cutoff, facts: start.facts };
     });
   } finally {

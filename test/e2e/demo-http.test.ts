@@ -73,6 +73,12 @@ describe('the demo: visits-scaling driven end to end through the HTTP API only',
         (view.run.steps.find((s) => s.id === 'evaluate')?.info as { reason: string }).reason +
         ')',
     );
+    // Each training step's VM time and estimated cost, in GET /runs/:id and in the summary.
+    const trainings = ['visits_share.train', 'quality.train', 'trend.train', 'real_visits.train'];
+    expect(Object.keys(view.run.cost?.steps ?? {}).sort()).toEqual([...trainings].sort());
+    expect(view.run.cost?.vmHours).toBeGreaterThan(0);
+    expect(view.run.cost?.usd).toBeGreaterThan(0);
+    expect(lines.some((line) => /^VM time [\d.]+ s, estimated cost \$[\d.]+/.test(line))).toBe(true);
     // The new models are production now.
     const registry = createRegistryActivities(join(dir, 'registry'));
     expect(facts.previousVersion).toEqual(expect.any(String));

@@ -110,6 +110,8 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
       cron: body.cron,
       params: { region: 'us' },
       paused: false,
+      // A run still going at the next time queues one run: no two runs side by side, no lost run.
+      overlap: 'BUFFER_ONE',
     });
     expect(new Date(created.body.nextRuns[0]).getUTCHours()).toBe(6);
     await request(http).post('/schedules').set(auth).send(body).expect(409);
@@ -173,6 +175,17 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
       .set(auth)
       .send({ start: '2026-06-30T00:00:00Z', end: '2026-01-01T00:00:00Z' })
       .expect(400);
+    // A policy that would drop or cancel backfilled runs is refused, naming the field.
+    for (const overlap of ['SKIP', 'BUFFER_ONE', 'CANCEL_OTHER', 'TERMINATE_OTHER']) {
+      const refused = await request(http)
+        .post('/schedules/demo-quarterly/backfill')
+        .set(auth)
+        .send({ start: '2025-01-01T00:00:00Z', end: '2025-06-30T00:00:00Z', overlap })
+        .expect(400);
+      expect(refused.body.message).toMatch(
+        new RegExp(`^overlap: ${overlap} would skip or cancel backfilled runs`),
+      );
+    }
     expect(
       (await request(http).get('/schedules').set(auth).expect(200)).body.map((s: { id: string }) => s.id),
     ).toContain('demo-quarterly');

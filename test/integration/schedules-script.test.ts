@@ -36,6 +36,7 @@ describe('npm run schedules: the quarterly visits-scaling schedule from the comm
       pipeline: 'visits-scaling',
       cron: ['0 6 1 1,4,7,10 *'],
       paused: true,
+      overlap: 'BUFFER_ONE',
     });
     expect((created.nextRuns as string[]).every((time) => /-(01|04|07|10)-01T06:00:00/.test(time))).toBe(
       true,

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -100,5 +100,53 @@ describe('docker-compose.yml (the production path)', () => {
     const command = compose.services['temporal-search-attributes']?.command?.join(' ') ?? '';
     const names = /for name in ([A-Za-z ]+); do/.exec(command)?.[1]?.trim().split(/\s+/);
     expect(names).toEqual(customSearchAttributes.map((key) => key.name));
+  });
+
+  it('runs Prometheus and Grafana with their mounted config, scraping the ports the code serves', () => {
+    const prometheus = compose.services.prometheus as Service & { volumes?: string[] };
+    const grafana = compose.services.grafana as Service & { volumes?: string[] };
+    for (const service of [prometheus, grafana]) {
+      for (const volume of service.volumes ?? []) {
+        const source = volume.split(':')[0]!;
+        if (source.startsWith('./')) expect(existsSync(join(root, source)), source).toBe(true);
+      }
+    }
+    const scrape = parse(readFileSync(join(root, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8')) as {
+      scrape_configs: {
+        job_name: string;
+        metrics_path?: string;
+        dns_sd_configs?: { names: string[]; port: number }[];
+        static_configs?: { targets: string[] }[];
+      }[];
+    };
+    const workers = scrape.scrape_configs.find((job) => job.job_name === 'retrainer-worker');
+    for (const name of workers?.dns_sd_configs?.[0]?.names ?? []) {
+      const address = loadConfig({
+        WORKER_METRICS_ADDRESS: String(compose.services[name]?.environment?.WORKER_METRICS_ADDRESS),
+      }).WORKER_METRICS_ADDRESS;
+      expect(address.endsWith(`:${workers?.dns_sd_configs?.[0]?.port}`), name).toBe(true);
+    }
+    expect(workers?.dns_sd_configs?.[0]?.names).toEqual(['worker', 'training-worker']);
+    const api = scrape.scrape_configs.find((job) => job.job_name === 'retrainer-api');
+    expect(api?.metrics_path).toBe('/metrics');
+    expect(api?.static_configs?.[0]?.targets).toEqual([`api:${compose.services.api?.environment?.API_PORT}`]);
+  });
+
+  it('provisions a Grafana dashboard whose queries use only series the code exports', () => {
+    const dashboard = JSON.parse(
+      readFileSync(join(root, 'deploy', 'grafana', 'dashboards', 'retrainer.json'), 'utf8'),
+    ) as { uid: string; panels: { targets: { expr: string }[] }[] };
+    const sources = ['workflows/metrics.ts', 'workflows/reap-vms.ts', 'api/metrics/metrics.service.ts']
+      .map((file) => readFileSync(join(root, file), 'utf8'))
+      .join('\n');
+    const used = dashboard.panels.flatMap((panel) =>
+      panel.targets.flatMap((target) => target.expr.match(/retrainer_[a-z_]+/g) ?? []),
+    );
+    expect(used.length).toBeGreaterThan(5);
+    for (const series of used) {
+      // Prometheus adds _bucket/_sum/_count to histograms and _total to counters.
+      const base = series.replace(/_(bucket|sum|count|total)$/, '');
+      expect(sources, series).toContain(`'${base}'`);
+    }
   });
 });

@@ -171,7 +171,10 @@ export interface RunSummary {
   state: RunState;
   cutoff: string;
   params: Record<string, JsonPrimitive>;
-  steps: Record<string, { state: StepState; cacheKey: string; outputs: Record<string, string> }>;
+  steps: Record<
+    string,
+    { state: StepState; cacheKey: string; outputs: Record<string, string>; map?: MapProgress }
+  >;
   /** Absent in summaries of runs recorded before cost tracking. */
   cost?: RunCost;
 }

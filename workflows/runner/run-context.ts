@@ -137,7 +137,12 @@ export class RunContext {
       steps: Object.fromEntries(
         this.records().map((r) => [
           r.id,
-          { state: r.state, cacheKey: r.planned.cacheKey, outputs: r.status.outputs },
+          {
+            state: r.state,
+            cacheKey: r.planned.cacheKey,
+            outputs: r.status.outputs,
+            ...(r.items ? { map: mapProgress(r) } : {}),
+          },
         ]),
       ),
       cost: this.cost(),

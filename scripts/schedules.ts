@@ -15,6 +15,7 @@ import { PlannerService } from '../api/runs/planner.service';
 import { SchedulesService } from '../api/schedules/schedules.service';
 import { upsertReaperSchedule } from '../api/schedules/reaper-schedule';
 import { TemporalService } from '../api/temporal/temporal.service';
+import { demandForecastSchedule } from '../pipelines/demand-forecast/schedule';
 import { ingestTrainEvaluateDeploySchedule } from '../pipelines/ingest-train-evaluate-deploy/schedule';
 
 export const QUARTERLY = {
@@ -26,9 +27,13 @@ export const QUARTERLY = {
 };
 
 /** The usual schedule of each pipeline, created by `npm run schedules -- <pipeline>`. */
-export const PIPELINE_SCHEDULES: Record<string, { id: string; pipeline: string; cron: string[] }> = {
+export const PIPELINE_SCHEDULES: Record<
+  string,
+  { id: string; pipeline: string; cron: string[]; params?: Record<string, string> }
+> = {
   'visits-scaling': QUARTERLY,
   'ingest-train-evaluate-deploy': ingestTrainEvaluateDeploySchedule,
+  'demand-forecast': demandForecastSchedule,
 };
 
 const asDate = (value: string | undefined, name: string): string => {

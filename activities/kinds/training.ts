@@ -120,12 +120,14 @@ function parseAccelerator(text: string | undefined): VmSpec['accelerator'] {
   return { type: type as string, count: Number(count ?? 1) || 1 };
 }
 
-/** Ids of one attempt of a training step: unique per run, step and attempt; valid as a VM name. */
+/** Ids of one attempt of a training step: unique per run, step, map item and attempt; valid as a VM name. */
 export function trainingIds(
-  execution: Pick<StepExecution, 'workflowId' | 'attempt'> & { step: { id: string } },
+  execution: Pick<StepExecution, 'workflowId' | 'attempt' | 'item'> & { step: { id: string } },
 ) {
   const slug = execution.step.id.toLowerCase().replace(/[^a-z0-9]+/g, '-');
-  const trainingId = `${slug}-${shortHash(execution.workflowId)}-${execution.attempt}`;
+  // The items of a map step train at once: each needs its own VM, run folder and exported inputs.
+  const item = execution.item ? `-${execution.item.index}` : '';
+  const trainingId = `${slug}-${shortHash(execution.workflowId)}${item}-${execution.attempt}`;
   return { trainingId, vmName: `rt-${trainingId}`.slice(0, 63).replace(/-+$/, '') };
 }
 

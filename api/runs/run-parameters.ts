@@ -6,7 +6,7 @@ import { hasRole, type Actor } from '../auth/roles';
 /**
  * A run's pipeline and parameters as the API can check them without the worker: a known pipeline,
  * declared and well-typed parameters, and privileged ones (they weaken a safety check, e.g.
- * `require_approval`, `evaluate_max_ratio`) set only by an admin. Resources are the worker's plan's
+ * `require_approval`, `<model>_margin`) set only by an admin. Resources are the worker's plan's
  * to check (allow-lists in its config).
  */
 export function checkRunParameters(

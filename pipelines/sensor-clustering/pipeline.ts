@@ -83,9 +83,11 @@ export const sensorClusteringRetrainPipeline = definePipeline('sensor-clustering
     restarts: param.number({ default: 8, description: 'KMeans restarts, one training step each' }),
     vm_template: param.string({ default: TEMPLATES[0], choices: TEMPLATES }),
     max_training_duration: param.string({ default: '2 hours' }),
-    evaluate_max_ratio: param.number({
-      default: 1,
-      description: 'promote when the new mean squared distance ≤ this × the production one',
+    evaluate_margin: param.number({
+      default: 0,
+      // A wider margin promotes worse models: a weakened gate, so admins only.
+      privileged: true,
+      description: 'promote when the new mean squared distance ≤ (1 + this) × the production one',
     }),
     ...modelsRepoParams,
   },
@@ -114,6 +116,8 @@ export const sensorClusteringRetrainPipeline = definePipeline('sensor-clustering
       model: MODEL_NAME,
       script: CLUSTER_SCRIPT,
       data: '{{steps.data.table}}',
+      // Names the model's registry version (`<cutoff>-<key8>`).
+      cutoff: '{{cutoff}}',
       vm: { machineImage: '{{vm_template}}' },
       env: { CLUSTERS: '{{clusters}}', KMEANS_RESTARTS: '{{restarts}}' },
       maxDuration: '{{max_training_duration}}',
@@ -128,13 +132,13 @@ export const sensorClusteringRetrainPipeline = definePipeline('sensor-clustering
     kind: 'evaluate',
     after: ['data', 'train'],
     spec: {
-      max_ratio: '{{evaluate_max_ratio}}',
       models: [
         {
           model: MODEL_NAME,
           script: CLUSTER_SCRIPT,
           artifact: '{{steps.train.model}}',
           data: '{{steps.data.table}}',
+          margin: '{{evaluate_margin}}',
         },
       ],
     },

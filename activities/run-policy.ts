@@ -185,9 +185,13 @@ export function planProblems(steps: PlannedStep[], policy: RunPolicy): PolicyPro
           message: `step ${step.id}: vm.${field}: ${problem}`,
         });
     };
-    if (typeof vm.machineType === 'string' && vm.machineType !== '')
+    // A map item's field (`{{item.machine_type}}`) is known only when the item runs: it comes from an
+    // upstream step's output (e.g. a configuration file at the pinned commit), not from a parameter.
+    const perItem = (value: string) => value.includes('{{item');
+    if (typeof vm.machineType === 'string' && vm.machineType !== '' && !perItem(vm.machineType))
       check('machineType', resourceProblem(policy, 'machine-type', vm.machineType));
-    if (typeof vm.accelerator === 'string') check('accelerator', acceleratorProblem(policy, vm.accelerator));
+    if (typeof vm.accelerator === 'string' && !perItem(vm.accelerator))
+      check('accelerator', acceleratorProblem(policy, vm.accelerator));
     if (vm.persistent === true && typeof vm.name === 'string')
       check('name', resourceProblem(policy, 'instance', vm.name));
   }

@@ -30,7 +30,7 @@ describe('demand-forecast end to end: HTTP API, dev server, emulator, one sshd +
       TEMPORAL_TASK_QUEUE: `forecast-${randomUUID()}`,
       BIGQUERY_PROJECT: bq.emulator.projectId,
       BIGQUERY_API_ENDPOINT: bq.emulator.apiEndpoint,
-      API_TOKENS: 'e2e-token',
+      API_TOKENS: 'e2e:admin:e2e-token',
     });
   });
   afterAll(async () => {

@@ -50,9 +50,14 @@ describe('the demo: visits-scaling driven end to end through the HTTP API only',
     expect(view.status).toBe('COMPLETED');
     expect(view.run.state).toBe('succeeded');
     expect(view.run.cutoff).toBe(cutoff);
-    // The approval came through POST /runs/:id/approve, recorded by the workflow as an operator action.
+    // The approval came through POST /runs/:id/approve (an Update), recorded with the token's name as its actor.
     expect(view.run.operatorActions).toEqual([
-      expect.objectContaining({ signal: 'approve', accepted: true, payload: { step: 'promote' } }),
+      expect.objectContaining({
+        signal: 'approve',
+        accepted: true,
+        actor: 'e2e',
+        payload: expect.objectContaining({ step: 'promote' }),
+      }),
     ]);
     expect(lines.some((line) => line.includes(`POST /runs/${encodeURIComponent(workflowId)}/approve`))).toBe(
       true,

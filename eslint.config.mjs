@@ -67,4 +67,26 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The API asks the worker (planPipeline, Updates); it holds no git, warehouse client or credentials.
+    files: ['api/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../activities/*', '../activities/**', '../../activities/*', '../../activities/**'],
+              allowTypeImports: true,
+              message: 'api/ imports no activities: ask the worker (planPipeline workflow, Updates, queries)',
+            },
+            {
+              group: ['@google-cloud/*', 'ssh2', '@temporalio/worker', '@temporalio/activity', 'nodemailer'],
+              message: 'api/ talks to Temporal only; side effects belong to the worker',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -2,6 +2,7 @@ import { log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { createTransport, type Transporter } from 'nodemailer';
 import type { Config } from '../config';
+import { runUiUrl } from '../config/links';
 
 export enum NotifyErrorType {
   WebhookRejected = 'WebhookRejected',
@@ -29,11 +30,7 @@ export type NotifyConfig = Pick<
 >;
 
 /** Link to a run in the Temporal Web UI. */
-export const runUiUrl = (
-  config: Pick<Config, 'TEMPORAL_UI_URL' | 'TEMPORAL_NAMESPACE'>,
-  workflowId: string,
-) =>
-  `${config.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}`;
+export { runUiUrl };
 
 /**
  * Notifications of runs that need a human or have ended. Channels are chosen by config: a webhook

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { customSearchAttributes } from '../config/search-attributes';
+import { parameterProblems, planProblems, repoAllowed, type RunPolicy } from './run-policy';
 import { codeTreeId, readCodeFile, textHash } from './code-files';
 import { kindRegistry, type StepKindDeclaration } from './kinds/kind';
 import { specProblem } from './kinds/spec-problem';
@@ -53,6 +54,8 @@ export interface PlanDeps {
   fetchRunSummary?: (workflowId: string) => Promise<RunSummary | undefined>;
   /** Whether the namespace knows our search attributes; defaults to asking the worker's client. */
   searchAttributesAvailable?: () => Promise<boolean>;
+  /** The worker's allow-lists and cost ceiling (the worker always passes them; unit tests may not). */
+  policy?: RunPolicy;
 }
 
 const execFileAsync = promisify(execFile);
@@ -66,8 +69,9 @@ const fail = (type: RunnerErrorType, message: string): never => {
 
 /**
  * Resolves a definition for one run: parameters, cutoff, pinned commits, cache keys, output names,
- * reused outputs. Pure apart from `git ls-remote` and reading an earlier run, so the API's dry run
- * calls it directly and the workflow calls it through the `planRun` activity.
+ * reused outputs, checked against the worker's run policy. Pure apart from `git ls-remote` and
+ * reading an earlier run; it runs only in the worker (the `planRun` activity, for runs and for the
+ * API's `planPipeline` workflow), so the API process needs no git and no credentials.
  */
 export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise<Plan> {
   const definition = deps.pipelines.get(request.pipeline);
@@ -88,10 +92,12 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
     if (error instanceof ParameterError) return fail(RunnerErrorType.InvalidParameters, error.message);
     throw error;
   }
+  const policy = deps.policy;
+  if (policy) rejectProblems(parameterProblems(definition, params, policy));
   const maxParallel = resolveMaxParallel(request.maxParallel);
   const { cutoff, cutoffSource } = resolveCutoff(request);
   const builtins: Record<string, JsonValue> = { ...params, cutoff, pipeline: definition.name };
-  const lookup = (name: string) => builtins[name];
+  const lookup = (name: string) => (Object.hasOwn(builtins, name) ? builtins[name] : undefined);
 
   const kinds = kindRegistry(deps.kinds);
   const unknownKinds = definition.steps.filter((step) => !kinds.has(step.kind));
@@ -115,6 +121,12 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
       url: fillTemplates(step.repo.url, lookup),
       ref: fillTemplates(step.repo.ref, lookup),
     };
+    if (repo && policy && !repoAllowed(policy, repo.url)) {
+      fail(
+        RunnerErrorType.InvalidParameters,
+        `step ${step.id}: repository ${JSON.stringify(repo.url)} is not in MODELS_REPOS (the model repositories runs may use)`,
+      );
+    }
     const commit = repo ? await pinCommit(step.id, repo.url, repo.ref) : undefined;
     // The files and program the kind reads, from its spec with step references as placeholders (the
     // key must not depend on where upstream outputs live); the spec itself is checked further down,
@@ -176,6 +188,7 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
     });
   }
   if (specProblems.length > 0) fail(RunnerErrorType.InvalidStepSpec, specProblems.join('; '));
+  if (policy) rejectProblems(planProblems(steps, policy));
   return {
     pipeline: definition.name,
     workflowId: request.workflowId,
@@ -190,6 +203,11 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
     searchAttributes: deps.searchAttributesAvailable ? await deps.searchAttributesAvailable() : false,
     createdAt: request.startTime,
   };
+}
+
+function rejectProblems(problems: { message: string }[]): void {
+  if (problems.length > 0)
+    fail(RunnerErrorType.InvalidParameters, problems.map((problem) => problem.message).join('; '));
 }
 
 /** The plan activity; a dry run is `resolvePlan` without a workflow. */
@@ -361,8 +379,24 @@ function canonicalJson(value: JsonValue): string {
  */
 export async function pinCommit(step: string, url: string, ref: string): Promise<string> {
   if (/^[0-9a-f]{40}$/.test(ref)) return ref;
-  const { stdout } = await execFileAsync('git', ['ls-remote', url, ref, `${ref}^{}`]).catch((error: Error) =>
-    fail(RunnerErrorType.RepoRefNotFound, `step ${step}: cannot read repository ${url}: ${error.message}`),
+  // Neither may become an option of git (`--upload-pack=…`), and no transport may run a command (`ext::`).
+  if (url.startsWith('-') || url === '')
+    fail(
+      RunnerErrorType.InvalidParameters,
+      `step ${step}: repository ${JSON.stringify(url)} is not a URL or path`,
+    );
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_./@{}~^-]{0,199}$/.test(ref))
+    fail(
+      RunnerErrorType.InvalidParameters,
+      `step ${step}: ref ${JSON.stringify(ref)} is not a branch, tag or commit`,
+    );
+  const { stdout } = await execFileAsync(
+    'git',
+    [...SAFE_GIT, 'ls-remote', '--', url, ref, `${ref}^{}`],
+    GIT_OPTIONS,
+  ).catch(
+    // git's own message can carry what the caller should not see (paths, hosts of the worker).
+    () => fail(RunnerErrorType.RepoRefNotFound, `step ${step}: cannot read repository ${url}`),
   );
   const refs = new Map(
     stdout.split('\n').flatMap((line) => {
@@ -378,19 +412,30 @@ export async function pinCommit(step: string, url: string, ref: string): Promise
   if (found) return found;
   // Abbreviated commits and expressions like HEAD~1 need the repository itself.
   if (existsSync(url)) {
-    const local = await execFileAsync('git', [
-      '-C',
-      url,
-      'rev-parse',
-      '--verify',
-      '--quiet',
-      `${ref}^{commit}`,
-    ]).catch(() => undefined);
+    const local = await execFileAsync(
+      'git',
+      [...SAFE_GIT, '-C', url, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`],
+      GIT_OPTIONS,
+    ).catch(() => undefined);
     const sha = local?.stdout.trim();
     if (sha) return sha;
   }
   return fail(RunnerErrorType.RepoRefNotFound, `step ${step}: ref ${ref} not found in ${url}`);
 }
+
+/** git settings for user-derived repositories: no command-running transports, no prompts. */
+const SAFE_GIT = [
+  '-c',
+  'protocol.ext.allow=never',
+  '-c',
+  'protocol.fd.allow=never',
+  '-c',
+  'core.fsmonitor=false',
+];
+const GIT_OPTIONS = {
+  timeout: 60_000,
+  env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true' },
+};
 
 async function reusedOutputs(
   deps: PlanDeps,

@@ -1,7 +1,9 @@
 import type { BigQuery } from '@google-cloud/bigquery';
 import { heartbeat } from '@temporalio/activity';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ApplicationFailure } from '@temporalio/common';
 import { runQueryJob } from './bigquery';
+import { checkIdentifier } from './bigquery/identifiers';
 import { SshSession, shellQuote, type SshTarget } from './remote/ssh';
 
 export interface WarehouseRoundTripInput {
@@ -21,6 +23,9 @@ export function createStackCheckActivities(deps: { bigquery: BigQuery; vm?: () =
   return {
     /** Creates a dataset and a table by SQL, then reads an aggregate back. */
     async warehouseRoundTrip(input: WarehouseRoundTripInput): Promise<{ rows: number; total: number }> {
+      // Both names reach SQL: only identifiers pass (a failure names the bad one, non-retryable).
+      checkIdentifier('dataset', input.dataset);
+      checkIdentifier('table', input.table);
       const dataset = deps.bigquery.dataset(input.dataset);
       const [exists] = await dataset.exists();
       if (!exists) await dataset.create();
@@ -40,8 +45,16 @@ export function createStackCheckActivities(deps: { bigquery: BigQuery; vm?: () =
     /** Starts a detached tmux job on the VM, drops the connection, reconnects and reads its output. */
     async remoteTmuxRoundTrip(input: RemoteRoundTripInput): Promise<{ output: string }> {
       if (!deps.vm) throw new Error('no VM configured for remoteTmuxRoundTrip');
+      if (typeof input.session !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(input.session)) {
+        throw ApplicationFailure.create({
+          type: 'InvalidInput',
+          message: `session ${JSON.stringify(input.session)}: expected a letter or digit, then letters, digits, _ and - (at most 64)`,
+          nonRetryable: true,
+        });
+      }
       const target = deps.vm();
-      const dir = `$HOME/stack-check/${input.session}`;
+      // Checked above and quoted anyway: the path reaches a shell three times.
+      const dir = `"$HOME"/stack-check/${shellQuote(input.session)}`;
       const job = `echo "hello from $(hostname) in tmux" > ${dir}/out.txt; echo done >> ${dir}/out.txt`;
       const first = await SshSession.connect(target);
       try {

@@ -1,14 +1,27 @@
 import 'reflect-metadata';
 import { ValidationPipe, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { NestFactory, Reflector } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import helmet from 'helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config';
 import { AppModule, type AppOptions } from './app.module';
+import { BearerAuthGuard } from './auth/bearer-auth.guard';
 
-/** Builds the API: global validation (whitelist + transform) and OpenAPI at /docs (JSON at /docs-json). */
+type Next = (error?: unknown) => void;
+
+/**
+ * Builds the API: security headers (helmet), a stated body limit, 405 for a method a path does not
+ * take, global validation (whitelist + transform), and OpenAPI at /docs (JSON at /docs-json) behind
+ * a token unless API_DOCS says `public` (or `off`).
+ */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forConfig(config, options), { bufferLogs: true });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config, options), {
+    bufferLogs: true,
+    bodyParser: false,
+  });
   // Nest's own messages go through pino too, as JSON at LOG_LEVEL; its start-up chatter (mapped
   // routes, modules initialised) at debug, so `info` is quiet.
   const logger = app.get(Logger);
@@ -20,6 +33,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     verbose: (message: unknown, ...rest: unknown[]) => logger.verbose(message, ...rest),
     fatal: (message: unknown, ...rest: unknown[]) => logger.fatal(message, ...rest),
   });
+  app.use(helmet());
+  app.useBodyParser('json', { limit: config.API_BODY_LIMIT });
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.enableShutdownHooks();
   const document = SwaggerModule.createDocument(
@@ -30,6 +45,55 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       .addBearerAuth()
       .build(),
   );
-  SwaggerModule.setup('docs', app, document);
+  app.use(methodNotAllowed(document, config.API_DOCS !== 'off'));
+  if (config.API_DOCS === 'auth') {
+    const guard = new BearerAuthGuard(new Reflector(), config);
+    app.use(
+      ['/docs', '/docs-json', '/docs-yaml'],
+      (request: IncomingMessage, response: ServerResponse, next: Next) => {
+        try {
+          guard.authenticate(request.headers.authorization ?? '');
+          next();
+        } catch (error) {
+          response.statusCode = 401;
+          response.setHeader('content-type', 'application/json; charset=utf-8');
+          response.end(
+            JSON.stringify({ statusCode: 401, message: (error as Error).message, error: 'Unauthorized' }),
+          );
+        }
+      },
+    );
+  }
+  if (config.API_DOCS !== 'off') SwaggerModule.setup('docs', app, document);
   return app;
+}
+
+/**
+ * Answers 405 (with `Allow`) when a path exists but not with the request's method (Express would say
+ * 404), from the routes of the OpenAPI document.
+ */
+function methodNotAllowed(document: OpenAPIObject, docs: boolean) {
+  const routes = Object.entries(document.paths).map(([path, item]) => ({
+    pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}/?$`),
+    methods: Object.keys(item)
+      .filter((key) => ['get', 'put', 'post', 'delete', 'patch'].includes(key))
+      .map((key) => key.toUpperCase()),
+  }));
+  if (docs) routes.push({ pattern: /^\/docs(-json|-yaml)?(\/.*)?$/, methods: ['GET'] });
+  return (request: IncomingMessage, response: ServerResponse, next: Next) => {
+    const path = (request.url ?? '/').split('?')[0] as string;
+    const route = routes.find((candidate) => candidate.pattern.test(path));
+    const allowed = route ? [...route.methods, ...(route.methods.includes('GET') ? ['HEAD'] : [])] : [];
+    if (!route || allowed.includes(request.method ?? '')) return next();
+    response.statusCode = 405;
+    response.setHeader('allow', allowed.join(', '));
+    response.setHeader('content-type', 'application/json; charset=utf-8');
+    response.end(
+      JSON.stringify({
+        statusCode: 405,
+        message: `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
+        error: 'Method Not Allowed',
+      }),
+    );
+  };
 }

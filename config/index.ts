@@ -62,8 +62,59 @@ export const configSchema = z.object({
   /** Versions kept per model by the registry's retention (the `production` one is always kept). */
   REGISTRY_KEEP_VERSIONS: z.coerce.number().int().min(1).default(5),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  /** Comma-separated bearer tokens accepted by the API. */
-  API_TOKENS: z.string().default(''),
+  /**
+   * Comma-separated API tokens `name:role:secret` (role `viewer`, `operator` or `admin`; the secret at
+   * least 8 characters). The name is what the audit trail records; empty means every protected route
+   * answers 401.
+   */
+  API_TOKENS: z
+    .string()
+    .default('')
+    .superRefine((value, context) => {
+      for (const problem of apiTokenProblems(value)) context.addIssue({ code: 'custom', message: problem });
+    }),
+  /** Who may read the OpenAPI document at /docs and /docs-json: `auth` (any token), `public` or `off`. */
+  API_DOCS: z.enum(['auth', 'public', 'off']).default('auth'),
+  /** Requests per minute per client address (all routes but /health). */
+  API_RATE_LIMIT: z.coerce.number().int().min(1).default(600),
+  /** Run starts (POST /runs without dryRun, schedule triggers and backfills) per minute per token. */
+  API_START_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
+  /** Largest accepted request body (JSON), e.g. `100kb`. */
+  API_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/, 'expected a size like 100kb')
+    .default('100kb'),
+  /** Seconds the API waits for the worker to plan a run (dry run, checks before a start). */
+  API_PLAN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(60),
+  /**
+   * Git repositories runs may take model code from (comma-separated URLs or paths; `.` is the worker's
+   * working directory). A step whose repository is not listed is rejected at plan time.
+   */
+  MODELS_REPOS: z.string().default('.'),
+  /** GCP projects a dataset parameter may name (`project.dataset`); without one, only this project's datasets. */
+  ALLOWED_DATASET_PROJECTS: z.string().default(''),
+  /** Instances a persistent-instance parameter may name (comma-separated). */
+  ALLOWED_INSTANCES: z.string().default('quality-notebook'),
+  /** Machine types a run may ask for; empty means every type of the price table (config/prices.ts). */
+  ALLOWED_MACHINE_TYPES: z.string().default(''),
+  /** Accelerator types a run may ask for; empty means every type of the price table. */
+  ALLOWED_ACCELERATORS: z.string().default(''),
+  /** Largest number of accelerators one VM may ask for. */
+  MAX_ACCELERATORS: z.coerce.number().int().min(0).default(4),
+  /**
+   * The most a run's trainings may cost at list prices (USD, each training at its maximum duration);
+   * a plan above it is rejected.
+   */
+  RUN_COST_CEILING_USD: z.coerce.number().min(0).default(100),
+  /** TLS to the Temporal frontend (worker and API): off, or on with the system CAs or TEMPORAL_TLS_CA. */
+  TEMPORAL_TLS: z.enum(['off', 'on']).default('off'),
+  /** PEM file of the CA that signed the Temporal frontend's certificate (empty: the system CAs). */
+  TEMPORAL_TLS_CA: z.string().default(''),
+  /** Client certificate and key (PEM files) for mutual TLS; both or neither. */
+  TEMPORAL_TLS_CERT: z.string().default(''),
+  TEMPORAL_TLS_KEY: z.string().default(''),
+  /** Server name to verify when it differs from the host of TEMPORAL_ADDRESS. */
+  TEMPORAL_TLS_SERVER_NAME: z.string().default(''),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** Webhook (Slack-compatible JSON POST) for run notifications; empty means none. */
   NOTIFY_WEBHOOK_URL: z.union([z.url(), z.literal('')]).default(''),
@@ -75,6 +126,56 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** API roles, each allowed what the ones before it are. */
+export const API_ROLES = ['viewer', 'operator', 'admin'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+export interface ApiToken {
+  name: string;
+  role: ApiRole;
+  secret: string;
+}
+
+const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Parses API_TOKENS (`name:role:secret,…`); the secret may itself contain colons. */
+export function parseApiTokens(value: string): ApiToken[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const [name = '', role = '', ...rest] = entry.split(':');
+      return { name, role: role as ApiRole, secret: rest.join(':') };
+    });
+}
+
+function apiTokenProblems(value: string): string[] {
+  const problems: string[] = [];
+  const names = new Set<string>();
+  parseApiTokens(value).forEach((token, index) => {
+    // Never echo a secret: a token without `name:role:` is named by its position only.
+    if (!token.secret || !TOKEN_NAME.test(token.name)) {
+      problems.push(`token ${index + 1}: expected name:role:secret with a name of letters, digits, . _ -`);
+      return;
+    }
+    const where = `token ${index + 1} (${token.name})`;
+    if (names.has(token.name)) problems.push(`${where}: the name is used twice`);
+    names.add(token.name);
+    if (!API_ROLES.includes(token.role))
+      problems.push(`${where}: role must be one of ${API_ROLES.join(', ')}`);
+    if (token.secret.length < 8) problems.push(`${where}: the secret needs at least 8 characters`);
+  });
+  return problems;
+}
+
+/** A comma-separated config list, trimmed, without empty entries. */
+export const configList = (value: string): string[] =>
+  value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
 
 /** The environment variable names Retrainer reads (docker-compose.yml is checked against this list). */
 export const configKeys = Object.keys(configSchema.shape) as (keyof Config)[];

@@ -1,5 +1,6 @@
 import { createPipelineRegistry, type PipelineRegistry } from './core';
 import type { DailyRunTrigger } from './core/triggers';
+import { demandForecastPipeline } from './demand-forecast/pipeline';
 import { demoPipeline } from './demo/pipeline';
 import { ingestTrainEvaluateDeployPipeline } from './ingest-train-evaluate-deploy/pipeline';
 import { sensorClusteringPipeline, sensorClusteringRetrainPipeline } from './sensor-clustering/pipeline';
@@ -13,6 +14,7 @@ export const pipelines: PipelineRegistry = createPipelineRegistry([
   sensorClusteringPipeline,
   sensorClusteringRetrainPipeline,
   ingestTrainEvaluateDeployPipeline,
+  demandForecastPipeline,
 ]);
 
 /** Pipelines with one run per day, joined by their schedule and by data arrivals: one line each. */

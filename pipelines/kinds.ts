@@ -1,4 +1,5 @@
 import type { AnyStepKind } from '../activities/kinds/kind';
+import { demandForecastKinds } from './demand-forecast/kinds';
 import { ingestTrainEvaluateDeployKinds } from './ingest-train-evaluate-deploy/kinds';
 import { sensorClusteringKinds } from './sensor-clustering/kinds';
 import { visitsScalingKinds } from './visits-scaling/kinds';
@@ -11,4 +12,5 @@ export const pipelineKinds: AnyStepKind[] = [
   ...visitsScalingKinds,
   ...sensorClusteringKinds,
   ...ingestTrainEvaluateDeployKinds,
+  ...demandForecastKinds,
 ];

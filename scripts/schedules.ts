@@ -8,23 +8,32 @@
 //   npm run schedules -- backfill ID START END      e.g. backfill visits-scaling-quarterly 2026-01-01 2026-07-02
 // A scheduled run takes its cutoff from its nominal time, so a backfilled quarter sees the data of
 // that quarter, not of today. TEMPORAL_ADDRESS etc. come from the environment (config/index.ts).
+import { userInfo } from 'node:os';
 import { loadConfig } from '../config';
 import { dailyRunTriggers, pipelines } from '../pipelines';
+import { PlannerService } from '../api/runs/planner.service';
 import { SchedulesService } from '../api/schedules/schedules.service';
 import { upsertReaperSchedule } from '../api/schedules/reaper-schedule';
 import { TemporalService } from '../api/temporal/temporal.service';
+import { demandForecastSchedule } from '../pipelines/demand-forecast/schedule';
 import { ingestTrainEvaluateDeploySchedule } from '../pipelines/ingest-train-evaluate-deploy/schedule';
 
 export const QUARTERLY = {
   id: 'visits-scaling-quarterly',
   pipeline: 'visits-scaling',
   cron: ['0 6 1 1,4,7,10 *'],
+  // A quarter's run lasts days: a run still going queues the next one, it never runs beside it.
+  overlap: 'BUFFER_ONE' as const,
 };
 
 /** The usual schedule of each pipeline, created by `npm run schedules -- <pipeline>`. */
-export const PIPELINE_SCHEDULES: Record<string, { id: string; pipeline: string; cron: string[] }> = {
+export const PIPELINE_SCHEDULES: Record<
+  string,
+  { id: string; pipeline: string; cron: string[]; params?: Record<string, string> }
+> = {
   'visits-scaling': QUARTERLY,
   'ingest-train-evaluate-deploy': ingestTrainEvaluateDeploySchedule,
+  'demand-forecast': demandForecastSchedule,
 };
 
 const asDate = (value: string | undefined, name: string): string => {
@@ -45,12 +54,14 @@ function paramsOf(args: string[]): Record<string, string> {
 async function main(argv: string[]): Promise<unknown> {
   const config = loadConfig();
   const temporal = new TemporalService(config);
-  const schedules = new SchedulesService(temporal, config, pipelines);
+  const schedules = new SchedulesService(temporal, new PlannerService(temporal, config), config, pipelines);
   const [command, id = '', ...rest] = argv;
+  // Whoever runs this script reaches Temporal directly, so acts as an admin; recorded by login name.
+  const actor = { name: `cli:${userInfo().username}`, role: 'admin' as const };
   try {
     switch (command) {
       case 'quarterly':
-        return await schedules.create({ ...QUARTERLY, paused: argv.includes('--paused') });
+        return await schedules.create({ ...QUARTERLY, paused: argv.includes('--paused') }, actor);
       case 'reaper': {
         const everyAt = argv.indexOf('--every');
         return await upsertReaperSchedule(await temporal.client(), config, {
@@ -62,7 +73,7 @@ async function main(argv: string[]): Promise<unknown> {
       case 'create': {
         const [pipeline, cron, ...params] = rest;
         if (!pipeline || !cron) throw new Error('usage: create ID PIPELINE "CRON" [key=value ...]');
-        return await schedules.create({ id, pipeline, cron: [cron], params: paramsOf(params) });
+        return await schedules.create({ id, pipeline, cron: [cron], params: paramsOf(params) }, actor);
       }
       case 'list':
         return await schedules.list();
@@ -83,9 +94,9 @@ async function main(argv: string[]): Promise<unknown> {
         return { backfill: id, start: rest[0], end: rest[1] };
       default: {
         if (command && dailyRunTriggers.has(command))
-          return await schedules.createDaily(command, { paused: argv.includes('--paused') });
+          return await schedules.createDaily(command, actor, { paused: argv.includes('--paused') });
         const usual = command ? PIPELINE_SCHEDULES[command] : undefined;
-        if (usual) return await schedules.create({ ...usual, paused: argv.includes('--paused') });
+        if (usual) return await schedules.create({ ...usual, paused: argv.includes('--paused') }, actor);
         throw new Error(
           `usage: schedules quarterly|reaper|${[...dailyRunTriggers.keys(), ...Object.keys(PIPELINE_SCHEDULES)].join('|')}|create|list|show|trigger|pause|unpause|delete|backfill …`,
         );

@@ -21,11 +21,14 @@ import { pipelines as catalog, type PipelineRegistry } from '../pipelines';
 import { stepKinds } from './kinds';
 import type { SshTarget } from '../activities/remote/ssh';
 import { ConfigError, loadConfig, type Config } from '../config';
+import { temporalTls } from '../config/temporal-tls';
+import { runPolicyFromConfig } from '../activities/run-policy';
 import { stepAttributes } from './telemetry';
 
 export interface WorkerDeps {
   config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'> &
-    Partial<Pick<Config, 'TEMPORAL_TASK_QUEUE_TRAINING' | 'WORKER_ROLE'>>;
+    Partial<Pick<Config, 'TEMPORAL_TASK_QUEUE_TRAINING' | 'WORKER_ROLE'>> &
+    Partial<Parameters<typeof temporalTls>[0]>;
   bigquery: BigQuery;
   /** The VM used by `stackCheck`'s SSH round trip (the demo's local VM). */
   vm?: () => SshTarget;
@@ -58,7 +61,11 @@ export function createActivities(
   const provider = createVmProvider(config);
   return {
     ...createStackCheckActivities({ bigquery: deps.bigquery, vm: deps.vm }),
-    ...createPlanActivities({ pipelines: deps.pipelines ?? catalog, kinds }),
+    ...createPlanActivities({
+      pipelines: deps.pipelines ?? catalog,
+      kinds,
+      policy: runPolicyFromConfig(config),
+    }),
     // Schedules of daily pipelines join (or start) the day's run by signal-with-start.
     ...createJoinRunActivities(),
     // executeStep / outputsExist over the one kind list (workers/kinds.ts), handlers bound once.
@@ -81,13 +88,14 @@ export function createActivities(
   };
 }
 
-type TemporalClientConfig = Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>;
+type TemporalClientConfig = Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'> &
+  Partial<Parameters<typeof temporalTls>[0]>;
 
 /** A Temporal client for activities that ask the server about workflows, connected on first use. */
 function lazyClient(config: TemporalClientConfig): () => Promise<Client> {
   let client: Promise<Client> | undefined;
   return () => {
-    client ??= Connection.connect({ address: config.TEMPORAL_ADDRESS }).then(
+    client ??= Connection.connect({ address: config.TEMPORAL_ADDRESS, tls: temporalTls(config) }).then(
       (connection) => new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
     );
     client.catch(() => (client = undefined)).catch(() => undefined);
@@ -135,7 +143,11 @@ export async function createWorkers(
     throw new ConfigError('WORKER_ROLE=training needs TEMPORAL_TASK_QUEUE_TRAINING');
   }
   const connection =
-    deps.connection ?? (await NativeConnection.connect({ address: deps.config.TEMPORAL_ADDRESS }));
+    deps.connection ??
+    (await NativeConnection.connect({
+      address: deps.config.TEMPORAL_ADDRESS,
+      tls: temporalTls(deps.config),
+    }));
   const workers: { queue: string; worker: Worker }[] = [];
   try {
     if (role !== 'training') {
@@ -164,7 +176,11 @@ export async function createWorker(
   deps: WorkerDeps,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const connection =
-    deps.connection ?? (await NativeConnection.connect({ address: deps.config.TEMPORAL_ADDRESS }));
+    deps.connection ??
+    (await NativeConnection.connect({
+      address: deps.config.TEMPORAL_ADDRESS,
+      tls: temporalTls(deps.config),
+    }));
   const worker = await Worker.create({
     connection,
     namespace: deps.config.TEMPORAL_NAMESPACE,

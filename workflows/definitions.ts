@@ -5,7 +5,7 @@
  * Signals take one plain JSON object, so they work the same from code, from the Web UI and from
  * `temporal workflow signal --name markSucceeded --input '{"step":"quality.train","reason":"ok"}'`.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { SearchAttributePair } from '@temporalio/common';
 import { CURRENT_STEP, PIPELINE, RUN_STATE } from '../config/search-attributes';
 import type { JsonPrimitive, Plan } from '../pipelines/core/types';
@@ -57,6 +57,8 @@ export interface RunPipelineInput {
   from?: string;
   /** Outputs of the earlier run, when the caller has them already (step id → output name → value). */
   reuseOutputs?: Record<string, Record<string, string>>;
+  /** Who started the run: the API token's name, or `schedule:<id>` (kept in history as the input). */
+  startedBy?: string;
   /** At most this many steps of the run execute at once (1–1000, default DEFAULT_MAX_PARALLEL). */
   maxParallel?: number;
 }
@@ -135,12 +137,16 @@ export interface SignalRecord {
   at: string;
   accepted: boolean;
   reason?: string;
+  /** Who acted: the API token's name (by Update), or `signal` (Web UI, CLI). */
+  actor?: string;
 }
 
 export interface RunStatus {
   pipeline: string;
   workflowId: string;
   state: RunState;
+  /** Who started the run (the API token's name, `schedule:<id>`), when known. */
+  startedBy?: string;
   params: Record<string, JsonPrimitive>;
   cutoff?: string;
   plan?: Plan;
@@ -171,7 +177,10 @@ export interface RunSummary {
   state: RunState;
   cutoff: string;
   params: Record<string, JsonPrimitive>;
-  steps: Record<string, { state: StepState; cacheKey: string; outputs: Record<string, string> }>;
+  steps: Record<
+    string,
+    { state: StepState; cacheKey: string; outputs: Record<string, string>; map?: MapProgress }
+  >;
   /** Absent in summaries of runs recorded before cost tracking. */
   cost?: RunCost;
 }
@@ -216,6 +225,37 @@ export interface StepNotePayload {
   note: string | null;
 }
 export const stepNoteSignal = defineSignal<[StepNotePayload]>('stepNote');
+
+/** What an operator Update carries: the signal's payload plus who acts (the API token's name). */
+export interface OperatorUpdatePayload {
+  step?: string;
+  reason?: string;
+  actor?: string;
+}
+
+/** What an accepted operator Update returns. */
+export interface ActionResult {
+  action: string;
+  step?: string;
+  actor: string;
+  /** The step's state (or the run's, for abortRun) right after the action. */
+  state: string;
+}
+
+/** Failure types of a rejected operator Update; the API answers 404, 400 and 409 for them. */
+export enum ActionRejectionType {
+  UnknownStep = 'UnknownStep',
+  AmbiguousStep = 'AmbiguousStep',
+  NotNow = 'ActionRejected',
+}
+
+// The same actions as Workflow Updates, under the signals' names: a validator accepts or rejects each
+// at once, with the reason (`temporal workflow update execute --name approve --input '{"step":"promote"}'`).
+export const markSucceededUpdate = defineUpdate<ActionResult, [OperatorUpdatePayload]>('markSucceeded');
+export const retryStepUpdate = defineUpdate<ActionResult, [OperatorUpdatePayload]>('retryStep');
+export const rerunFromUpdate = defineUpdate<ActionResult, [OperatorUpdatePayload]>('rerunFrom');
+export const approveUpdate = defineUpdate<ActionResult, [OperatorUpdatePayload]>('approve');
+export const abortRunUpdate = defineUpdate<ActionResult, [OperatorUpdatePayload]>('abortRun');
 
 /** Workflow id of a run: `<pipeline>/<runKey>`, so the same run cannot be started twice. */
 export const runWorkflowId = (pipeline: string, runKey: string): string => `${pipeline}/${runKey}`;

@@ -2,6 +2,7 @@
 export { stackCheck } from './stack-check';
 export { trainOnVm } from './train-on-vm';
 export { runPipeline } from './run-pipeline';
+export { planPipeline } from './plan-pipeline';
 export { mapBatch } from './map-batch';
 export { instanceLease } from './instance-lease';
 export { joinDailyRun } from './join-daily-run';

@@ -99,7 +99,13 @@ class PipelineRun {
         details: [this.run.summary()],
       });
     }
-    const failed = this.run.records().filter((record) => record.state === 'failed');
+    let failed = this.run.records().filter((record) => record.state === 'failed');
+    if (failed.length > 0 && patched('cleanup-on-failure')) {
+      // A failed run cleans up too: its cleanup steps, with their spec (the run's policy). What they
+      // delete comes from this run's own record, so nothing of another run is touched.
+      await CancellationScope.nonCancellable(() => this.runCleanupSteps());
+      failed = this.run.records().filter((record) => record.state === 'failed');
+    }
     this.run.finish(failed.length > 0 ? 'failed' : 'succeeded');
     if (failed.length > 0) {
       const names = failed.map((record) => `${record.id} (${record.status.error ?? 'failed'})`);
@@ -385,6 +391,13 @@ class PipelineRun {
         record.status.error = `cancelled: ${reason}`;
       if (record.state === 'pending') record.set('skipped', now(), { error: `run aborted: ${reason}` });
     }
+    await this.runCleanupSteps();
+    this.run.finish('aborted');
+    await this.notifySafely('aborted', [], `run aborted: ${reason}`);
+  }
+
+  /** Runs the cleanup steps that have not run (skipped behind a failure, or an abort), one by one. */
+  private async runCleanupSteps(): Promise<void> {
     for (const record of this.run
       .records()
       .filter((r) => r.planned.cleanup && !DONE_STATES.includes(r.state))) {
@@ -394,13 +407,14 @@ class PipelineRun {
         const result = await dispatchStep(record.planned, this.execution(record), {
           onVmUsage: (vms) => record.addVmUsage(vms),
         });
-        record.set('succeeded', now(), { outputs: result.outputs ?? record.planned.outputs });
+        record.set('succeeded', now(), {
+          outputs: result.outputs ?? record.planned.outputs,
+          ...(result.info ? { info: result.info } : {}),
+        });
       } catch (error) {
         record.set('failed', now(), { error: errorMessage(error) });
       }
     }
-    this.run.finish('aborted');
-    await this.notifySafely('aborted', [], `run aborted: ${reason}`);
   }
 
   private async notifySafely(event: Notification['event'], steps: string[], message: string): Promise<void> {

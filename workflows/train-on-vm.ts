@@ -113,7 +113,9 @@ export async function trainOnVm(input: TrainOnVmInput): Promise<TrainOnVmResult>
   let trainingMs = 0;
   let vmName = input.vm.name;
   let needVm = true;
-  let resumeFrom: CheckpointRef | undefined;
+  // An operator's retry of the step starts from the checkpoint of its earlier attempt (a field of the
+  // input, recorded in history: runs started before it never see it, so no patch is needed).
+  let resumeFrom: CheckpointRef | undefined = input.resumeFrom;
   let resumeOnSameVm = false;
 
   const teardown = async (name: string) => {

@@ -68,6 +68,11 @@ export interface TrainOnVmInput {
   policy?: TrainingPolicy;
   monitor?: MonitorTiming;
   /**
+   * A checkpoint on the worker's side to resume from (uploaded to the VM's `resume/`, `RESUME_FROM`):
+   * an operator's retry of a training step continues where the earlier attempt stopped.
+   */
+  resumeFrom?: CheckpointRef;
+  /**
    * Task queue of the long heartbeating activities (the monitor, the wait for SSH), served by workers
    * that run nothing else (`TEMPORAL_TASK_QUEUE_TRAINING`); the workflow's own queue when absent.
    */
@@ -188,7 +193,7 @@ export type TrainingPhase =
 /**
  * What the `trainingProgress` query returns. Live step/loss come from the monitor's heartbeat details
  * (they never enter history); the workflow only knows them as of the last finished attempt.
- * `readTrainingProgress` (activities/training/progress.ts) merges both for the API.
+ * `readTrainingProgress` (clients/training-progress.ts) merges both for the API.
  */
 export interface TrainingProgress {
   phase: TrainingPhase;

@@ -3,6 +3,7 @@ import type { BigQuery } from '@google-cloud/bigquery';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { BigQueryActivitiesConfig } from '../bigquery/context';
@@ -161,6 +162,22 @@ async function checkout(deps: KindDeps, code: PinnedCode, signal: AbortSignal): 
 }
 
 /**
+ * The whole environment of a model program: enough to find Python and write temporary files, nothing
+ * of the worker's (no cloud or SMTP credentials, no Temporal address), since the program comes from a
+ * repository and runs with the worker's rights.
+ */
+export function modelEnvironment(cwd: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'C.UTF-8',
+    HOME: cwd,
+    TMPDIR: tmpdir(),
+    PYTHONDONTWRITEBYTECODE: '1',
+    PYTHONNOUSERSITE: '1',
+  };
+}
+
+/**
  * Runs `models/<script>` with the worker's Python (predict, evaluate); fails typed with its stderr.
  * With `code`, from that pinned commit (what the training ran); without, from `projectDir`.
  */
@@ -181,7 +198,7 @@ export async function runModel(
       {
         cwd,
         signal,
-        env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+        env: modelEnvironment(cwd),
         maxBuffer: 16 * 1024 * 1024,
       },
     );

@@ -1,5 +1,14 @@
 import { Context } from '@temporalio/activity';
-import { cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createBigQueryActivities } from '../bigquery';
 import { whileHeartbeating } from '../heartbeat';
@@ -8,7 +17,12 @@ import { toLabelValue } from '../providers/naming';
 import type { VmSpec } from '../providers/types';
 import { z } from 'zod';
 import type { StepExecution, StepResult, TypedExecution } from '../steps';
-import type { CodeSource, TrainOnVmInput, TrainOnVmResult } from '../../workflows/training-types';
+import type {
+  CheckpointRef,
+  CodeSource,
+  TrainOnVmInput,
+  TrainOnVmResult,
+} from '../../workflows/training-types';
 import {
   artifactDir,
   failure,
@@ -106,12 +120,14 @@ function parseAccelerator(text: string | undefined): VmSpec['accelerator'] {
   return { type: type as string, count: Number(count ?? 1) || 1 };
 }
 
-/** Ids of one attempt of a training step: unique per run, step and attempt; valid as a VM name. */
+/** Ids of one attempt of a training step: unique per run, step, map item and attempt; valid as a VM name. */
 export function trainingIds(
-  execution: Pick<StepExecution, 'workflowId' | 'attempt'> & { step: { id: string } },
+  execution: Pick<StepExecution, 'workflowId' | 'attempt' | 'item'> & { step: { id: string } },
 ) {
   const slug = execution.step.id.toLowerCase().replace(/[^a-z0-9]+/g, '-');
-  const trainingId = `${slug}-${shortHash(execution.workflowId)}-${execution.attempt}`;
+  // The items of a map step train at once: each needs its own VM, run folder and exported inputs.
+  const item = execution.item ? `-${execution.item.index}` : '';
+  const trainingId = `${slug}-${shortHash(execution.workflowId)}${item}-${execution.attempt}`;
   return { trainingId, vmName: `rt-${trainingId}`.slice(0, 63).replace(/-+$/, '') };
 }
 
@@ -149,6 +165,8 @@ export function createTrainingStepActivities(deps: KindDeps) {
         table,
       });
 
+      // An operator's retry (attempt > 1) resumes from the latest checkpoint an earlier attempt left.
+      const resumeFrom = latestCheckpointBefore(deps, execution);
       const persistent = vm.persistent;
       const labels = {
         run_id: toLabelValue(execution.workflowId),
@@ -179,6 +197,7 @@ export function createTrainingStepActivities(deps: KindDeps) {
         maxDuration: spec.maxDuration as TrainOnVmInput['maxDuration'],
         ...(spec.policy ? { policy: spec.policy as TrainOnVmInput['policy'] } : {}),
         ...(spec.monitor ? { monitor: spec.monitor as TrainOnVmInput['monitor'] } : {}),
+        ...(resumeFrom ? { resumeFrom } : {}),
         ...(deps.config.TEMPORAL_TASK_QUEUE_TRAINING
           ? { monitorTaskQueue: deps.config.TEMPORAL_TASK_QUEUE_TRAINING }
           : {}),
@@ -262,4 +281,28 @@ export function trainedModelExists(deps: KindDeps, artifact: string): boolean {
     result.status !== 'needs-decision' &&
     existsSync(join(artifactDir(deps, artifact), 'model.json'))
   );
+}
+
+/**
+ * The latest checkpoint collected by an earlier attempt of this step in this run (trainOnVm's
+ * `<registry>/training/<trainingId>/checkpoint/`), newest attempt first; undefined on a first attempt.
+ */
+export function latestCheckpointBefore(
+  deps: KindDeps,
+  execution: Pick<StepExecution, 'workflowId' | 'step' | 'attempt'>,
+): CheckpointRef | undefined {
+  for (let attempt = execution.attempt - 1; attempt >= 1; attempt--) {
+    const dir = join(
+      resolve(deps.registryDir),
+      'training',
+      trainingIds({ ...execution, attempt }).trainingId,
+      'checkpoint',
+    );
+    if (!existsSync(dir)) continue;
+    const newest = readdirSync(dir)
+      .map((name) => ({ name, stat: statSync(join(dir, name)) }))
+      .sort((a, b) => b.stat.mtimeMs - a.stat.mtimeMs || b.name.localeCompare(a.name))[0];
+    if (newest) return { name: newest.name, localPath: join(dir, newest.name), size: newest.stat.size };
+  }
+  return undefined;
 }

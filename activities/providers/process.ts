@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,7 +16,36 @@ export interface ManagedProcess {
 }
 
 export class StackError extends Error {
-  override readonly name = 'StackError';
+  override readonly name: string = 'StackError';
+}
+
+/** The server exited before it was ready (a port taken between choosing and binding it, a crash). */
+export class ExitedBeforeReady extends StackError {
+  override readonly name = 'ExitedBeforeReady';
+}
+
+/** The last `lines` lines of a log file, or '' when it cannot be read. */
+export function logTail(file: string, lines = 8): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Runs `start` up to `attempts` times while it fails with {@link ExitedBeforeReady}: a port chosen by
+ * {@link freePort} can be taken by another process before the server binds it. Callers that were given
+ * fixed ports pass `attempts: 1`.
+ */
+export async function retryOnEarlyExit<T>(attempts: number, start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (!(error instanceof ExitedBeforeReady) || attempt >= attempts) throw error;
+    }
+  }
 }
 
 /** Asks the kernel for a free loopback TCP port. */
@@ -108,7 +137,11 @@ export async function waitUntilReady(
   let lastError = '';
   while (Date.now() < deadline) {
     if (exitCode !== undefined) {
-      throw new StackError(`${name} exited (code ${exitCode}) before it was ready; see ${proc?.logFile}`);
+      const tail = proc ? logTail(proc.logFile) : '';
+      throw new ExitedBeforeReady(
+        `${name} exited (code ${exitCode}) before it was ready; see ${proc?.logFile}` +
+          (tail ? `\nlast lines of its log:\n${tail}` : ''),
+      );
     }
     try {
       if (await probe()) return;

@@ -11,6 +11,13 @@ import {
   type SshTarget,
 } from '../remote/ssh';
 
+/** Folders deeper than this in a download are refused (a loop or a hostile tree). */
+const MAX_DOWNLOAD_DEPTH = 32;
+
+/** A name of one directory entry that stays inside its folder wherever it is joined. */
+export const isSafeFileName = (name: string): boolean =>
+  name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name) && name.length <= 255;
+
 /**
  * One SSH connection of the training activities: exec and (lazily) SFTP, host key pinned.
  *
@@ -131,7 +138,11 @@ export class RemoteSession {
     );
   }
 
-  /** Downloads a remote file or folder (recursively) to a local path; returns the files copied. */
+  /**
+   * Downloads a remote file or folder (recursively) to a local path; returns the files copied. Inside a
+   * folder, what the VM shows is not trusted: symbolic links are not followed (nor copied), nor are
+   * devices or sockets, and a name that could leave the local folder fails the download.
+   */
   async download(remotePath: string, localPath: string): Promise<number> {
     const sftp = await this.sftp();
     const stats = await this.guarded(
@@ -139,7 +150,18 @@ export class RemoteSession {
         sftp.stat(remotePath, (error, result) => (error ? reject(error) : resolve(result))),
       ),
     );
+    return await this.downloadEntry(sftp, remotePath, localPath, stats, 0);
+  }
+
+  private async downloadEntry(
+    sftp: SFTPWrapper,
+    remotePath: string,
+    localPath: string,
+    stats: Stats,
+    depth: number,
+  ): Promise<number> {
     if (!stats.isDirectory()) {
+      if (!stats.isFile()) return 0;
       mkdirSync(dirname(localPath), { recursive: true });
       await this.guarded(
         new Promise<void>((resolve, reject) =>
@@ -148,6 +170,8 @@ export class RemoteSession {
       );
       return 1;
     }
+    if (depth > MAX_DOWNLOAD_DEPTH)
+      throw new Error(`${remotePath}: folders nested deeper than ${MAX_DOWNLOAD_DEPTH}`);
     mkdirSync(localPath, { recursive: true });
     const entries = await this.guarded(
       new Promise<FileEntry[]>((resolve, reject) =>
@@ -156,7 +180,16 @@ export class RemoteSession {
     );
     let count = 0;
     for (const entry of entries) {
-      count += await this.download(`${remotePath}/${entry.filename}`, join(localPath, entry.filename));
+      if (!isSafeFileName(entry.filename))
+        throw new Error(`unsafe file name ${JSON.stringify(entry.filename)} in ${remotePath}`);
+      const child = `${remotePath}/${entry.filename}`;
+      const own = await this.guarded(
+        new Promise<Stats>((resolve, reject) =>
+          sftp.lstat(child, (error, result) => (error ? reject(error) : resolve(result))),
+        ),
+      );
+      if (own.isSymbolicLink()) continue;
+      count += await this.downloadEntry(sftp, child, join(localPath, entry.filename), own, depth + 1);
     }
     return count;
   }

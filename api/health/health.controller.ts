@@ -1,35 +1,35 @@
-import { Controller, Get, HttpCode, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiProperty, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { SkipThrottle } from '@nestjs/throttler';
+import type { ServerResponse } from 'node:http';
 import { Public } from '../auth/public.decorator';
 import { TemporalService } from '../temporal/temporal.service';
 
 export class HealthDto {
-  @ApiProperty({ example: 'ok' })
-  status!: 'ok';
-
-  @ApiProperty({ example: '127.0.0.1:7233' })
-  temporal!: string;
+  @ApiProperty({ enum: ['up', 'down'], example: 'up' })
+  status!: 'up' | 'down';
 }
 
+/** Public, so it says only up or down: no addresses, versions or errors for anyone to read. */
 @ApiTags('health')
 @Public()
+@SkipThrottle()
 @Controller('health')
 export class HealthController {
   constructor(private readonly temporal: TemporalService) {}
 
-  /** Healthy when Temporal answers a real RPC. */
+  /** Up when Temporal answers a real RPC. */
   @Get()
-  @HttpCode(200)
-  @ApiOkResponse({ type: HealthDto })
-  @ApiServiceUnavailableResponse({ description: 'Temporal is unreachable' })
-  async health(): Promise<HealthDto> {
+  @ApiOkResponse({ type: HealthDto, description: 'Temporal answers' })
+  @ApiServiceUnavailableResponse({ type: HealthDto, description: 'Temporal does not answer' })
+  async health(@Res({ passthrough: true }) response: ServerResponse): Promise<HealthDto> {
     try {
       await this.temporal.ping();
-    } catch (error) {
-      throw new ServiceUnavailableException(
-        `Temporal at ${this.temporal.address} is unreachable: ${(error as Error).message}`,
-      );
+      response.statusCode = 200;
+      return { status: 'up' };
+    } catch {
+      response.statusCode = 503;
+      return { status: 'down' };
     }
-    return { status: 'ok', temporal: this.temporal.address };
   }
 }

@@ -1,10 +1,20 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiOkResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { RequireRole } from '../auth/roles';
 import { contentType } from 'prom-client';
 import { MetricsService } from './metrics.service';
 
 @ApiTags('metrics')
 @ApiBearerAuth()
+@RequireRole('viewer')
+@ApiUnauthorizedResponse({ description: 'Missing or invalid bearer token' })
+@ApiTooManyRequestsResponse({ description: 'Rate limit (API_RATE_LIMIT) reached' })
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}

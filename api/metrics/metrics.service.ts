@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Client } from '@temporalio/client';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { readMonitorHeartbeat } from '../../activities/training/progress';
+import { readMonitorHeartbeat } from '../../clients/training-progress';
 import type { RunState } from '../../workflows/definitions';
 import { TemporalService } from '../temporal/temporal.service';
 

@@ -16,6 +16,15 @@ export class ParameterDto {
 
   @ApiPropertyOptional({ type: 'array', items: {} })
   choices?: (string | number | boolean | null)[];
+
+  @ApiPropertyOptional({
+    enum: ['dataset', 'instance', 'machine-type', 'accelerator', 'models-repo'],
+    description: 'The parameter names an outside resource; its value must be allow-listed by the worker',
+  })
+  resource?: string;
+
+  @ApiPropertyOptional({ description: 'Setting it needs the admin role (it weakens a safety check)' })
+  privileged?: boolean;
 }
 
 export class PipelineStepDto {

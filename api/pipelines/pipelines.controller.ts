@@ -16,16 +16,25 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiTags,
+  ApiForbiddenResponse,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { Config } from '../../config';
-import { joinOrStartRun } from '../../activities/join-run';
+import { joinOrStartRun } from '../../clients/join-run';
 import { dailyRunTriggers, type PipelineRegistry } from '../../pipelines';
+import { CurrentActor, RequireRole, type Actor } from '../auth/roles';
+import { StartsRuns } from '../auth/starts-runs';
 import { CONFIG, PIPELINES } from '../config.token';
 import { TemporalService } from '../temporal/temporal.service';
 import { ArrivalDto, ArrivalResultDto, ParameterDto, PipelineDto, PipelineSummaryDto } from './pipeline.dto';
 
 @ApiTags('pipelines')
 @ApiBearerAuth()
+@RequireRole('viewer')
+@ApiUnauthorizedResponse({ description: 'Missing or invalid bearer token' })
+@ApiForbiddenResponse({ description: "The token's role does not allow this" })
+@ApiTooManyRequestsResponse({ description: 'Rate limit (API_RATE_LIMIT, API_START_RATE_LIMIT) reached' })
 @ApiExtraModels(ParameterDto)
 @Controller('pipelines')
 export class PipelinesController {
@@ -77,11 +86,18 @@ export class PipelinesController {
    * takes it in, or starts (signal-with-start on `<pipeline>/<date>`, so never two runs of one day).
    */
   @Post(':name/arrivals')
+  // It may start the day's run, but only with the pipeline's defaults: an operator's, not an admin's.
+  @RequireRole('operator')
+  @StartsRuns()
   @HttpCode(200)
   @ApiOkResponse({ type: ArrivalResultDto })
   @ApiNotFoundResponse({ description: 'No pipeline has that name' })
   @ApiBadRequestResponse({ description: 'The pipeline has no daily runs, or the body is invalid' })
-  async arrival(@Param('name') name: string, @Body() body: ArrivalDto): Promise<ArrivalResultDto> {
+  async arrival(
+    @Param('name') name: string,
+    @Body() body: ArrivalDto,
+    @CurrentActor() actor: Actor,
+  ): Promise<ArrivalResultDto> {
     if (!this.pipelines.has(name))
       throw new NotFoundException(
         `unknown pipeline ${name}; known: ${[...this.pipelines.keys()].join(', ')}`,
@@ -96,6 +112,7 @@ export class PipelinesController {
       rerunFrom: trigger.rerunFrom,
       reason: `arrived: ${body.item}`,
       taskQueue: this.config.TEMPORAL_TASK_QUEUE,
+      startedBy: actor.name,
     });
   }
 }

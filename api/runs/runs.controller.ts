@@ -2,6 +2,8 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestj
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiTooManyRequestsResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiExtraModels,
@@ -25,6 +27,8 @@ import {
   RunListItemDto,
   StartedRunDto,
 } from './run.dto';
+import { CurrentActor, RequireRole, type Actor } from '../auth/roles';
+import { StartsRuns } from '../auth/starts-runs';
 import { RunsService } from './runs.service';
 
 const RUN_ID = {
@@ -41,14 +45,19 @@ const STATUS_SCHEMA = {
 @ApiTags('runs')
 @ApiBearerAuth()
 @ApiUnauthorizedResponse({ description: 'Missing or invalid bearer token' })
+@ApiForbiddenResponse({ description: "The token's role does not allow this" })
+@ApiTooManyRequestsResponse({ description: 'Rate limit (API_RATE_LIMIT, API_START_RATE_LIMIT) reached' })
 @ApiExtraModels(StartedRunDto, PlanDto)
 @Controller('runs')
 export class RunsController {
   constructor(private readonly runs: RunsService) {}
 
   @Post()
+  @RequireRole('operator')
+  @StartsRuns()
   @ApiOperation({
     summary: 'Start a run (or return the existing one with the same key), or plan it (dryRun)',
+    description: 'A dry run needs the operator role, a start admin; privileged parameters need admin.',
   })
   @ApiCreatedResponse({ description: 'Started', schema: { $ref: getSchemaPath(StartedRunDto) } })
   @ApiOkResponse({
@@ -58,20 +67,24 @@ export class RunsController {
   @ApiBadRequestResponse({ description: 'Invalid body, unknown pipeline or step, bad params' })
   async start(
     @Body() dto: CreateRunDto,
+    @CurrentActor() actor: Actor,
     @Res({ passthrough: true }) response: ServerResponse,
   ): Promise<StartedRunDto | PlanDto> {
-    const result = await this.runs.start(dto);
+    const result = await this.runs.start(dto, actor);
     response.statusCode = 'existing' in result && !result.existing ? 201 : 200;
     return result;
   }
 
   @Get()
+  @RequireRole('viewer')
   @ApiOkResponse({ type: [RunListItemDto] })
+  @ApiBadRequestResponse({ description: 'Invalid filter (unknown pipeline, state, date, limit)' })
   list(@Query() query: ListRunsQuery): Promise<RunListItemDto[]> {
     return this.runs.list(query);
   }
 
   @Get(':id')
+  @RequireRole('viewer')
   @ApiParam(RUN_ID)
   @ApiOkResponse({ type: RunDto })
   @ApiNotFoundResponse()
@@ -80,6 +93,7 @@ export class RunsController {
   }
 
   @Post(':id/steps/:step/mark-succeeded')
+  @RequireRole('operator')
   @HttpCode(200)
   @ApiParam(RUN_ID)
   @ApiParam(STEP)
@@ -90,33 +104,45 @@ export class RunsController {
     @Param('id') id: string,
     @Param('step') step: string,
     @Body() dto: ReasonDto,
+    @CurrentActor() actor: Actor,
   ): Promise<RunStatus> {
-    return this.runs.act(id, 'markSucceeded', step, dto.reason);
+    return this.runs.act(id, 'markSucceeded', step, actor, dto.reason);
   }
 
   @Post(':id/steps/:step/retry')
+  @RequireRole('operator')
   @HttpCode(200)
   @ApiParam(RUN_ID)
   @ApiParam(STEP)
   @ApiOkResponse({ schema: STATUS_SCHEMA })
   @ApiNotFoundResponse({ description: 'Unknown run or step' })
   @ApiConflictResponse({ description: 'The step is not failed or waiting' })
-  retry(@Param('id') id: string, @Param('step') step: string): Promise<RunStatus> {
-    return this.runs.act(id, 'retryStep', step);
+  retry(
+    @Param('id') id: string,
+    @Param('step') step: string,
+    @CurrentActor() actor: Actor,
+  ): Promise<RunStatus> {
+    return this.runs.act(id, 'retryStep', step, actor);
   }
 
   @Post(':id/steps/:step/rerun')
+  @RequireRole('operator')
   @HttpCode(200)
   @ApiParam(RUN_ID)
   @ApiParam(STEP)
   @ApiOkResponse({ schema: STATUS_SCHEMA })
   @ApiNotFoundResponse({ description: 'Unknown run or step' })
   @ApiConflictResponse({ description: 'The step has not run yet, or the run is finished' })
-  rerun(@Param('id') id: string, @Param('step') step: string): Promise<RunStatus> {
-    return this.runs.act(id, 'rerunFrom', step);
+  rerun(
+    @Param('id') id: string,
+    @Param('step') step: string,
+    @CurrentActor() actor: Actor,
+  ): Promise<RunStatus> {
+    return this.runs.act(id, 'rerunFrom', step, actor);
   }
 
   @Post(':id/approve')
+  @RequireRole('operator')
   @HttpCode(200)
   @ApiParam(RUN_ID)
   @ApiOperation({ summary: 'Approve the step waiting for approval (name it when several wait)' })
@@ -124,17 +150,22 @@ export class RunsController {
   @ApiBadRequestResponse({ description: 'Several steps wait for approval and none was named' })
   @ApiNotFoundResponse({ description: 'Unknown run or step' })
   @ApiConflictResponse({ description: 'No such step is waiting for approval' })
-  approve(@Param('id') id: string, @Body() dto: ApproveDto): Promise<RunStatus> {
-    return this.runs.approve(id, dto.step);
+  approve(
+    @Param('id') id: string,
+    @Body() dto: ApproveDto,
+    @CurrentActor() actor: Actor,
+  ): Promise<RunStatus> {
+    return this.runs.approve(id, dto.step, actor);
   }
 
   @Post(':id/abort')
+  @RequireRole('operator')
   @HttpCode(200)
   @ApiParam(RUN_ID)
   @ApiOkResponse({ schema: STATUS_SCHEMA })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'The run is already finished' })
-  abort(@Param('id') id: string, @Body() dto: ReasonDto): Promise<RunStatus> {
-    return this.runs.abort(id, dto.reason);
+  abort(@Param('id') id: string, @Body() dto: ReasonDto, @CurrentActor() actor: Actor): Promise<RunStatus> {
+    return this.runs.abort(id, dto.reason, actor);
   }
 }

@@ -1,6 +1,7 @@
 import {
   BadRequestException,
   ConflictException,
+  ForbiddenException,
   Inject,
   Injectable,
   NotFoundException,
@@ -8,21 +9,23 @@ import {
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import { resolvePlan } from '../../activities/plan';
-import { runUiUrl } from '../../activities/notify';
-import { stepKinds } from '../../workers/kinds';
 import type { Config } from '../../config';
-import { ParameterError, resolveParameters, type PipelineRegistry } from '../../pipelines';
+import { runUiUrl } from '../../config/links';
+import type { PipelineRegistry } from '../../pipelines';
+import { hasRole, type Actor } from '../auth/roles';
+import { checkRunParameters } from './run-parameters';
 import {
-  abortRunSignal,
-  approveSignal,
-  markSucceededSignal,
-  rerunFromSignal,
-  retryStepSignal,
+  abortRunUpdate,
+  ActionRejectionType,
+  approveUpdate,
+  markSucceededUpdate,
+  rerunFromUpdate,
+  retryStepUpdate,
   RUN_SUMMARY_MEMO,
   runWorkflowId,
   statusQuery,
@@ -32,14 +35,7 @@ import {
 } from '../../workflows/definitions';
 import { CONFIG, PIPELINES } from '../config.token';
 import { TemporalService } from '../temporal/temporal.service';
-import {
-  checkAbort,
-  checkStepAction,
-  newestSignal,
-  signalCount,
-  type ActionCheck,
-  type OperatorAction,
-} from './action-rules';
+import { PlannerService } from './planner.service';
 import type {
   CreateRunDto,
   ListRunsQuery,
@@ -51,11 +47,14 @@ import type {
 } from './run.dto';
 import { RUN_PIPELINE_WORKFLOW } from './run-pipeline.ref';
 
-const signals = {
-  markSucceeded: markSucceededSignal,
-  retryStep: retryStepSignal,
-  rerunFrom: rerunFromSignal,
-  approve: approveSignal,
+export type OperatorAction = 'markSucceeded' | 'retryStep' | 'rerunFrom' | 'approve';
+
+const updates = {
+  markSucceeded: markSucceededUpdate,
+  retryStep: retryStepUpdate,
+  rerunFrom: rerunFromUpdate,
+  approve: approveUpdate,
+  abortRun: abortRunUpdate,
 } as const;
 
 /** Runs of runPipeline: start (or dry run), list, show with live progress, and operator actions. */
@@ -63,33 +62,23 @@ const signals = {
 export class RunsService {
   constructor(
     private readonly temporal: TemporalService,
+    private readonly planner: PlannerService,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(PIPELINES) private readonly pipelines: PipelineRegistry,
   ) {}
 
-  async start(dto: CreateRunDto): Promise<StartedRunDto | PlanDto> {
-    const input = this.validateInput(dto);
+  async start(dto: CreateRunDto, actor: Actor): Promise<StartedRunDto | PlanDto> {
+    if (!dto.dryRun && !hasRole(actor.role, 'admin'))
+      throw new ForbiddenException(`token ${actor.name} has role ${actor.role}; starting a run needs admin`);
+    const input = { ...this.validateInput(dto, actor), startedBy: actor.name };
     const workflowId = runWorkflowId(
       dto.pipeline,
       dto.runKey ?? `manual-${new Date().toISOString().replace(/[:.]/g, '-')}`,
     );
     if (dto.reuseRunId) await this.summaryOf(dto.reuseRunId, 'reuseRunId');
-    if (dto.dryRun) {
-      try {
-        const plan = await resolvePlan(
-          {
-            pipelines: this.pipelines,
-            kinds: stepKinds,
-            fetchRunSummary: (id) => this.summaryOf(id, 'reuseRunId'),
-          },
-          { ...input, workflowId, startTime: new Date().toISOString() },
-        );
-        return { plan: plan as unknown as Record<string, unknown> };
-      } catch (error) {
-        if (error instanceof ApplicationFailure) throw new BadRequestException(error.message);
-        throw error;
-      }
-    }
+    // The worker plans it (a dry run's answer, or the checks before a start): 400 naming the field.
+    const plan = await this.planner.plan(input, workflowId);
+    if (dto.dryRun) return { plan: plan as unknown as Record<string, unknown> };
     const client = await this.temporal.client();
     try {
       const handle = await client.workflow.start(RUN_PIPELINE_WORKFLOW, {
@@ -118,8 +107,14 @@ export class RunsService {
 
   async list(query: ListRunsQuery): Promise<RunListItemDto[]> {
     const clauses = [`WorkflowType = '${RUN_PIPELINE_WORKFLOW}'`];
-    // Values are validated by the DTO (enum, dates); quotes are still escaped for the pipeline name.
-    if (query.pipeline) clauses.push(`Pipeline = '${query.pipeline.replace(/'/g, "\\'")}'`);
+    // Every value is validated (a catalog name, an enum, dates), so none can change the query's meaning.
+    if (query.pipeline) {
+      if (!this.pipelines.has(query.pipeline))
+        throw new BadRequestException(
+          `pipeline: unknown pipeline ${query.pipeline}; known: ${[...this.pipelines.keys()].join(', ')}`,
+        );
+      clauses.push(`Pipeline = '${query.pipeline}'`);
+    }
     if (query.state) clauses.push(`RunState = '${query.state}'`);
     if (query.since) clauses.push(`StartTime >= '${query.since}T00:00:00Z'`);
     if (query.until) clauses.push(`StartTime < '${nextDay(query.until)}T00:00:00Z'`);
@@ -159,75 +154,48 @@ export class RunsService {
     };
   }
 
-  async act(workflowId: string, action: OperatorAction, step: string, reason?: string): Promise<RunStatus> {
-    const handle = await this.handle(workflowId);
-    await this.describe(handle);
-    const status = await this.status(handle);
-    enforce(checkStepAction(status, action, step));
-    if (action === 'markSucceeded')
-      await handle.signal(signals.markSucceeded, { step, reason: reason ?? '' });
-    else await handle.signal(signals[action], { step });
-    return await this.status(handle);
-  }
-
-  async approve(workflowId: string, step: string | undefined): Promise<RunStatus> {
-    if (step) return await this.act(workflowId, 'approve', step);
-    const handle = await this.handle(workflowId);
-    await this.describe(handle);
-    const waiting = (await this.status(handle)).steps.filter(
-      (candidate) => candidate.awaiting === 'approval',
-    );
-    if (waiting.length === 0)
-      throw new ConflictException(`no step of run ${workflowId} is waiting for approval`);
-    if (waiting.length > 1) {
-      throw new BadRequestException(
-        `step: several steps wait for approval (${waiting.map((s) => s.id).join(', ')}); name one`,
-      );
-    }
-    return await this.act(workflowId, 'approve', waiting[0]!.id);
-  }
-
-  async abort(workflowId: string, reason: string): Promise<RunStatus> {
-    const handle = await this.handle(workflowId);
-    await this.describe(handle);
-    const status = await this.status(handle);
-    enforce(checkAbort(status));
-    return await this.signalAndConfirm(handle, status, () => handle.signal(abortRunSignal, { reason }));
-  }
-
   /**
-   * Signals, then waits (bounded) until the workflow has recorded the signal, so the answer reflects
-   * its verdict: a signal it rejected after all (a race with the run) becomes a 409 with its reason.
+   * An operator action as a Workflow Update: the workflow's validator accepts or rejects it at once
+   * (404 unknown step, 409 with its reason), and an accepted one records the token's name.
    */
-  private async signalAndConfirm(
-    handle: WorkflowHandle,
-    before: RunStatus,
-    send: () => Promise<void>,
+  async act(
+    workflowId: string,
+    action: OperatorAction | 'abortRun',
+    step: string | undefined,
+    actor: Actor,
+    reason?: string,
   ): Promise<RunStatus> {
-    const seen = signalCount(before);
-    await send();
-    const deadline = Date.now() + 10_000;
-    let status = await this.status(handle);
-    while (signalCount(status) <= seen && Date.now() < deadline) status = await this.status(handle);
-    const verdict = signalCount(status) > seen ? newestSignal(status) : undefined;
-    if (verdict && !verdict.accepted)
-      throw new ConflictException(verdict.reason ?? `${verdict.signal} was rejected`);
-    return status;
-  }
-
-  private validateInput(dto: CreateRunDto): RunPipelineInput {
-    const definition = this.pipelines.get(dto.pipeline);
-    if (!definition) {
-      throw new BadRequestException(
-        `pipeline: unknown pipeline ${dto.pipeline}; known: ${[...this.pipelines.keys()].join(', ')}`,
+    const handle = await this.handle(workflowId);
+    const description = await this.describe(handle);
+    if (description.status.name !== 'RUNNING') {
+      const state = (description.memo?.[RUN_SUMMARY_MEMO] as RunSummary | undefined)?.state;
+      const ended = `run ${workflowId} has ended (${state ?? description.status.name.toLowerCase()})`;
+      throw new ConflictException(
+        step && action !== 'abortRun'
+          ? `${ended}; start a new run with from=${step} and reuseRunId=${workflowId}`
+          : ended,
       );
     }
     try {
-      resolveParameters(definition, dto.params ?? {});
+      await handle.executeUpdate(updates[action], {
+        args: [{ ...(step ? { step } : {}), ...(reason !== undefined ? { reason } : {}), actor: actor.name }],
+      });
     } catch (error) {
-      if (error instanceof ParameterError) throw new BadRequestException(`params: ${error.message}`);
-      throw error;
+      throw rejection(error);
     }
+    return await this.status(handle);
+  }
+
+  async approve(workflowId: string, step: string | undefined, actor: Actor): Promise<RunStatus> {
+    return await this.act(workflowId, 'approve', step, actor);
+  }
+
+  async abort(workflowId: string, reason: string, actor: Actor): Promise<RunStatus> {
+    return await this.act(workflowId, 'abortRun', undefined, actor, reason);
+  }
+
+  private validateInput(dto: CreateRunDto, actor: Actor): RunPipelineInput {
+    const definition = checkRunParameters(this.pipelines, dto.pipeline, dto.params, actor);
     if (dto.from && !definition.steps.some((step) => step.id === dto.from)) {
       throw new BadRequestException(`from: pipeline ${dto.pipeline} has no step ${dto.from}`);
     }
@@ -332,9 +300,15 @@ export class RunsService {
   }
 }
 
-function enforce(check: ActionCheck): void {
-  if (check.ok) return;
-  throw check.status === 404 ? new NotFoundException(check.message) : new ConflictException(check.message);
+/** The workflow's verdict on a rejected Update, as the HTTP answer. */
+function rejection(error: unknown): Error {
+  if (error instanceof WorkflowNotFoundError) return new ConflictException('the run has ended');
+  if (!(error instanceof WorkflowUpdateFailedError)) return error as Error;
+  const cause = error.cause;
+  if (!(cause instanceof ApplicationFailure)) return new ConflictException(cause?.message ?? error.message);
+  if (cause.type === ActionRejectionType.UnknownStep) return new NotFoundException(cause.message);
+  if (cause.type === ActionRejectionType.AmbiguousStep) return new BadRequestException(cause.message);
+  return new ConflictException(cause.message);
 }
 
 function nextDay(date: string): string {

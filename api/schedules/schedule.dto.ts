@@ -56,8 +56,8 @@ export class CreateScheduleDto {
 
   @ApiPropertyOptional({
     enum: OVERLAP,
-    default: 'SKIP',
-    description: 'What to do when a run is still going at the next time',
+    default: 'BUFFER_ONE',
+    description: 'What to do when a run is still going at the next time (default: queue one run)',
   })
   @IsOptional()
   @IsIn(OVERLAP)
@@ -117,7 +117,11 @@ export class BackfillDto {
   @IsDateString({ strict: true })
   end!: string;
 
-  @ApiPropertyOptional({ enum: OVERLAP, default: 'ALLOW_ALL' })
+  @ApiPropertyOptional({
+    enum: ['ALLOW_ALL', 'BUFFER_ALL'],
+    default: 'ALLOW_ALL',
+    description: 'Backfilled runs side by side (ALLOW_ALL) or one after another (BUFFER_ALL); never dropped',
+  })
   @IsOptional()
   @IsIn(OVERLAP)
   overlap?: (typeof OVERLAP)[number];
@@ -144,6 +148,9 @@ export class ScheduleDto {
 
   @ApiPropertyOptional()
   note?: string;
+
+  @ApiProperty({ enum: OVERLAP, description: 'What happens when a run is still going at the next time' })
+  overlap!: (typeof OVERLAP)[number];
 
   @ApiProperty({ type: [String], description: 'Next nominal times (ISO)' })
   nextRuns!: string[];

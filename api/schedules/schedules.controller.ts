@@ -5,6 +5,8 @@ import {
   ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiForbiddenResponse,
+  ApiTooManyRequestsResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -12,16 +14,22 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { BackfillDto, CreateScheduleDto, NoteDto, ScheduleDto, UpdateScheduleDto } from './schedule.dto';
+import { CurrentActor, RequireRole, type Actor } from '../auth/roles';
+import { StartsRuns } from '../auth/starts-runs';
 import { SchedulesService } from './schedules.service';
 
 @ApiTags('schedules')
 @ApiBearerAuth()
 @ApiUnauthorizedResponse({ description: 'Missing or invalid bearer token' })
+@ApiForbiddenResponse({ description: "The token's role does not allow this (changes need admin)" })
+@ApiTooManyRequestsResponse({ description: 'Rate limit (API_RATE_LIMIT, API_START_RATE_LIMIT) reached' })
+@RequireRole('admin')
 @Controller('schedules')
 export class SchedulesController {
   constructor(private readonly schedules: SchedulesService) {}
 
   @Get()
+  @RequireRole('viewer')
   @ApiOkResponse({ type: [ScheduleDto] })
   list(): Promise<ScheduleDto[]> {
     return this.schedules.list();
@@ -31,11 +39,12 @@ export class SchedulesController {
   @ApiCreatedResponse({ type: ScheduleDto })
   @ApiBadRequestResponse({ description: 'Invalid body, unknown pipeline, bad params or cron' })
   @ApiConflictResponse({ description: 'A schedule with that id exists' })
-  create(@Body() dto: CreateScheduleDto): Promise<ScheduleDto> {
-    return this.schedules.create(dto);
+  create(@Body() dto: CreateScheduleDto, @CurrentActor() actor: Actor): Promise<ScheduleDto> {
+    return this.schedules.create(dto, actor);
   }
 
   @Get(':id')
+  @RequireRole('viewer')
   @ApiOkResponse({ type: ScheduleDto })
   @ApiNotFoundResponse()
   get(@Param('id') id: string): Promise<ScheduleDto> {
@@ -45,8 +54,12 @@ export class SchedulesController {
   @Patch(':id')
   @ApiOkResponse({ type: ScheduleDto })
   @ApiNotFoundResponse()
-  update(@Param('id') id: string, @Body() dto: UpdateScheduleDto): Promise<ScheduleDto> {
-    return this.schedules.update(id, dto);
+  update(
+    @Param('id') id: string,
+    @Body() dto: UpdateScheduleDto,
+    @CurrentActor() actor: Actor,
+  ): Promise<ScheduleDto> {
+    return this.schedules.update(id, dto, actor);
   }
 
   @Delete(':id')
@@ -58,6 +71,7 @@ export class SchedulesController {
   }
 
   @Post(':id/trigger')
+  @StartsRuns()
   @HttpCode(202)
   @ApiAcceptedResponse({ description: 'A run was started now' })
   @ApiNotFoundResponse()
@@ -80,6 +94,7 @@ export class SchedulesController {
   }
 
   @Post(':id/backfill')
+  @StartsRuns()
   @HttpCode(202)
   @ApiAcceptedResponse({ description: 'Backfill accepted: one run per nominal time in the window' })
   @ApiBadRequestResponse()

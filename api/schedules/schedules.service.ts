@@ -13,7 +13,10 @@ import {
   type ScheduleHandle,
 } from '@temporalio/client';
 import type { Config } from '../../config';
-import { dailyRunTriggers, resolveParameters, ParameterError, type PipelineRegistry } from '../../pipelines';
+import { dailyRunTriggers, type PipelineRegistry } from '../../pipelines';
+import type { Actor } from '../auth/roles';
+import { PlannerService } from '../runs/planner.service';
+import { checkRunParameters } from '../runs/run-parameters';
 import type { RunPipelineInput } from '../../workflows/definitions';
 import { JOIN_DAILY_RUN_WORKFLOW, RUN_PIPELINE_WORKFLOW } from '../runs/run-pipeline.ref';
 import { CONFIG, PIPELINES } from '../config.token';
@@ -21,6 +24,20 @@ import { TemporalService } from '../temporal/temporal.service';
 import type { BackfillDto, CreateScheduleDto, ScheduleDto, UpdateScheduleDto } from './schedule.dto';
 
 type Overlap = NonNullable<CreateScheduleDto['overlap']>;
+
+/**
+ * A schedule's default overlap policy: a run still going at the next time (a multi-day quarterly
+ * run) is followed by one queued run, never by a second run beside it and never by a lost quarter.
+ */
+export const DEFAULT_OVERLAP: Overlap = 'BUFFER_ONE';
+
+/**
+ * Overlap policies a backfill may use. Every backfilled run must start: SKIP and BUFFER_ONE drop runs,
+ * CANCEL_OTHER and TERMINATE_OTHER stop them. ALLOW_ALL (the default) runs them side by side, which is
+ * safe: each cutoff has its own scratch tables and models, and a persistent instance is leased to one
+ * training at a time; BUFFER_ALL runs them one after another.
+ */
+export const BACKFILL_OVERLAPS: readonly Overlap[] = ['ALLOW_ALL', 'BUFFER_ALL'];
 
 /** The cron text as the user wrote it rides along in the runs' memo (Temporal keeps only calendars). */
 interface ScheduleMemo {
@@ -36,6 +53,7 @@ interface ScheduleMemo {
 export class SchedulesService {
   constructor(
     private readonly temporal: TemporalService,
+    private readonly planner: PlannerService,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(PIPELINES) private readonly pipelines: PipelineRegistry,
   ) {}
@@ -52,15 +70,17 @@ export class SchedulesService {
     return await this.describe(id);
   }
 
-  async create(dto: CreateScheduleDto): Promise<ScheduleDto> {
-    const input = this.runInput(dto.pipeline, dto.params);
+  async create(dto: CreateScheduleDto, actor: Actor): Promise<ScheduleDto> {
+    const input = this.runInput(dto.pipeline, dto.params, actor, dto.id);
+    // Its runs will be planned by the worker: check now (allow-lists, cost) rather than at 06:00.
+    await this.planner.plan(input, `${input.pipeline}/${dto.id}`);
     const client = await this.temporal.client();
     try {
       await client.schedule.create({
         scheduleId: dto.id,
         spec: { cronExpressions: dto.cron, timezone: dto.timezone },
         action: this.action(input, dto.id, { scheduleCron: dto.cron, scheduleTimezone: dto.timezone }),
-        policies: { overlap: ScheduleOverlapPolicy[dto.overlap ?? 'SKIP'], catchupWindow: '1 day' },
+        policies: { overlap: ScheduleOverlapPolicy[dto.overlap ?? DEFAULT_OVERLAP], catchupWindow: '1 day' },
         state: { paused: dto.paused ?? false, note: dto.note },
       });
     } catch (error) {
@@ -74,11 +94,15 @@ export class SchedulesService {
    * `joinDailyRun` workflow, which joins or starts the run of the nominal day by signal-with-start,
    * so the schedule and data arrivals never make two runs of one day.
    */
-  async createDaily(pipeline: string, options: { paused?: boolean } = {}): Promise<ScheduleDto> {
+  async createDaily(
+    pipeline: string,
+    actor: Actor,
+    options: { paused?: boolean } = {},
+  ): Promise<ScheduleDto> {
     const trigger = dailyRunTriggers.get(pipeline);
     if (!trigger) throw new BadRequestException(`pipeline: ${pipeline} has no daily runs`);
-    const input = this.runInput(pipeline, {});
     const { id, cron, timezone } = trigger.schedule;
+    const input = this.runInput(pipeline, {}, actor, id);
     const client = await this.temporal.client();
     try {
       await client.schedule.create({
@@ -98,9 +122,15 @@ export class SchedulesService {
     return await this.describe(id);
   }
 
-  async update(id: string, dto: UpdateScheduleDto): Promise<ScheduleDto> {
+  async update(id: string, dto: UpdateScheduleDto, actor: Actor): Promise<ScheduleDto> {
     const current = await this.describe(id);
-    const input = this.runInput(current.pipeline, dto.params ?? (current.params as Record<string, string>));
+    const input = this.runInput(
+      current.pipeline,
+      dto.params ?? (current.params as Record<string, string>),
+      actor,
+      id,
+    );
+    if (dto.params) await this.planner.plan(input, `${input.pipeline}/${id}`);
     const cron = dto.cron ?? current.cron;
     const timezone = dto.timezone ?? current.timezone;
     try {
@@ -153,24 +183,27 @@ export class SchedulesService {
     const end = new Date(dto.end);
     if (!(start < end)) throw new BadRequestException('start must be before end');
     const overlap: Overlap = dto.overlap ?? 'ALLOW_ALL';
+    if (!BACKFILL_OVERLAPS.includes(overlap)) {
+      throw new BadRequestException(
+        `overlap: ${overlap} would skip or cancel backfilled runs; use ${BACKFILL_OVERLAPS.join(' or ')}`,
+      );
+    }
     await this.call(id, (handle) => handle.backfill({ start, end, overlap: ScheduleOverlapPolicy[overlap] }));
   }
 
-  private runInput(pipeline: string, params: Record<string, unknown> | undefined): RunPipelineInput {
-    const definition = this.pipelines.get(pipeline);
-    if (!definition) {
-      throw new BadRequestException(
-        `pipeline: unknown pipeline ${pipeline}; known: ${[...this.pipelines.keys()].join(', ')}`,
-      );
-    }
-    try {
-      resolveParameters(definition, params ?? {});
-    } catch (error) {
-      if (error instanceof ParameterError) throw new BadRequestException(`params: ${error.message}`);
-      throw error;
-    }
+  private runInput(
+    pipeline: string,
+    params: Record<string, unknown> | undefined,
+    actor: Actor,
+    scheduleId: string,
+  ): RunPipelineInput {
+    checkRunParameters(this.pipelines, pipeline, params, actor);
     // Defaults are resolved by each run's plan, so a changed default applies to later runs.
-    return { pipeline, params: (params ?? {}) as RunPipelineInput['params'] };
+    return {
+      pipeline,
+      params: (params ?? {}) as RunPipelineInput['params'],
+      startedBy: `schedule:${scheduleId} (set by ${actor.name})`,
+    };
   }
 
   private action(input: RunPipelineInput, scheduleId: string, memo: ScheduleMemo) {
@@ -216,6 +249,7 @@ export class SchedulesService {
       params: input?.params ?? {},
       paused: description.state.paused,
       note: description.state.note,
+      overlap: description.policies.overlap ?? 'SKIP',
       nextRuns: description.info.nextActionTimes.map((time) => time.toISOString()),
       recentRuns: description.info.recentActions.map((result) => result.action.workflow.workflowId),
     };

@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Client, Connection } from '@temporalio/client';
 import { CONFIG } from '../config.token';
 import type { Config } from '../../config';
+import { temporalTls } from '../../config/temporal-tls';
 
 /** The API's one Temporal client, connected lazily so the API starts even while Temporal is down. */
 @Injectable()
@@ -30,7 +31,11 @@ export class TemporalService implements OnModuleDestroy {
   }
 
   private connect(): Promise<Connection> {
-    this.connection ??= Connection.connect({ address: this.config.TEMPORAL_ADDRESS, connectTimeout: 5000 });
+    this.connection ??= Connection.connect({
+      address: this.config.TEMPORAL_ADDRESS,
+      tls: temporalTls(this.config),
+      connectTimeout: 5000,
+    });
     const pending = this.connection;
     pending.catch(() => {
       if (this.connection === pending) this.connection = undefined; // retry on the next call

@@ -64,13 +64,13 @@ export function resolveParameters(
 ): Record<string, JsonPrimitive> {
   const problems: ParameterProblem[] = [];
   for (const name of Object.keys(given)) {
-    if (!(name in definition.parameters)) {
+    if (!Object.hasOwn(definition.parameters, name)) {
       problems.push({ parameter: name, message: `unknown parameter ${name}` });
     }
   }
   const resolved: Record<string, JsonPrimitive> = {};
   for (const [name, parameter] of Object.entries(definition.parameters)) {
-    const value = given[name] ?? parameter.default;
+    const value = (Object.hasOwn(given, name) ? given[name] : undefined) ?? parameter.default;
     if (value === undefined) {
       problems.push({ parameter: name, message: `missing parameter ${name} (no default)` });
       continue;

@@ -33,8 +33,19 @@ export interface StepRepo {
 /** `duration`: a Temporal duration string (`'5 hours'`, `'90 seconds'`, `'2d'`), checked when a run is planned. */
 export type ParameterType = 'string' | 'number' | 'boolean' | 'date' | 'duration';
 
+/**
+ * What a parameter picks outside the run, checked against the worker's allow-lists at plan time:
+ * a BigQuery dataset (no `project.` prefix unless the project is allow-listed), a persistent
+ * instance, a machine type, an accelerator (`type:count`), a git repository of model code.
+ */
+export type ParameterResource = 'dataset' | 'instance' | 'machine-type' | 'accelerator' | 'models-repo';
+
 export interface ParameterDefinition {
   type: ParameterType;
+  /** The parameter names an outside resource; its value must be allow-listed (docs/security.md). */
+  resource?: ParameterResource;
+  /** Changing it from its default weakens a safety check (approval, thresholds): admin role only. */
+  privileged?: boolean;
   /** Without a default the parameter is required when a run starts. */
   default?: JsonPrimitive;
   description?: string;

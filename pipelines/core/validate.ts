@@ -199,7 +199,7 @@ function templateIssues(definition: PipelineDefinition): PipelineIssue[] {
           });
         }
       } else if (
-        !(name in definition.parameters) &&
+        !Object.hasOwn(definition.parameters, name) &&
         !(BUILTIN_TEMPLATE_NAMES as readonly string[]).includes(name)
       ) {
         issues.push({

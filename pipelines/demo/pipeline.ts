@@ -10,7 +10,7 @@ export const demoPipeline = definePipeline('demo', {
   parameters: {
     region: param.string({ default: 'eu', choices: ['eu', 'us'] }),
     epochs: param.number({ default: 3 }),
-    require_approval: param.boolean({ default: false }),
+    require_approval: param.boolean({ default: false, privileged: true }),
   },
 })
   .step('prepare', {

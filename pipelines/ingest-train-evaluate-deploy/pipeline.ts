@@ -27,9 +27,12 @@ export const ingestTrainEvaluateDeployPipeline = definePipeline('ingest-train-ev
     max_training_duration: param.string({ default: '2 hours' }),
     monitor_poll_interval: param.string({ default: '15 seconds' }),
     monitor_heartbeat_timeout: param.string({ default: '90 seconds' }),
-    deploy_max_ratio: param.number({
-      default: 1,
-      description: 'deploy when the new held-out MSE ≤ this × the deployed model’s',
+    deploy_margin: param.number({
+      default: 0,
+      // A wider margin promotes worse models: a weakened gate, so admins only.
+      privileged: true,
+      description:
+        'deploy when the new held-out MSE ≤ (1 + this) × the deployed model’s (0: only when not worse)',
     }),
     keep_artifacts: param.number({
       default: 3,
@@ -44,7 +47,7 @@ export const ingestTrainEvaluateDeployPipeline = definePipeline('ingest-train-ev
     spec: {
       sql: 'pipelines/ingest-train-evaluate-deploy/sql/ingest.sql',
       tables: { records: `{{source_dataset}}.${RECORDS_TABLE}` },
-      params: { holdout_percent: '{{holdout_percent}}' },
+      params: { cutoff: '{{cutoff}}', holdout_percent: '{{holdout_percent}}' },
     },
     outputs: ['table'],
     cache: true,
@@ -56,6 +59,8 @@ export const ingestTrainEvaluateDeployPipeline = definePipeline('ingest-train-ev
       model: MODEL_NAME,
       script: SCRIPT,
       data: '{{steps.ingest.table}}',
+      // Names the model's registry version (`<cutoff>-<key8>`).
+      cutoff: '{{cutoff}}',
       vm: { machineImage: '{{vm_template}}' },
       env: {
         L2_REGULARIZATION: '{{l2_regularization}}',
@@ -79,13 +84,13 @@ export const ingestTrainEvaluateDeployPipeline = definePipeline('ingest-train-ev
     // The deployed model and the new one are scored by the same program on the same held-out rows.
     repo,
     spec: {
-      max_ratio: '{{deploy_max_ratio}}',
       models: [
         {
           model: MODEL_NAME,
           script: SCRIPT,
           artifact: '{{steps.train.model}}',
           data: '{{steps.ingest.table}}',
+          margin: '{{deploy_margin}}',
         },
       ],
     },

@@ -85,6 +85,8 @@ export const sensorClusteringRetrainPipeline = definePipeline('sensor-clustering
     max_training_duration: param.string({ default: '2 hours' }),
     evaluate_margin: param.number({
       default: 0,
+      // A wider margin promotes worse models: a weakened gate, so admins only.
+      privileged: true,
       description: 'promote when the new mean squared distance ≤ (1 + this) × the production one',
     }),
     ...modelsRepoParams,
@@ -114,6 +116,8 @@ export const sensorClusteringRetrainPipeline = definePipeline('sensor-clustering
       model: MODEL_NAME,
       script: CLUSTER_SCRIPT,
       data: '{{steps.data.table}}',
+      // Names the model's registry version (`<cutoff>-<key8>`).
+      cutoff: '{{cutoff}}',
       vm: { machineImage: '{{vm_template}}' },
       env: { CLUSTERS: '{{clusters}}', KMEANS_RESTARTS: '{{restarts}}' },
       maxDuration: '{{max_training_duration}}',

@@ -40,6 +40,8 @@ const marginParameters = Object.fromEntries(
     `${m.name}_margin`,
     param.number({
       default: DEFAULT_MARGIN,
+      // A wider margin promotes worse models: a weakened gate, so admins only.
+      privileged: true,
       description: `${m.name}: a challenger whose held-out MSE is ≤ (1 + this) × the champion's ties and is promoted`,
     }),
   ]),
@@ -112,15 +114,19 @@ const sql = (
 export const visitsScalingPipeline = definePipeline('visits-scaling', {
   description: 'quarterly retraining of visits share, quality, trend and real visits (seed 000)',
   parameters: {
-    source_dataset: param.string({ default: 'visits_source' }),
-    production_dataset: param.string({ default: 'visits_production' }),
+    source_dataset: param.string({ default: 'visits_source', resource: 'dataset' }),
+    production_dataset: param.string({ default: 'visits_production', resource: 'dataset' }),
     history_start: param.date({ default: '2000-01-01', description: 'first day of data read' }),
     predict_until: param.date({ default: '2099-12-31', description: 'last day predicted (the gap)' }),
     trend_origin: param.date({ default: '2000-01-01', description: 'day t = 0 of the trend model' }),
     visits_share_vm_template: param.string({ default: TEMPLATES[0], choices: TEMPLATES }),
     trend_vm_template: param.string({ default: TEMPLATES[0], choices: TEMPLATES }),
     real_visits_vm_template: param.string({ default: TEMPLATES[0], choices: TEMPLATES }),
-    quality_instance: param.string({ default: 'quality-notebook', description: 'persistent instance' }),
+    quality_instance: param.string({
+      default: 'quality-notebook',
+      resource: 'instance',
+      description: 'persistent instance',
+    }),
     quality_instance_image: param.string({
       default: TEMPLATES[1],
       choices: TEMPLATES,
@@ -128,11 +134,16 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     }),
     quality_notebook_data_machine: param.string({
       default: 'n1-highmem-8',
+      resource: 'machine-type',
       description: 'seed 000 notebook data machine; read by no step (the features are BigQuery SQL here)',
     }),
-    quality_notebook_train_machine_config: param.string({ default: 'n1-standard-8' }),
+    quality_notebook_train_machine_config: param.string({
+      default: 'n1-standard-8',
+      resource: 'machine-type',
+    }),
     quality_notebook_train_accelerator_config: param.string({
       default: 'nvidia-tesla-t4:1',
+      resource: 'accelerator',
       description: 'type:count, empty for none',
     }),
     quality_min_training: param.duration({
@@ -162,14 +173,16 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
         'the days up to the cutoff held out of training (visits share, trend, real visits); evaluate scores on them',
     }),
     ...marginParameters,
-    require_approval: param.boolean({ default: false }),
+    require_approval: param.boolean({ default: false, privileged: true }),
     cleanup_outputs: param.boolean({
       default: false,
       description: 'cleanup also deletes the step output tables (else they stay until the scratch expiry)',
     }),
     models_repo: param.string({
       default: '.',
-      description: 'git repository holding models/ and this pipeline (its SQL is read there too)',
+      resource: 'models-repo',
+      description:
+        'git repository holding models/ and this pipeline (its SQL is read there too); one of MODELS_REPOS',
     }),
     models_ref: param.string({ default: 'HEAD' }),
   },

@@ -9,6 +9,8 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 export interface ActivityRecord {
   type: string;
+  /** The task queue it was scheduled on. */
+  taskQueue: string;
   /** Decoded first argument. */
   input: unknown;
   scheduledAt: number;
@@ -46,6 +48,7 @@ export async function digestHistory(client: Client, workflowId: string): Promise
     if (scheduled) {
       byScheduled.set(id, {
         type: scheduled.activityType?.name ?? '',
+        taskQueue: scheduled.taskQueue?.name ?? '',
         input: decode(scheduled.input?.payloads?.[0]),
         scheduledAt: at(event),
         attempt: 1,

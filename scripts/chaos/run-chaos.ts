@@ -128,24 +128,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     print(
       `  stack: Temporal ${stack.temporal.address} (Web UI ${stack.temporal.uiUrl}), BigQuery ${stack.bigquery.apiEndpoint}`,
     );
-    const [warehouse, bundle] = await Promise.all([
-      prepareVisitsScalingWarehouse({
-        bigquery,
-        config,
-        registryDir: env.REGISTRY_DIR!,
-        dir: join(dir, 'warehouse-files'),
-        synthetic: { seed: 5, metAreas: [0, 11, 22, 5], poisPerArea: 3, days: 120, panelFraction: 0.5 },
-      }),
-      buildWorkflowBundle(join(dir, 'workflow-bundle.js')),
-    ]);
-    const workerEnv = { ...env, WORKFLOW_BUNDLE: bundle };
+    const preparing = prepareVisitsScalingWarehouse({
+      bigquery,
+      config,
+      registryDir: env.REGISTRY_DIR!,
+      dir: join(dir, 'warehouse-files'),
+      synthetic: { seed: 5, metAreas: [0, 11, 22, 5], poisPerArea: 3, days: 120, panelFraction: 0.5 },
+    });
+    preparing.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+    const workerEnv = { ...env, WORKFLOW_BUNDLE: await buildWorkflowBundle(join(dir, 'workflow-bundle.js')) };
     let workerCount = 0;
     const startWorker = () => {
       const worker = startWorkerProcess(workerEnv, join(dir, 'logs', `worker-${++workerCount}.log`));
       workers.push(worker);
       return worker;
     };
-    await Promise.all(Array.from({ length: options.workers }, () => startWorker().ready));
+    // Workers start (and compile) while the warehouse loads.
+    const [warehouse] = await Promise.all([
+      preparing,
+      ...Array.from({ length: options.workers }, () => startWorker().ready),
+    ]);
     for (const worker of workers) note('worker-start', worker.identity);
 
     connection = await Connection.connect({ address: stack.temporal.address });
@@ -196,8 +198,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       note('worker-kill', `${worker.identity} ${why}`);
       if (options.replaceKilled) {
         const next = startWorker();
-        await next.ready.catch(() => undefined);
-        note('worker-start', next.identity);
+        await next.ready.then(
+          () => note('worker-start', next.identity),
+          (error: unknown) => note('skipped', `replacement worker ${next.identity}: ${String(error)}`),
+        );
       }
     };
 
@@ -260,7 +264,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         while (!done && Date.now() - runStarted < fault.atMs) await sleep(100);
         if (done) return;
         if (fault.kind === 'ssh') {
-          const cut = cutSshConnections(env.LOCAL_VM_ROOT!);
+          // A moment without any connection (no VM yet, between polls) waits a little for one.
+          let cut = cutSshConnections(env.LOCAL_VM_ROOT!);
+          for (let i = 0; cut === 0 && i < 75 && !done; i++) {
+            await sleep(200);
+            cut = cutSshConnections(env.LOCAL_VM_ROOT!);
+          }
           injected.sshCuts++;
           injected.connectionsCut += cut;
           note('ssh-cut', `${cut} connection(s) cut`);
@@ -270,9 +279,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           injected.serverRestarts++;
           note('server-restart', `Temporal back after ${((Date.now() - began) / 1000).toFixed(1)} s`);
         } else {
-          const live = workers.filter((w) => w.alive());
-          if (!options.replaceKilled && live.length <= 1) {
-            note('skipped', 'worker kill: the last worker is kept (no replacement)');
+          // Only workers that poll: one still starting is not yet part of the run.
+          let live = workers.filter((w) => w.isReady());
+          for (let i = 0; live.length === 0 && i < 300 && !done; i++) {
+            await sleep(200); // a replacement still starting
+            live = workers.filter((w) => w.isReady());
+          }
+          if (live.length === 0 || (!options.replaceKilled && live.length <= 1)) {
+            note('skipped', 'worker kill: no worker to spare (the last one, or none polling yet)');
             continue;
           }
           await kill(rng.pick(live), 'at a random moment');
@@ -323,6 +337,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }`,
     });
     const ranTasks = [...new Set(histories.flatMap((h) => [...h.identities]))];
+    const monitorQueues = [
+      ...new Set(
+        histories.flatMap((h) =>
+          h.activities.filter((a) => a.type === 'monitorTraining').map((a) => a.taskQueue),
+        ),
+      ),
+    ];
+    checks.push({
+      name: 'trainings were monitored on their own task queue',
+      ok: monitorQueues.length === 1 && monitorQueues[0] === env.TEMPORAL_TASK_QUEUE_TRAINING,
+      detail: `monitorTraining scheduled on ${monitorQueues.join(', ') || 'no queue'} (pipeline queue ${queue})`,
+    });
     return {
       workflowId,
       seed: options.seed,

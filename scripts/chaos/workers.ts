@@ -14,6 +14,8 @@ export interface WorkerProcess {
   readonly exited: Promise<void>;
   /** SIGKILL: no shutdown, no drain; resolves when the process is gone. */
   kill(): Promise<void>;
+  /** True once it polls and while it lives. */
+  isReady(): boolean;
   /** SIGTERM: the SDK drains in-flight tasks; resolves when the process is gone. */
   stop(): Promise<void>;
   alive(): boolean;
@@ -47,7 +49,11 @@ export function startWorkerProcess(env: NodeJS.ProcessEnv, logFile: string): Wor
     child.stdout.on('data', watch);
     child.once('exit', (code) => reject(new Error(`worker exited (${code}) before polling; see ${logFile}`)));
   });
-  ready.catch(() => undefined);
+  let polling = false;
+  ready.then(
+    () => (polling = true),
+    () => undefined,
+  );
   const alive = () => child.exitCode === null && child.signalCode === null;
   const end = async (signal: NodeJS.Signals) => {
     if (alive()) child.kill(signal);
@@ -64,5 +70,6 @@ export function startWorkerProcess(env: NodeJS.ProcessEnv, logFile: string): Wor
     kill: () => end('SIGKILL'),
     stop: () => end('SIGTERM'),
     alive,
+    isReady: () => polling && alive(),
   };
 }

@@ -1,4 +1,4 @@
-import type { RunStatus, StepState } from '../../workflows/definitions';
+import type { MapProgress, RunStatus, StepState } from '../../workflows/definitions';
 
 /** What GET /runs/:id answers (the parts the demo reads). */
 export interface RunView {
@@ -28,6 +28,7 @@ const ICON: Partial<Record<StepState, string>> = {
 /** Turns successive views of a run into the lines a person wants to see: step changes and training loss. */
 export class ProgressPrinter {
   private readonly seen = new Map<string, StepState>();
+  private readonly mapLines = new Map<string, string>();
   private lastTraining = '';
 
   constructor(private readonly print: (line: string) => void) {}
@@ -41,6 +42,12 @@ export class ProgressPrinter {
       const why = step.state === 'awaiting-decision' ? ` — waiting for ${step.awaiting ?? 'a decision'}` : '';
       const error = step.error && step.state === 'failed' ? `: ${step.error}` : '';
       this.print(`  ${ICON[step.state] ?? ' '} ${step.id.padEnd(22)} ${step.state}${took}${why}${error}`);
+    }
+    for (const step of view.run.steps) {
+      const line = step.map ? mapLine(step.map) : undefined;
+      if (!line || this.mapLines.get(step.id) === line) continue;
+      this.mapLines.set(step.id, line);
+      this.print(`      map ${step.id}: ${line}`);
     }
     const trainings = view.progress
       .filter(
@@ -60,6 +67,22 @@ export class ProgressPrinter {
       this.print(`      training ${line}`);
     }
   }
+}
+
+/** `7/10 items done (2 cached), 1 failed, 2 running, batch 2/3; failed: #3 "b": no data` */
+export function mapLine(map: MapProgress): string {
+  const done = map.succeeded + map.cached + map.markedSucceeded;
+  const parts = [
+    `${done}/${map.total} items done${map.cached ? ` (${map.cached} cached)` : ''}`,
+    ...(map.failed ? [`${map.failed} failed`] : []),
+    ...(map.running ? [`${map.running} running`] : []),
+    `batch ${map.batches.finished}/${map.batches.total}`,
+  ];
+  const failed = map.failedItems
+    .slice(0, 3)
+    .map((item) => `#${item.index} ${item.item}: ${item.error}`)
+    .join('; ');
+  return `${parts.join(', ')}${failed ? `; failed: ${failed}` : ''}`;
 }
 
 function seconds(from: string, to: string): string {
@@ -99,5 +122,17 @@ export function evaluationLines(info: Record<string, unknown> | undefined): stri
     );
   }
   if (evaluation.tieRule) lines.push(`    tie rule: ${evaluation.tieRule}`);
+  return lines;
+}
+
+/** The run's VM hours and estimated cost, per training step, for the demo's final summary. */
+export function costLines(cost: RunStatus['cost']): string[] {
+  if (!cost || Object.keys(cost.steps).length === 0) return [];
+  const lines = [
+    `VM time ${(cost.vmHours * 3600).toFixed(1)} s, estimated cost $${cost.usd.toFixed(4)} (config/prices.ts):`,
+  ];
+  for (const [step, { vmHours, usd }] of Object.entries(cost.steps))
+    lines.push(`  ${step.padEnd(22)} ${(vmHours * 3600).toFixed(1).padStart(7)} s  $${usd.toFixed(4)}`);
+  if (cost.unpriced?.length) lines.push(`  not priced: ${cost.unpriced.join(', ')}`);
   return lines;
 }

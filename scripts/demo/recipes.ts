@@ -7,6 +7,7 @@ import type { JsonPrimitive } from '../../pipelines/core';
 import { projectRoot } from '../../activities/providers/paths';
 import { prepareVisitsScalingWarehouse } from '../../pipelines/visits-scaling/synthetic/warehouse';
 import { loadHousing } from '../../pipelines/ingest-train-evaluate-deploy/synthetic/load';
+import { loadDemand } from '../../pipelines/demand-forecast/synthetic/load';
 
 export interface DemoContext {
   bigquery: BigQuery;
@@ -114,8 +115,38 @@ const ingestTrainEvaluateDeploy: DemoRecipe = {
   },
 };
 
+const demandForecast: DemoRecipe = {
+  pipeline: 'demand-forecast',
+  about:
+    'seed 004: weekly forecasts for every cutoff (a map), one training job per cutoff on a VM, dev config',
+  async prepare({ bigquery, config, print }) {
+    const demand = await once(config, 'demand', async (dir) => {
+      print('loading synthetic weekly sales and refinement cutoffs (dev and prod input datasets)…');
+      const loaded = await loadDemand({ bigquery, config, dir });
+      print(
+        `  loaded ${Object.entries(loaded.loaded)
+          .map(([dataset, rows]) => `${dataset} ${rows} rows`)
+          .join(', ')}; cutoffs ${loaded.cutoffs.join(', ')}`,
+      );
+      return loaded;
+    });
+    return {
+      cutoff: demand.cutoff,
+      facts: { ...demand },
+      params: {
+        environment: 'dev',
+        only_last: false,
+        monitor_poll_interval: '1 second',
+        monitor_heartbeat_timeout: '3 seconds',
+        models_repo: projectRoot,
+        models_ref: head(),
+      },
+    };
+  },
+};
+
 /** Every pipeline `npm run demo -- <pipeline>` can run; the plain `npm run demo` runs the first. */
-export const demoRecipes: DemoRecipe[] = [visitsScaling, ingestTrainEvaluateDeploy];
+export const demoRecipes: DemoRecipe[] = [visitsScaling, ingestTrainEvaluateDeploy, demandForecast];
 
 export function demoRecipe(pipeline: string): DemoRecipe {
   const recipe = demoRecipes.find((r) => r.pipeline === pipeline);

@@ -3,10 +3,10 @@ import type { NativeConnection } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createApp } from '../../api/app';
-import { loadConfig, type Config } from '../../config';
+import { loadConfig, parseApiTokens, type Config } from '../../config';
 import { createWorker } from '../../workers/worker';
 import { ApiClient } from './http';
-import { evaluationLines, ProgressPrinter, type RunView } from './progress';
+import { costLines, evaluationLines, ProgressPrinter, type RunView } from './progress';
 import { demoRecipe, demoRecipes } from './recipes';
 
 export interface DemoOptions {
@@ -59,7 +59,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     notify: config,
     connection: options.connection,
   });
-  const token = config.API_TOKENS.split(',')[0] ?? '';
+  const token = parseApiTokens(config.API_TOKENS)[0]?.secret ?? '';
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
   const api = new ApiClient(await app.getUrl(), token);
@@ -81,6 +81,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       print('');
       for (const line of evaluationLines(view.run.steps.find((step) => step.id === 'evaluate')?.info))
         print(line);
+      for (const line of costLines(view.run.cost)) print(line);
       return { workflowId, view, cutoff: start.cutoff, facts: start.facts };
     });
   } finally {
@@ -114,6 +115,7 @@ async function follow(
 }
 
 /** A random bearer token for the demo's API. */
-export const demoToken = (): string => randomBytes(16).toString('hex');
+/** The demo's own admin token (`name:role:secret`), new each time. */
+export const demoToken = (): string => `demo:admin:${randomBytes(16).toString('hex')}`;
 
 export const demoConfig = (env: Record<string, string | undefined>): Config => loadConfig(env);

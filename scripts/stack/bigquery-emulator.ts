@@ -1,5 +1,6 @@
 import {
   freePort,
+  retryOnEarlyExit,
   startProcess,
   waitUntilReady,
   type ManagedProcess,
@@ -31,6 +32,11 @@ export interface BigQueryEmulatorOptions {
  * that setup filled with the spatial extension, so its start-up `INSTALL spatial` never downloads.
  */
 export async function startBigQueryEmulator(options: BigQueryEmulatorOptions): Promise<BigQueryEmulator> {
+  const fixedPorts = options.restPort !== undefined || options.grpcPort !== undefined;
+  return await retryOnEarlyExit(fixedPorts ? 1 : 3, () => startOnce(options));
+}
+
+async function startOnce(options: BigQueryEmulatorOptions): Promise<BigQueryEmulator> {
   const restPort = options.restPort ?? (await freePort());
   const grpcPort = options.grpcPort ?? (await freePort());
   const args = [

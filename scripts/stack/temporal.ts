@@ -2,6 +2,7 @@ import { Connection } from '@temporalio/client';
 import { searchAttributeFlags } from '../../config/search-attributes';
 import {
   freePort,
+  retryOnEarlyExit,
   startProcess,
   waitUntilReady,
   type ManagedProcess,
@@ -69,6 +70,11 @@ export async function temporalIsServing(address: string): Promise<boolean> {
 
 /** Starts the Temporal dev server (with its Web UI unless headless) on free loopback ports. */
 export async function startTemporalDevServer(options: TemporalDevServerOptions): Promise<TemporalDevServer> {
+  const fixedPorts = options.port !== undefined || options.uiPort !== undefined;
+  return await retryOnEarlyExit(fixedPorts ? 1 : 3, () => startDevServerOnce(options));
+}
+
+async function startDevServerOnce(options: TemporalDevServerOptions): Promise<TemporalDevServer> {
   const port = options.port ?? (await freePort());
   const uiPort = options.headless ? undefined : (options.uiPort ?? (await freePort()));
   const proc = startProcess({

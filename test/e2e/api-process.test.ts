@@ -29,7 +29,7 @@ describe('the API as a separate process (npm run api)', () => {
       args: ['-r', '@swc-node/register', join(projectRoot, 'api', 'main.ts')],
       cwd: projectRoot,
       logFile: testLogFile(`api-${port}.log`),
-      env: { TEMPORAL_ADDRESS: env.address, API_PORT: String(port), API_TOKENS: 'process-token' },
+      env: { TEMPORAL_ADDRESS: env.address, API_PORT: String(port), API_TOKENS: 'proc:admin:process-token' },
     });
     await waitUntilReady(api, `API on ${base}`, async () => (await fetch(`${base}/health`)).ok, 60_000);
   });
@@ -39,7 +39,7 @@ describe('the API as a separate process (npm run api)', () => {
   });
 
   it('serves health, enforces the token and validates bodies', async () => {
-    expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok', temporal: env.address });
+    expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'up' });
     expect((await fetch(`${base}/pipelines`)).status).toBe(401);
     const response = await fetch(`${base}/runs`, {
       method: 'POST',

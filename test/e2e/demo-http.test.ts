@@ -36,7 +36,7 @@ describe('the demo: visits-scaling driven end to end through the HTTP API only',
       TEMPORAL_TASK_QUEUE: `demo-${randomUUID()}`,
       BIGQUERY_PROJECT: bq.emulator.projectId,
       BIGQUERY_API_ENDPOINT: bq.emulator.apiEndpoint,
-      API_TOKENS: 'e2e-token',
+      API_TOKENS: 'e2e:admin:e2e-token',
     });
     const lines: string[] = [];
     const { workflowId, view, cutoff, facts } = await runDemo({
@@ -50,9 +50,14 @@ describe('the demo: visits-scaling driven end to end through the HTTP API only',
     expect(view.status).toBe('COMPLETED');
     expect(view.run.state).toBe('succeeded');
     expect(view.run.cutoff).toBe(cutoff);
-    // The approval came through POST /runs/:id/approve, recorded by the workflow as an operator action.
+    // The approval came through POST /runs/:id/approve (an Update), recorded with the token's name as its actor.
     expect(view.run.operatorActions).toEqual([
-      expect.objectContaining({ signal: 'approve', accepted: true, payload: { step: 'promote' } }),
+      expect.objectContaining({
+        signal: 'approve',
+        accepted: true,
+        actor: 'e2e',
+        payload: expect.objectContaining({ step: 'promote' }),
+      }),
     ]);
     expect(lines.some((line) => line.includes(`POST /runs/${encodeURIComponent(workflowId)}/approve`))).toBe(
       true,
@@ -73,6 +78,12 @@ describe('the demo: visits-scaling driven end to end through the HTTP API only',
         (view.run.steps.find((s) => s.id === 'evaluate')?.info as { reason: string }).reason +
         ')',
     );
+    // Each training step's VM time and estimated cost, in GET /runs/:id and in the summary.
+    const trainings = ['visits_share.train', 'quality.train', 'trend.train', 'real_visits.train'];
+    expect(Object.keys(view.run.cost?.steps ?? {}).sort()).toEqual([...trainings].sort());
+    expect(view.run.cost?.vmHours).toBeGreaterThan(0);
+    expect(view.run.cost?.usd).toBeGreaterThan(0);
+    expect(lines.some((line) => /^VM time [\d.]+ s, estimated cost \$[\d.]+/.test(line))).toBe(true);
     // The new models are production now.
     const registry = createRegistryActivities(join(dir, 'registry'));
     expect(facts.previousVersion).toEqual(expect.any(String));

@@ -43,7 +43,7 @@ describe('the production build: compiled worker and API processes', () => {
       BIGQUERY_API_ENDPOINT: bq.emulator.apiEndpoint,
       DATA_DIR: testTempDir('prod-data'),
       API_PORT: String(port),
-      API_TOKENS: 'prod-token',
+      API_TOKENS: 'prod:admin:prod-token',
       WORKFLOW_BUNDLE: join(out, 'workflow-bundle.js'),
     };
     worker = startProcess({

@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { App } from 'supertest/types';
@@ -15,6 +16,7 @@ import { startWebhookReceiver, type WebhookReceiver } from './runner-receivers';
 
 const TOKEN = 'runs-token';
 const auth = { Authorization: `Bearer ${TOKEN}` };
+const operator = { Authorization: 'Bearer operator-secret' };
 
 describe('API: runs and operator actions against the dev server and a real worker', () => {
   let env: TestWorkflowEnvironment;
@@ -30,7 +32,7 @@ describe('API: runs and operator actions against the dev server and a real worke
     running = worker.run();
     const config = loadConfig({
       TEMPORAL_ADDRESS: env.address,
-      API_TOKENS: TOKEN,
+      API_TOKENS: `runner:admin:${TOKEN},night-shift:operator:operator-secret`,
       TEMPORAL_TASK_QUEUE: worker.options.taskQueue,
     });
     app = await createApp(config, { pipelines: createPipelineRegistry([operatorPipeline]) });
@@ -127,10 +129,16 @@ describe('API: runs and operator actions against the dev server and a real worke
 
     const marked = await request(http)
       .post(`${path(workflowId)}/steps/right.train/mark-succeeded`)
-      .set(auth)
+      .set(operator)
       .send({ reason: 'checked by hand' })
       .expect(200);
-    expect(marked.body.operatorActions.at(-1)).toMatchObject({ signal: 'markSucceeded', accepted: true });
+    // The answer already holds the workflow's verdict (an Update): no signal, no polling.
+    expect(marked.body.operatorActions.at(-1)).toMatchObject({
+      signal: 'markSucceeded',
+      accepted: true,
+      actor: 'night-shift',
+    });
+    expect(marked.body.startedBy).toBe('runner');
 
     await until(workflowId, ({ run }) =>
       run.steps.some((step) => step.id === 'promote' && step.awaiting === 'approval'),
@@ -142,6 +150,26 @@ describe('API: runs and operator actions against the dev server and a real worke
       .expect(200);
     const done = await until(workflowId, ({ status }) => status === 'COMPLETED');
     expect(done.run.state).toBe('succeeded');
+    expect(done.run.startedBy).toBe('runner');
+    expect(done.run.operatorActions.map((action) => [action.signal, action.actor])).toEqual([
+      ['markSucceeded', 'night-shift'],
+      ['approve', 'runner'],
+    ]);
+    // In history: who started (the input) and who acted (the accepted Updates); rejected ones left nothing.
+    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    const accepted = (history.events ?? []).filter(
+      (event) => event.workflowExecutionUpdateAcceptedEventAttributes,
+    );
+    expect(
+      accepted.map(
+        (event) => event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name,
+      ),
+    ).toEqual(['markSucceeded', 'approve']);
+    const startPayload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    expect(defaultPayloadConverter.fromPayload(startPayload!)).toMatchObject({ startedBy: 'runner' });
+    expect((history.events ?? []).some((event) => event.workflowExecutionSignaledEventAttributes)).toBe(
+      false,
+    );
     expect(stepState(done.run, 'right.train')).toBe('marked-succeeded');
 
     const finished = await request(http)

@@ -5,7 +5,10 @@ import type { App } from 'supertest/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app';
 import { loadConfig } from '../../config';
+import type { Worker } from '@temporalio/worker';
+import { demoPipeline } from '../../pipelines/demo/pipeline';
 import { createDevServerEnv } from '../harness/temporal';
+import { createBuiltinWorker } from './runner-fixtures';
 
 const TOKEN = 'test-token';
 const auth = { Authorization: `Bearer ${TOKEN}` };
@@ -14,15 +17,28 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
   let env: TestWorkflowEnvironment;
   let app: INestApplication;
   let http: App;
+  let worker: Worker;
+  let running: Promise<void>;
 
   beforeAll(async () => {
     env = await createDevServerEnv();
-    app = await createApp(loadConfig({ TEMPORAL_ADDRESS: env.address, API_TOKENS: `other,${TOKEN}` }));
+    // The worker plans each schedule's runs when it is created or changed, and runs what it starts.
+    worker = await createBuiltinWorker(env, [demoPipeline]);
+    running = worker.run();
+    app = await createApp(
+      loadConfig({
+        TEMPORAL_ADDRESS: env.address,
+        TEMPORAL_TASK_QUEUE: worker.options.taskQueue,
+        API_TOKENS: `other:viewer:other-secret,scheduler:admin:${TOKEN}`,
+      }),
+    );
     await app.init();
     http = app.getHttpServer() as App;
   });
   afterAll(async () => {
     await app?.close();
+    worker?.shutdown();
+    await running;
     await env?.teardown();
   });
 
@@ -110,6 +126,8 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
       cron: body.cron,
       params: { region: 'us' },
       paused: false,
+      // A run still going at the next time queues one run: no two runs side by side, no lost run.
+      overlap: 'BUFFER_ONE',
     });
     expect(new Date(created.body.nextRuns[0]).getUTCHours()).toBe(6);
     await request(http).post('/schedules').set(auth).send(body).expect(409);
@@ -173,6 +191,17 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
       .set(auth)
       .send({ start: '2026-06-30T00:00:00Z', end: '2026-01-01T00:00:00Z' })
       .expect(400);
+    // A policy that would drop or cancel backfilled runs is refused, naming the field.
+    for (const overlap of ['SKIP', 'BUFFER_ONE', 'CANCEL_OTHER', 'TERMINATE_OTHER']) {
+      const refused = await request(http)
+        .post('/schedules/demo-quarterly/backfill')
+        .set(auth)
+        .send({ start: '2025-01-01T00:00:00Z', end: '2025-06-30T00:00:00Z', overlap })
+        .expect(400);
+      expect(refused.body.message).toMatch(
+        new RegExp(`^overlap: ${overlap} would skip or cancel backfilled runs`),
+      );
+    }
     expect(
       (await request(http).get('/schedules').set(auth).expect(200)).body.map((s: { id: string }) => s.id),
     ).toContain('demo-quarterly');

@@ -76,7 +76,11 @@ describe('metrics and JSON logs (worker runtime telemetry, API /metrics)', () =>
     installWorkerTelemetry({ LOG_LEVEL: 'info', WORKER_METRICS_ADDRESS: `127.0.0.1:${port}` }, workerLogs);
     env = await createDevServerEnv();
     app = await createApp(
-      loadConfig({ TEMPORAL_ADDRESS: env.address, API_TOKENS: 'metrics-token', LOG_LEVEL: 'warn' }),
+      loadConfig({
+        TEMPORAL_ADDRESS: env.address,
+        API_TOKENS: 'metrics:viewer:metrics-token',
+        LOG_LEVEL: 'warn',
+      }),
       { logDestination: apiLogs },
     );
     await app.listen(0, '127.0.0.1');

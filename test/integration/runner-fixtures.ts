@@ -6,10 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { createNotifyActivities } from '../../activities/notify';
 import { createPlanActivities } from '../../activities/plan';
+import { runPolicyFromConfig } from '../../activities/run-policy';
 import { echoKind, gateKind } from '../../activities/kinds/basic';
 import { createStepActivities } from '../../activities/steps';
 import { loadConfig } from '../../config';
 import { createPipelineRegistry, definePipeline } from '../../pipelines';
+import type { PipelineDefinition } from '../../pipelines/core/types';
 import { temporalCliPath } from '../../scripts/stack/temporal';
 import { workflowsPath } from '../../workers/worker';
 import type { RunPipelineResult } from '../../workflows/definitions';
@@ -131,5 +133,31 @@ export async function driveOperatorRun(
     await waiting('promote');
     await signalWithCli(env.address, workflowId, 'approve', { step: 'promote' });
     return await handle.result();
+  });
+}
+
+/**
+ * A worker for pipelines built from the builtin kinds (`echo`, `gate`: the `demo` pipeline), with the
+ * real plan activity and the run policy of `configEnv`, on its own task queue: what the API needs
+ * behind it to plan and run.
+ */
+export async function createBuiltinWorker(
+  env: TestWorkflowEnvironment,
+  pipelines: PipelineDefinition[],
+  configEnv: Record<string, string> = {},
+): Promise<Worker> {
+  return await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: `builtin-${randomUUID()}`,
+    workflowsPath: workflowsPath(),
+    activities: {
+      ...createPlanActivities({
+        pipelines: createPipelineRegistry(pipelines),
+        kinds: [echoKind, gateKind],
+        policy: runPolicyFromConfig(loadConfig(configEnv)),
+      }),
+      ...createStepActivities(bound(echoKind, gateKind)),
+      ...createNotifyActivities(loadConfig({})),
+    },
   });
 }

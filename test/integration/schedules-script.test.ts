@@ -3,17 +3,42 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import { createPlanActivities } from '../../activities/plan';
 import { projectRoot } from '../../activities/providers/paths';
+import { runPolicyFromConfig } from '../../activities/run-policy';
+import { loadConfig } from '../../config';
+import { pipelines } from '../../pipelines/catalog';
+import { stepKinds } from '../../workers/kinds';
+import { workflowsPath } from '../../workers/worker';
 import { createDevServerEnv } from '../harness/temporal';
 
 const run = promisify(execFile);
 
 describe('npm run schedules: the quarterly visits-scaling schedule from the command line', () => {
   let env: TestWorkflowEnvironment;
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  const taskQueue = `schedules-${randomUUID()}`;
   beforeAll(async () => {
     env = await createDevServerEnv();
+    // Schedules are planned by the worker (planPipeline) when created: a worker with the plan activity.
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: workflowsPath(),
+      activities: createPlanActivities({
+        pipelines,
+        kinds: stepKinds,
+        policy: runPolicyFromConfig(loadConfig({})),
+      }),
+    });
+    running = worker.run();
   });
   afterAll(async () => {
+    worker?.shutdown();
+    await running?.catch(() => undefined);
     await env?.teardown();
   });
 
@@ -23,7 +48,7 @@ describe('npm run schedules: the quarterly visits-scaling schedule from the comm
       ['-r', '@swc-node/register', join(projectRoot, 'scripts', 'schedules.ts'), ...args],
       {
         cwd: projectRoot,
-        env: { ...process.env, TEMPORAL_ADDRESS: env.address },
+        env: { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue },
       },
     );
     return JSON.parse(stdout) as Record<string, unknown>;
@@ -36,6 +61,7 @@ describe('npm run schedules: the quarterly visits-scaling schedule from the comm
       pipeline: 'visits-scaling',
       cron: ['0 6 1 1,4,7,10 *'],
       paused: true,
+      overlap: 'BUFFER_ONE',
     });
     expect((created.nextRuns as string[]).every((time) => /-(01|04|07|10)-01T06:00:00/.test(time))).toBe(
       true,

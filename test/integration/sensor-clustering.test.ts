@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBigQueryActivities } from '../../activities/bigquery';
-import { joinOrStartRun } from '../../activities/join-run';
+import { joinOrStartRun } from '../../clients/join-run';
 import { LocalVmProvider } from '../../activities/providers/local';
 import { projectRoot } from '../../activities/providers/paths';
 import { createRegistryActivities } from '../../activities/registry';

@@ -13,11 +13,12 @@ const histories = readdirSync(historiesDir)
   .map((file) => ({ file, history: loadHistory(join(historiesDir, file)) }));
 
 const fixture = (name: string) => join(__dirname, 'fixtures', name);
+const operatorRun = histories.find(({ file }) => file === 'run-pipeline-operator.json');
 
 describe('runPipeline replays recorded histories', () => {
   it('has at least one recorded history with operator signals in it', () => {
     expect(histories.length).toBeGreaterThan(0);
-    const signals = histories[0]?.history.events?.filter(
+    const signals = operatorRun?.history.events?.filter(
       (event) => event.workflowExecutionSignaledEventAttributes,
     );
     expect(signals?.map((event) => event.workflowExecutionSignaledEventAttributes?.signalName)).toEqual([
@@ -38,15 +39,29 @@ describe('runPipeline replays recorded histories', () => {
     expect(failures).toEqual([]);
   });
 
+  it('has a recorded run with a map step (batch children, retryItem) and replays its batch child', async () => {
+    const map = histories.find(({ file }) => file === 'run-pipeline-map.json');
+    const events = map?.history.events ?? [];
+    expect(events.filter((e) => e.childWorkflowExecutionStartedEventAttributes).length).toBeGreaterThan(2);
+    expect(events.map((e) => e.workflowExecutionSignaledEventAttributes?.signalName).filter(Boolean)).toEqual(
+      ['retryItem'],
+    );
+    await Worker.runReplayHistory(
+      { workflowsPath: workflowsPath(), replayName: 'mapBatch' },
+      loadHistory(join(historiesDir, 'map-batch.json')),
+    );
+  });
+
   it('fails on an incompatible change (a new timer without patched())', async () => {
-    const [first] = histories;
     await expect(
-      Worker.runReplayHistory({ workflowsPath: fixture('run-pipeline-changed.ts') }, first?.history),
+      Worker.runReplayHistory({ workflowsPath: fixture('run-pipeline-changed.ts') }, operatorRun?.history),
     ).rejects.toBeInstanceOf(DeterminismViolationError);
   });
 
   it('accepts the same change behind patched()', async () => {
-    const [first] = histories;
-    await Worker.runReplayHistory({ workflowsPath: fixture('run-pipeline-patched.ts') }, first?.history);
+    await Worker.runReplayHistory(
+      { workflowsPath: fixture('run-pipeline-patched.ts') },
+      operatorRun?.history,
+    );
   });
 });

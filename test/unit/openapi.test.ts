@@ -37,7 +37,7 @@ describe('OpenAPI document', () => {
   let app: INestApplication;
   let document: OpenAPIObject;
   beforeAll(async () => {
-    app = await createApp(loadConfig({ API_TOKENS: 't' }));
+    app = await createApp(loadConfig({ API_TOKENS: 'docs:viewer:docs-secret' }));
     await app.init();
     document = SwaggerModule.createDocument(app, new DocumentBuilder().build());
   });

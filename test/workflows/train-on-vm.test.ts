@@ -148,6 +148,30 @@ describe('trainOnVm workflow (time-skipping server, activities stubbed at the bo
     ]);
   });
 
+  it('keeps retrying a failing teardown past the old limit of 10 attempts, and records the VM hours', async () => {
+    const { calls, activities } = stubActivities([{ kind: 'exited', exitCode: 0 }]);
+    let failures = 0;
+    activities.teardownTrainingVm = async (teardown) => {
+      if (failures < 11) {
+        failures += 1;
+        throw new Error(`compute API unavailable (${failures})`);
+      }
+      calls.push(`teardown:${teardown.vmName}`);
+    };
+    const { result, error } = await run(activities, input('stubborn'));
+    expect(error).toBeUndefined();
+    expect(failures).toBe(11);
+    expect(calls.at(-1)).toBe('teardown:vm-stubborn');
+    // Its interval closes when the teardown finally returned (the retries' backoff is skipped time).
+    expect(result?.vms).toEqual([
+      expect.objectContaining({
+        vmName: 'vm-stubborn',
+        intervals: [{ start: expect.any(String), end: expect.any(String) }],
+      }),
+    ]);
+    expect(result?.cost?.vmHours).toBeGreaterThan(0.1);
+  });
+
   it('retries a stopped VM on a fresh one from the synced checkpoint, tearing the old one down first', async () => {
     const { calls, activities } = stubActivities([
       { kind: 'vm-stopped', vmStatus: 'TERMINATED' },

@@ -49,8 +49,15 @@ export class RunContext {
     return undefined;
   }
 
-  recordSignal(signal: string, payload: unknown, reason: string | undefined): void {
-    this.signals.push({ signal, payload, at: now(), accepted: !reason, ...(reason ? { reason } : {}) });
+  recordSignal(signal: string, payload: unknown, reason: string | undefined, actor = 'signal'): void {
+    this.signals.push({
+      signal,
+      payload,
+      at: now(),
+      accepted: !reason,
+      ...(reason ? { reason } : {}),
+      actor,
+    });
     if (reason) log.warn('signal rejected', { signal, reason });
     this.changed = true;
   }
@@ -89,6 +96,7 @@ export class RunContext {
       pipeline: this.plan?.pipeline ?? this.input.pipeline,
       workflowId: workflowInfo().workflowId,
       state: this.state,
+      ...(this.input.startedBy ? { startedBy: this.input.startedBy } : {}),
       params: this.plan?.params ?? this.input.params ?? {},
       ...(this.plan ? { cutoff: this.plan.cutoff, plan: this.plan } : {}),
       steps: this.records().map((record) => ({
@@ -137,7 +145,12 @@ export class RunContext {
       steps: Object.fromEntries(
         this.records().map((r) => [
           r.id,
-          { state: r.state, cacheKey: r.planned.cacheKey, outputs: r.status.outputs },
+          {
+            state: r.state,
+            cacheKey: r.planned.cacheKey,
+            outputs: r.status.outputs,
+            ...(r.items ? { map: mapProgress(r) } : {}),
+          },
         ]),
       ),
       cost: this.cost(),

@@ -58,7 +58,8 @@ export const gapfillKind = defineKind({
           const predictions = parseTableName(spec.predictions);
           const from = addDays(spec.cutoff, 1);
           const [range] = await warehouse.queryRows({
-            sql: `SELECT MAX(day) AS last FROM \`${deps.config.BIGQUERY_PROJECT}.${predictions.dataset}.${predictions.table}\` WHERE day >= @from`,
+            // tableSql checks every part against the identifier patterns before it reaches SQL.
+            sql: `SELECT MAX(day) AS last FROM ${tableSql(predictions, deps.config.BIGQUERY_PROJECT)} WHERE day >= @from`,
             params: { from: dateParam(from) },
           });
           const to = range?.last ? String(range.last) : undefined;

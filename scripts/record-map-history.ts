@@ -1,0 +1,89 @@
+// Records the histories of a real runPipeline run with a map step on a fresh dev server into
+// test/histories/ (the run: run-pipeline-map.json, one of its batch children: map-batch.json), for
+// the replay tests: `npm run record:map-history`. A map of five items in batches of two, one item
+// failing once and retried by `retryItem`, an eachBatch step on each finished batch.
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { projectRoot } from '../activities/providers/paths';
+import { definePipeline } from '../pipelines';
+import { createDevServerEnv } from '../test/harness/temporal';
+import { createRunnerWorker, StepScript, waitForStatus } from '../test/workflows/run-pipeline-harness';
+import { retryItemSignal, runWorkflowId } from '../workflows/definitions';
+import { runPipeline } from '../workflows/run-pipeline';
+import { temporalCliPath } from './stack/temporal';
+
+const pipeline = definePipeline('map-demo')
+  .step('list', { kind: 'script' })
+  .step('each', {
+    kind: 'script',
+    after: ['list'],
+    spec: { sensor: '{{item.id}}' },
+    outputs: ['table'],
+    onFailure: 'wait',
+    retry: { maximumAttempts: 1 },
+    map: { forEach: [{ id: 'a' }, { id: 'b' }, { id: 'c' }, { id: 'd' }, { id: 'e' }], batchSize: 2 },
+  })
+  .step('cluster', { kind: 'script', after: ['each'], eachBatch: true, outputs: ['table'] })
+  .build();
+
+async function main(): Promise<void> {
+  const env = await createDevServerEnv();
+  try {
+    const script = new StepScript().behave('each', async (execution) => {
+      if (execution.item?.index === 1 && execution.attempt === 1) throw new Error('sensor b offline');
+    });
+    const worker = await createRunnerWorker(env, script, [pipeline]);
+    const workflowId = runWorkflowId('map-demo', 'recorded');
+    const handle = await env.client.workflow.start(runPipeline, {
+      args: [{ pipeline: 'map-demo' }],
+      workflowId,
+      taskQueue: worker.options.taskQueue,
+    });
+    const result = await worker.runUntil(async () => {
+      await waitForStatus(
+        handle,
+        (s) => s.steps.find((step) => step.id === 'each')?.state === 'awaiting-decision',
+      );
+      await handle.signal(retryItemSignal, { step: 'each', item: 1 });
+      return await handle.result();
+    });
+    const parent = await save(env.address, workflowId, 'run-pipeline-map');
+    const childId = parent.events
+      .map(
+        (event) =>
+          (
+            event as {
+              childWorkflowExecutionStartedEventAttributes?: { workflowExecution?: { workflowId?: string } };
+            }
+          ).childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId,
+      )
+      .find((id) => id?.endsWith('-0-1')) as string; // the first batch: items a and b (b fails)
+    await save(env.address, childId, 'map-batch');
+    console.log(`run ${result.state}`);
+  } finally {
+    await env.teardown();
+  }
+}
+
+async function save(address: string, workflowId: string, name: string): Promise<{ events: unknown[] }> {
+  // The CLI's JSON is the format the Web UI downloads and historyFromJSON reads.
+  const { stdout } = await promisify(execFile)(
+    temporalCliPath(),
+    ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json'],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  // Stack traces name this machine's paths; replay never reads them, so they are scrubbed.
+  const history = JSON.parse(stdout.split(projectRoot).join('<project>')) as { events: unknown[] };
+  const dir = join(projectRoot, 'test', 'histories');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(history, null, 1)}\n`);
+  console.log(`recorded ${history.events.length} events of ${workflowId} into test/histories/${name}.json`);
+  return history;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,3 +1,4 @@
+import { runPolicyFromConfig } from '../run-policy';
 import type { BigQuery } from '@google-cloud/bigquery';
 import { join } from 'node:path';
 import type { Config } from '../../config';
@@ -39,5 +40,6 @@ export function kindDepsFor(bigquery: BigQuery, config: Config): KindDeps {
     config: { ...config, BIGQUERY_PROJECT: bigquery.projectId },
     registryDir: registryRoot(config),
     workDir: join(config.DATA_DIR, 'work'),
+    policy: runPolicyFromConfig(config),
   };
 }

@@ -4,7 +4,6 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createBigQueryActivities } from '../bigquery';
 import { parseTableName } from '../bigquery/steps';
-import { createRegistryActivities } from '../registry';
 import { z } from 'zod';
 import type { StepExecution } from '../steps';
 import type { JsonObject } from '../../pipelines/core';
@@ -12,6 +11,8 @@ import {
   artifactDir,
   failure,
   modelFileOf,
+  modelFileOnDisk,
+  modelRegistryOf,
   PipelineStepErrorType,
   readJson,
   readModelArtifact,
@@ -139,7 +140,7 @@ function modelHandlerDeps(deps: KindDeps) {
   };
   return {
     warehouse: createBigQueryActivities(deps.bigquery, deps.config),
-    registry: createRegistryActivities(resolve(deps.registryDir)),
+    registry: modelRegistryOf(deps),
     workFolder,
   };
 }
@@ -245,7 +246,7 @@ export const evaluateKind = defineKind({
             if (mine.mse === null || mine.rows === 0) throw noRows(name, table);
             const production = await registry.getModelAlias({ model: name });
             const theirs = production
-              ? await score(script, join(production.path, production.modelFile), data)
+              ? await score(script, await modelFileOnDisk(deps, production), data)
               : null;
             if (theirs && (theirs.mse === null || theirs.rows !== mine.rows)) {
               throw failure(

@@ -1,3 +1,4 @@
+import type { RunPolicy } from '../run-policy';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BigQuery } from '@google-cloud/bigquery';
 import { execFile } from 'node:child_process';
@@ -21,6 +22,8 @@ export enum PipelineStepErrorType {
   MODEL_COMMAND_FAILED = 'PipelineStepModelCommandFailed',
   /** evaluate found no labelled held-out rows: there is nothing to compare champion and challenger on. */
   EVALUATION_NO_ROWS = 'PipelineStepEvaluationNoRows',
+  /** A map item's resolved VM (machine type, accelerator, instance) is not in the worker's allow-lists. */
+  RESOURCE_NOT_ALLOWED = 'PipelineStepResourceNotAllowed',
 }
 
 /** What the step kinds close over; the worker builds it once. */
@@ -45,6 +48,11 @@ export interface KindDeps {
   /** Folder holding `models/` for worker-side predict and evaluate (default: this checkout). */
   projectDir?: string;
   python?: string;
+  /**
+   * The worker's run policy (allow-lists): a map item's VM, known only once its item is filled in,
+   * is checked against it before anything is provisioned. Absent: no check (unit tests).
+   */
+  policy?: RunPolicy;
 }
 
 export const failure = (type: PipelineStepErrorType, message: string) =>

@@ -1,3 +1,4 @@
+import { runPolicyFromConfig } from '../run-policy';
 import type { BigQuery } from '@google-cloud/bigquery';
 import { join } from 'node:path';
 import type { Config } from '../../config';
@@ -44,5 +45,6 @@ export function kindDepsFor(bigquery: BigQuery, config: Config): KindDeps {
     registryUrl: config.REGISTRY_URL,
     gcsApiEndpoint: config.GCS_API_ENDPOINT,
     workDir: join(config.DATA_DIR, 'work'),
+    policy: runPolicyFromConfig(config),
   };
 }

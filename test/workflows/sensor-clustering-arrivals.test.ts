@@ -1,4 +1,5 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
@@ -144,7 +145,13 @@ describe('sensor-clustering: one run per day, joined by arrivals and the schedul
     await w.runUntil(async () => {
       const queue = w.options.taskQueue;
       const trigger = await env.client.workflow.start(joinDailyRun, {
-        args: [{ pipeline: 'sensor-clustering', rerunFrom: sensorClusteringDaily.rerunFrom }],
+        args: [
+          {
+            pipeline: 'sensor-clustering',
+            rerunFrom: sensorClusteringDaily.rerunFrom,
+            startedBy: 'schedule:sensor-clustering-daily (set by ops)',
+          },
+        ],
         workflowId: `sensor-clustering-daily-${randomUUID()}`,
         taskQueue: queue,
       });
@@ -163,6 +170,15 @@ describe('sensor-clustering: one run per day, joined by arrivals and the schedul
       const result = await handle.result();
       expect(result.state).toBe('succeeded');
       expect(result.cutoff).toBe(day);
+      // The schedule started the day's run: its status and its start input name who set it.
+      expect((await handle.query(statusQuery)).startedBy).toBe(
+        'schedule:sensor-clustering-daily (set by ops)',
+      );
+      const history = await handle.fetchHistory();
+      const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+      expect(defaultPayloadConverter.fromPayload(input!)).toMatchObject({
+        startedBy: 'schedule:sensor-clustering-daily (set by ops)',
+      });
     });
   });
 });

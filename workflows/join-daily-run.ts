@@ -18,6 +18,8 @@ export interface JoinDailyRunInput {
   params?: Record<string, JsonPrimitive>;
   /** The step a running run of the day redoes to take in what is there now. */
   rerunFrom: string;
+  /** Who the run is started by when none of the day is open (`schedule:<id> (set by <token>)`). */
+  startedBy?: string;
 }
 
 /**
@@ -37,5 +39,7 @@ export async function joinDailyRun(input: JoinDailyRunInput): Promise<JoinRunRes
     ...(input.params ? { params: input.params } : {}),
     rerunFrom: input.rerunFrom,
     reason: `scheduled daily run ${nominal.toISOString()}`,
+    // Only the activity's input changes (no new command), so runs in flight replay as before.
+    ...(input.startedBy ? { startedBy: input.startedBy } : {}),
   });
 }

@@ -1,4 +1,5 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
@@ -255,7 +256,13 @@ describe('sensor-clustering: one run per day, features as a map, partial results
       // A schedule created before the `sensors` step existed still names `features`: the activity
       // takes the pipeline's current step.
       const trigger = await env.client.workflow.start(joinDailyRun, {
-        args: [{ pipeline: 'sensor-clustering', rerunFrom: 'features' }],
+        args: [
+          {
+            pipeline: 'sensor-clustering',
+            rerunFrom: 'features',
+            startedBy: 'schedule:sensor-clustering-daily (set by ops)',
+          },
+        ],
         workflowId: `sensor-clustering-daily-${randomUUID()}`,
         taskQueue: queue,
       });
@@ -276,6 +283,15 @@ describe('sensor-clustering: one run per day, features as a map, partial results
       expect(result.state).toBe('succeeded');
       expect(result.cutoff).toBe(day);
       expect(steps.inferences.at(-1)?.sensors).toEqual(['hive-001', 'hive-002']);
+      // The schedule started the day's run: its status and its start input name who set it.
+      expect((await handle.query(statusQuery)).startedBy).toBe(
+        'schedule:sensor-clustering-daily (set by ops)',
+      );
+      const history = await handle.fetchHistory();
+      const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+      expect(defaultPayloadConverter.fromPayload(input!)).toMatchObject({
+        startedBy: 'schedule:sensor-clustering-daily (set by ops)',
+      });
     });
   });
 });

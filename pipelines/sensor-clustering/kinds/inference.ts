@@ -6,13 +6,14 @@ import { parseTableName } from '../../../activities/bigquery/steps';
 import {
   ensureTable,
   failure,
+  modelFileOnDisk,
+  modelRegistryOf,
   PipelineStepErrorType,
   pinnedCodeOf,
   runModel,
   shortHash,
   type KindDeps,
 } from '../../../activities/kinds/common';
-import { createRegistryActivities } from '../../../activities/registry';
 import type { StepHandlerContext, TypedExecution } from '../../../activities/steps';
 import type { SensorClustersSpec } from './specs';
 import type { JsonObject } from '../../core';
@@ -60,7 +61,7 @@ export async function inferClusters(
 ): Promise<InferenceMetrics> {
   const started = Date.now();
   const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
-  const registry = createRegistryActivities(resolve(deps.registryDir));
+  const registry = modelRegistryOf(deps);
   const project = deps.config.BIGQUERY_PROJECT;
   const spec = execution.step.spec;
   const { date, model, model_version: wanted, features: featuresTable, results: resultsTable } = spec;
@@ -99,7 +100,7 @@ export async function inferClusters(
     });
     context.heartbeat({ phase: 'inference', sensors: exported.rows });
     const script = spec.script;
-    const modelFile = join(version.path, version.modelFile);
+    const modelFile = await modelFileOnDisk(deps, version);
     const code = pinnedCodeOf(execution, spec.code);
     await runModel(
       deps,

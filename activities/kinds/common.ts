@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { BigQueryActivitiesConfig } from '../bigquery/context';
 import type { JsonValue } from '../../pipelines/core';
+import { createRegistryActivities, localModelFile, type ModelVersion } from '../registry';
 import type { StepExecution } from '../steps';
 
 /** Failure types of the generic step kinds (train, predict, evaluate, promote, cleanup) and kinds built on them. */
@@ -35,6 +36,13 @@ export interface KindDeps {
   };
   /** Model registry root; training artifacts live under `<registry>/artifacts/<output name>/`. */
   registryDir: string;
+  /**
+   * Where model versions and aliases live when not in `registryDir`: `gs://bucket/prefix`
+   * (REGISTRY_URL); artifacts stay in `registryDir`.
+   */
+  registryUrl?: string;
+  /** Cloud Storage API endpoint for `registryUrl` (GCS_API_ENDPOINT; empty: the real API). */
+  gcsApiEndpoint?: string;
   /** Scratch folder for files moved between the warehouse and the models (removed after each step). */
   workDir: string;
   /** Folder holding `models/` for worker-side predict and evaluate (default: this checkout). */
@@ -59,6 +67,19 @@ export const shortHash = (text: string, length = 8): string =>
 /** The artifact folder of a step output that is not a table (a model, a decision, a promotion record). */
 export const artifactDir = (deps: KindDeps, output: string): string =>
   join(resolve(deps.registryDir), 'artifacts', output);
+
+/** The model registry of the step kinds: `registryUrl` (a bucket) when set, else the registry folder. */
+export const modelRegistryOf = (deps: KindDeps) =>
+  createRegistryActivities(deps.registryUrl || resolve(deps.registryDir), {
+    apiEndpoint: deps.gcsApiEndpoint,
+  });
+
+/** A local copy of a registry version's model file (downloaded into the work folder from a bucket). */
+export const modelFileOnDisk = (deps: KindDeps, version: ModelVersion): Promise<string> =>
+  localModelFile(version, {
+    apiEndpoint: deps.gcsApiEndpoint,
+    cacheDir: join(resolve(deps.workDir), 'registry-cache'),
+  });
 
 export function readJson<T>(path: string): T | undefined {
   if (!existsSync(path)) return undefined;

@@ -4,7 +4,6 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createBigQueryActivities, type RunLabels, type TableRef } from '../bigquery';
 import { parseTableName } from '../bigquery/steps';
-import { createRegistryActivities } from '../registry';
 import { z } from 'zod';
 import type { StepExecution } from '../steps';
 import type { JsonObject } from '../../pipelines/core';
@@ -12,6 +11,8 @@ import {
   artifactDir,
   failure,
   modelFileOf,
+  modelFileOnDisk,
+  modelRegistryOf,
   PipelineStepErrorType,
   readJson,
   readModelArtifact,
@@ -140,7 +141,7 @@ function modelHandlerDeps(deps: KindDeps) {
   };
   return {
     warehouse: createBigQueryActivities(deps.bigquery, deps.config),
-    registry: createRegistryActivities(resolve(deps.registryDir)),
+    registry: modelRegistryOf(deps),
     workFolder,
   };
 }
@@ -296,7 +297,7 @@ export const evaluateKind = defineKind({
             if (mine.mse === null || mine.rows === 0) throw noRows(name, table);
             const production = await registry.getModelAlias({ model: name });
             const theirs = production
-              ? await score(script, join(production.path, production.modelFile), data)
+              ? await score(script, await modelFileOnDisk(deps, production), data)
               : null;
             if (theirs && (theirs.mse === null || theirs.rows !== mine.rows)) {
               throw failure(

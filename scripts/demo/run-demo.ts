@@ -1,7 +1,7 @@
 import type { BigQuery } from '@google-cloud/bigquery';
 import type { NativeConnection } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { modelRegistryLocation } from '../../activities/registry';
 import { createApp } from '../../api/app';
 import { loadConfig, parseApiTokens, type Config } from '../../config';
 import { createWorker } from '../../workers/worker';
@@ -42,7 +42,7 @@ export interface DemoResult {
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const print = options.print ?? ((line: string) => console.log(line));
   const config = options.config;
-  const registryDir = config.REGISTRY_DIR || join(config.DATA_DIR, 'registry');
+  const registryDir = modelRegistryLocation(config);
   const recipe = demoRecipe(options.pipeline ?? (demoRecipes[0] as { pipeline: string }).pipeline);
   const start = await recipe.prepare({
     bigquery: options.bigquery,

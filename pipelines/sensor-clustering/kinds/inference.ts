@@ -5,13 +5,14 @@ import { tableSql } from '../../../activities/bigquery/identifiers';
 import { parseTableName } from '../../../activities/bigquery/steps';
 import {
   failure,
+  modelFileOnDisk,
+  modelRegistryOf,
   PipelineStepErrorType,
   pinnedCodeOf,
   runModel,
   shortHash,
   type KindDeps,
 } from '../../../activities/kinds/common';
-import { createRegistryActivities } from '../../../activities/registry';
 import type { StepHandlerContext, TypedExecution } from '../../../activities/steps';
 import type { SensorClustersSpec } from './specs';
 import type { JsonObject } from '../../core';
@@ -54,7 +55,7 @@ export async function inferClusters(
 ): Promise<InferenceMetrics> {
   const started = Date.now();
   const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
-  const registry = createRegistryActivities(resolve(deps.registryDir));
+  const registry = modelRegistryOf(deps);
   const project = deps.config.BIGQUERY_PROJECT;
   const spec = execution.step.spec;
   const { date, model, model_version: wanted, features: featuresTable, results: resultsTable } = spec;
@@ -87,7 +88,7 @@ export async function inferClusters(
     });
     context.heartbeat({ phase: 'inference', sensors: exported.rows });
     const script = spec.script;
-    const modelFile = join(version.path, version.modelFile);
+    const modelFile = await modelFileOnDisk(deps, version);
     const code = pinnedCodeOf(execution, spec.code);
     await runModel(
       deps,

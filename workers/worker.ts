@@ -17,7 +17,7 @@ import { createBigQueryActivities } from '../activities/bigquery';
 import { createRegistryActivities, modelRegistryLocation, registryRoot } from '../activities/registry';
 import { bindKinds, createTrainingStepActivities, kindDepsFor, type AnyStepKind } from '../activities/kinds';
 import type { VmProvider } from '../activities/providers/types';
-import { pipelines as catalog, type PipelineRegistry } from '../pipelines';
+import { pipelines as catalog, dailyRunTriggers, type PipelineRegistry } from '../pipelines';
 import { stepKinds } from './kinds';
 import type { SshTarget } from '../activities/remote/ssh';
 import { ConfigError, loadConfig, type Config } from '../config';
@@ -67,7 +67,7 @@ export function createActivities(
       policy: runPolicyFromConfig(config),
     }),
     // Schedules of daily pipelines join (or start) the day's run by signal-with-start.
-    ...createJoinRunActivities(),
+    ...createJoinRunActivities(dailyRunTriggers),
     // executeStep / outputsExist over the one kind list (workers/kinds.ts), handlers bound once.
     ...createStepActivities(bindKinds(kinds, kindDeps)),
     // Training steps around the trainOnVm child: export the data, file the model under the step's output.

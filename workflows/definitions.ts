@@ -194,6 +194,12 @@ export interface StepPayload {
   step: string;
   /** Why, kept with the signal in the audit trail (e.g. what arrived, for a data-arrival rerun). */
   reason?: string;
+  /**
+   * rerunFrom only: the steps (and map items) whose outputs exist under their keys stay `cached`
+   * instead of being recomputed. A data arrival sends it: the listing reruns, unchanged items are
+   * cached. Default (an operator's rerun): everything from the step on runs again.
+   */
+  keepCached?: boolean;
 }
 export interface MarkSucceededPayload extends StepPayload {
   reason: string;

@@ -55,6 +55,9 @@ const SCHEDULED_START_TIME = defineSearchAttributeKey(
   SearchAttributeType.DATETIME,
 );
 
+/** Patch id: a rerunFrom with `keepCached` (a data arrival) lets unchanged steps and items be cached. */
+const RERUN_KEEPS_CACHED = 'rerun-keeps-cached';
+
 type Outcome = Pick<StepRecord['status'], 'state' | 'outputs' | 'info' | 'reason'>;
 
 /** Runs a pipeline: plan (an activity), then every ready step concurrently until nothing can run. */
@@ -369,13 +372,16 @@ class PipelineRun {
   /** rerunFrom: waits until the cancelled steps have stopped, then resets the whole set. */
   private async applyResets(): Promise<void> {
     while (this.run.resets.length > 0) {
-      const ids = this.run.resets.shift() as string[];
+      const { ids, keepCached } = this.run.resets.shift() as RunContext['resets'][number];
+      // A rerun that keeps caches checks outputs it used to skip: new commands, so behind a patch (a
+      // history recorded before it forced the rerun, and replays so).
+      const force = !(keepCached && patched(RERUN_KEEPS_CACHED));
       await Promise.all(ids.map((id) => this.run.record(id).task?.promise));
       for (const id of ids) {
         const record = this.run.record(id);
         record.generation += 1;
         record.task = undefined;
-        record.reset(true);
+        record.reset(force);
       }
     }
   }

@@ -250,3 +250,25 @@ export const runLabels = (
   pipeline: execution.pipeline,
   step: execution.step.id,
 });
+
+/**
+ * Creates a production table `dataset.table` (and its dataset) with this schema when it does not exist
+ * yet: the first publish of a pipeline's results (features, clusters, forecasts).
+ */
+export async function ensureTable(
+  deps: Pick<KindDeps, 'bigquery'>,
+  name: string,
+  schema: { name: string; type: string }[],
+): Promise<void> {
+  const [datasetId = '', tableId = ''] = name.split('.');
+  await deps.bigquery.dataset(datasetId).get({ autoCreate: true });
+  const table = deps.bigquery.dataset(datasetId).table(tableId);
+  const [exists] = await table.exists();
+  if (exists) return;
+  try {
+    await table.create({ schema: { fields: schema } });
+  } catch (error) {
+    // Two steps (or items) of one run create it at once: the loser finds it there.
+    if ((error as { code?: number }).code !== 409) throw error;
+  }
+}

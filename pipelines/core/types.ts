@@ -51,6 +51,9 @@ export interface ParameterDefinition {
   description?: string;
   /** Allowed values (e.g. VM templates). */
   choices?: JsonPrimitive[];
+  /** Number parameters: the smallest and largest allowed value (inclusive), checked when a run is planned. */
+  min?: number;
+  max?: number;
 }
 
 /**

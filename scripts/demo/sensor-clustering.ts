@@ -120,10 +120,11 @@ async function runDay(
   const view = await follow(api, body.workflowId, print);
   await during;
   const inference = view.run.steps.find((step) => step.id === 'clustering_inference');
-  const features = view.run.steps.find((step) => step.id === 'features')?.info as
-    { computed?: string[]; cached?: string[] } | undefined;
+  const features = view.run.steps.find((step) => step.id === 'features')?.map;
   if (features)
-    print(`  features: ${features.computed?.length ?? 0} computed, ${features.cached?.length ?? 0} cached`);
+    print(`  features (map, one item per sensor): ${features.succeeded} computed, ${features.cached} cached`);
+  for (const partial of inference?.partials ?? [])
+    print(`  partial inference on batch ${partial.batch} (${partial.items} sensors): ${partial.state}`);
   if (inference?.info) print(`  metrics stored with the run: ${JSON.stringify(inference.info)}`);
   return { workflowId: body.workflowId, view };
 }

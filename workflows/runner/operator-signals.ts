@@ -44,6 +44,7 @@ interface ActionPayload {
   step?: unknown;
   reason?: unknown;
   item?: unknown;
+  keepCached?: unknown;
 }
 
 /** One operator action: how it is checked against the run, and what it does once accepted. */
@@ -105,14 +106,14 @@ const STEP_ACTIONS: StepAction[] = [
   {
     name: 'rerunFrom',
     rejection: (run, record) => rerunRejection(run, record),
-    apply: (run, record) => {
+    apply: (run, record, payload) => {
       const ids = [...downstreamOf((run.plan as Plan).steps, record.id)];
       for (const id of ids) {
         const target = run.record(id);
         target.resetPending = true;
         target.task?.scope.cancel();
       }
-      run.resets.push(ids);
+      run.resets.push({ ids, keepCached: payload.keepCached === true });
     },
   },
 ];

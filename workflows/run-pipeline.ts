@@ -41,12 +41,17 @@ import { recordStepDuration } from './metrics';
 
 export { mapBatch } from './map-batch';
 
+// Both heartbeat (activities/heartbeat.ts): a worker that dies in one is noticed in 30 s; the
+// start-to-close bounds a stuck git or warehouse call. Options are not part of the command's
+// identity on replay, so in-flight runs take them without a patch.
 const { planRun } = proxyActivities<PlanActivities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: Object.values(RunnerErrorType) },
 });
 const { notify } = proxyActivities<NotifyActivities>({
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '30 seconds',
   retry: { maximumAttempts: 3 },
 });
 

@@ -6,7 +6,7 @@ import { createApp } from '../../api/app';
 import { loadConfig, parseApiTokens, type Config } from '../../config';
 import { createWorker } from '../../workers/worker';
 import { ApiClient } from './http';
-import { costLines, evaluationLines, ProgressPrinter, type RunView } from './progress';
+import { costLines, evaluationLines, gapfillLines, ProgressPrinter, type RunView } from './progress';
 import { demoRecipe, demoRecipes } from './recipes';
 
 export interface DemoOptions {
@@ -80,6 +80,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const view = await follow(api, workflowId, new ProgressPrinter(print), print);
       print('');
       for (const line of evaluationLines(view.run.steps.find((step) => step.id === 'evaluate')?.info))
+        print(line);
+      for (const line of gapfillLines(view.run.steps.find((step) => step.id === 'gapfill')?.info))
         print(line);
       for (const line of costLines(view.run.cost)) print(line);
       return { workflowId, view, cutoff: start.cutoff, facts: start.facts };

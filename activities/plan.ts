@@ -186,6 +186,7 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
       ...(reuse ? { reuse } : {}),
       ...(step.map ? { map: planMap(step.id, step.map, lookup) } : {}),
       ...(step.eachBatch ? { eachBatch: true } : {}),
+      ...(step.exclusive ? { exclusive: planExclusive(step.id, step.exclusive, lookup) } : {}),
     });
   }
   if (specProblems.length > 0) fail(RunnerErrorType.InvalidStepSpec, specProblems.join('; '));
@@ -493,4 +494,23 @@ async function searchAttributesWithClient(): Promise<boolean> {
   } catch {
     return false; // the time-skipping test server has no operator service
   }
+}
+
+/** Lease names: what a workflow id may carry after `instance-lease/`, no templates left, bounded. */
+const EXCLUSIVE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$/;
+
+/** The lease name a step holds while it runs, resolved; a name that is not one fails the plan. */
+function planExclusive(
+  stepId: string,
+  template: string,
+  lookup: (name: string) => JsonValue | undefined,
+): string {
+  const name = fillTemplates(template, lookup);
+  if (!EXCLUSIVE_NAME.test(name)) {
+    fail(
+      RunnerErrorType.InvalidStepSpec,
+      `step ${stepId}: exclusive resolves to ${JSON.stringify(name.slice(0, 80))}, which is not a lease name (${EXCLUSIVE_NAME})`,
+    );
+  }
+  return name;
 }

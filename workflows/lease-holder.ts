@@ -21,18 +21,55 @@ const { requestInstanceLease, releaseInstanceLease } = proxyActivities<LeaseActi
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
 });
 
+/**
+ * One `leaseUpdate` handler for a workflow that may hold several leases at once (a run's exclusive
+ * steps): routes each update to the holder of its lease name, and lets one step of the run at a time
+ * hold a given name (the lease sees the run, not the step, as its holder).
+ */
+export class LeaseUpdateRouter {
+  private readonly holders = new Map<string, (update: LeaseUpdate) => void>();
+  private readonly inUse = new Set<string>();
+
+  constructor() {
+    setHandler(leaseUpdateSignal, (update) => {
+      if (typeof update?.instance === 'string') this.holders.get(update.instance)?.(update);
+    });
+  }
+
+  route(instance: string, onUpdate: (update: LeaseUpdate) => void): void {
+    this.holders.set(instance, onUpdate);
+  }
+
+  /** Waits until no other step of this run holds `instance`, then takes it. */
+  async take(instance: string): Promise<void> {
+    await condition(() => !this.inUse.has(instance));
+    this.inUse.add(instance);
+  }
+
+  give(instance: string): void {
+    this.inUse.delete(instance);
+    this.holders.delete(instance);
+  }
+}
+
 export class InstanceLeaseHolder {
   private update: LeaseUpdate | undefined;
   private requested = false;
 
-  /** Installs the `leaseUpdate` handler; call it before anything can send one. */
+  /**
+   * Installs the `leaseUpdate` handler (or routes it through `router`, when the workflow may hold
+   * several leases); call it before anything can send one.
+   */
   constructor(
     private readonly instance: string,
     private readonly ttlMs: number,
+    router?: LeaseUpdateRouter,
   ) {
-    setHandler(leaseUpdateSignal, (update) => {
+    const onUpdate = (update: LeaseUpdate) => {
       if (update?.instance === instance) this.update = update;
-    });
+    };
+    if (router) router.route(instance, onUpdate);
+    else setHandler(leaseUpdateSignal, onUpdate);
   }
 
   /** Waits until this workflow holds the instance; `onWaiting` sees each "waiting for …" note (undefined once granted). */

@@ -31,7 +31,8 @@ import {
   type RunPipelineInput,
   type RunPipelineResult,
 } from './definitions';
-import { checkOutputs, dispatchStep } from './runner/dispatch';
+import { checkOutputs, dispatchStep, type StepHooks } from './runner/dispatch';
+import { LeaseUpdateRouter } from './lease-holder';
 import { legacySpec } from './runner/legacy-plan';
 import { finishedItems, mapProgress, runMapStep } from './runner/map-step';
 import { installOperatorHandlers } from './runner/operator-signals';
@@ -72,9 +73,23 @@ export async function runPipeline(input: RunPipelineInput): Promise<RunPipelineR
 
 class PipelineRun {
   private readonly run: RunContext;
+  /** Lease grants for the run's exclusive steps (one handler for all of them). */
+  private readonly leases = new LeaseUpdateRouter();
 
   constructor(input: RunPipelineInput) {
     this.run = new RunContext(input);
+  }
+
+  /** What a step reports while it runs: its VMs' usage, and what it waits for (an exclusive lease). */
+  private hooks(record: StepRecord): StepHooks {
+    return {
+      onVmUsage: (vms) => record.addVmUsage(vms),
+      leases: this.leases,
+      onWaiting: (note) => {
+        if (note) record.status.note = note;
+        else delete record.status.note;
+      },
+    };
   }
 
   async execute(): Promise<RunPipelineResult> {
@@ -247,7 +262,7 @@ class PipelineRun {
         const attempt = { ...execution, attempt: record.status.attempts };
         const result = planned.map
           ? await runMapStep(this.run, record, attempt)
-          : await dispatchStep(planned, attempt, { onVmUsage: (vms) => record.addVmUsage(vms) });
+          : await dispatchStep(planned, attempt, this.hooks(record));
         return { state: 'succeeded', outputs: result.outputs ?? execution.outputs, info: result.info };
       } catch (error) {
         if (isCancellation(error) || planned.onFailure !== 'wait') throw error;
@@ -346,13 +361,7 @@ class PipelineRun {
     record.set('running', now(), { error: undefined });
     const scope = new CancellationScope();
     const promise = scope
-      .run(() =>
-        dispatchStep(
-          { ...record.planned, outputs },
-          { ...execution, outputs },
-          { onVmUsage: (vms) => record.addVmUsage(vms) },
-        ),
-      )
+      .run(() => dispatchStep({ ...record.planned, outputs }, { ...execution, outputs }, this.hooks(record)))
       .then(
         (result) => {
           partial.state = 'succeeded';
@@ -415,9 +424,7 @@ class PipelineRun {
       record.set('running', now(), { error: undefined });
       record.status.attempts += 1;
       try {
-        const result = await dispatchStep(record.planned, this.execution(record), {
-          onVmUsage: (vms) => record.addVmUsage(vms),
-        });
+        const result = await dispatchStep(record.planned, this.execution(record), this.hooks(record));
         record.set('succeeded', now(), {
           outputs: result.outputs ?? record.planned.outputs,
           ...(result.info ? { info: result.info } : {}),

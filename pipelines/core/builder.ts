@@ -30,6 +30,8 @@ export interface StepOptions {
   map?: MapOptions;
   /** Also run after each finished batch of the (one) map step in `after`. */
   eachBatch?: boolean;
+  /** Held alone across runs while the step runs (a lease name; templates allowed). */
+  exclusive?: string;
 }
 
 /** Typed parameter declarations: `param.string({ default: 'eu' })`, `param.date()`. */
@@ -83,6 +85,7 @@ export function stepDefinition(id: string, options: StepOptions): StepDefinition
         }
       : {}),
     ...(options.eachBatch ? { eachBatch: true } : {}),
+    ...(options.exclusive ? { exclusive: options.exclusive } : {}),
   };
 }
 

@@ -113,6 +113,11 @@ export interface StepDefinition {
   map?: MapDefinition;
   /** Runs after each finished batch of its map upstream too (partial results), then once at the end. */
   eachBatch?: boolean;
+  /**
+   * A resource the step holds alone while it runs, across runs (e.g. `production:{{production_dataset}}`
+   * for a promotion): a second run's step waits for the lease, visibly. Templates are resolved at plan.
+   */
+  exclusive?: string;
 }
 
 export interface PipelineDefinition {
@@ -170,6 +175,8 @@ export interface PlannedStep {
   reuse?: { runId: string; outputs: Record<string, string> };
   map?: PlannedMap;
   eachBatch?: boolean;
+  /** The resolved lease name the step holds while it runs (see StepDefinition.exclusive). */
+  exclusive?: string;
 }
 
 /** A map step as planned: a static list is resolved, an upstream one is read when the step starts. */

@@ -330,6 +330,8 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     kind: 'promote',
     after: ['evaluate', ...MODELS.map((m) => `${m.name}.train`), ...PROMOTED.map((m) => `${m}.predict`)],
     approval: '{{require_approval}}',
+    // One promotion (and one gap fill) of the production dataset at a time, across runs.
+    exclusive: 'production:{{production_dataset}}',
     spec: {
       decision: '{{steps.evaluate.decision}}',
       models: MODELS.map((m) => ({ model: m.name, artifact: `{{steps.${m.name}.train.model}}` })),
@@ -346,6 +348,7 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     // At promotion, not at the run's start: the days from the cutoff + 1 through the last day in the
     // source now, predicted by the promoted models with features as of each day, written all or nothing.
     after: ['promote'],
+    exclusive: 'production:{{production_dataset}}',
     spec: {
       promotion: '{{steps.promote.record}}',
       target: '{{production_dataset}}.poi_visits_scaled',

@@ -11,6 +11,7 @@ import {
   type ActivityOptions,
   type LocalActivityOptions,
 } from '@temporalio/workflow';
+import { msToNumber } from '@temporalio/common/lib/time';
 import type { Duration, RetryPolicy } from '@temporalio/common';
 import type { StepActivities, StepExecution, StepResult } from '../../activities/steps';
 import type { TrainingStepActivities } from '../../activities/kinds/training';
@@ -18,12 +19,17 @@ import type { PlannedStep, StepRuns } from '../../pipelines/core/types';
 import type { VmUsage } from '../cost';
 import { RunnerErrorType } from '../definitions';
 import { trainOnVm } from '../train-on-vm';
+import { InstanceLeaseHolder, type LeaseUpdateRouter } from '../lease-holder';
 import { TrainingErrorType, type TrainOnVmResult } from '../training-types';
 
 /** What a step reports to the runner while it runs. */
 export interface StepHooks {
   /** The VMs a training used and when they ran (for VM hours and cost), once its child has ended. */
   onVmUsage?: (vms: VmUsage[]) => void;
+  /** Routes lease grants to the run's exclusive steps (required for a step with `exclusive`). */
+  leases?: LeaseUpdateRouter;
+  /** "waiting for <lease>, held by run X" while an exclusive step waits; undefined once granted. */
+  onWaiting?: (note: string | undefined) => void;
 }
 
 /** Default retry of a step's activity when the definition sets none. */
@@ -71,6 +77,45 @@ export async function dispatchStep(
   execution: StepExecution,
   hooks: StepHooks = {},
 ): Promise<StepResult> {
+  // Plans carry `exclusive` only since the change; the patch marks the lease's activities in history.
+  if (step.exclusive && hooks.leases && patched('exclusive-steps')) {
+    return await holdingLease(step.exclusive, step, hooks, () => runStep(step, execution, hooks));
+  }
+  return await runStep(step, execution, hooks);
+}
+
+/**
+ * Runs `body` holding the lease `name` across runs (the instance-lease workflow `instance-lease/<name>`),
+ * released in a non-cancellable scope whatever happens. A holder that dies frees it at the lease's expiry:
+ * the step's timeout × its attempts, plus an hour.
+ */
+async function holdingLease<T>(
+  name: string,
+  step: PlannedStep,
+  hooks: StepHooks,
+  body: () => Promise<T>,
+): Promise<T> {
+  const leases = hooks.leases as LeaseUpdateRouter;
+  await leases.take(name);
+  const attempts = Math.max(1, step.retry?.maximumAttempts ?? DEFAULT_STEP_RETRY.maximumAttempts);
+  const holder = new InstanceLeaseHolder(
+    name,
+    attempts * msToNumber(step.timeout as Duration) + 3_600_000,
+    leases,
+  );
+  try {
+    await holder.acquire((note) => hooks.onWaiting?.(note));
+    return await body();
+  } finally {
+    await CancellationScope.nonCancellable(async () => {
+      hooks.onWaiting?.(undefined);
+      await holder.release();
+      leases.give(name);
+    });
+  }
+}
+
+async function runStep(step: PlannedStep, execution: StepExecution, hooks: StepHooks): Promise<StepResult> {
   const runs = runsOf(step);
   switch (runs.by) {
     case 'nothing':

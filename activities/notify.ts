@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createTransport, type Transporter } from 'nodemailer';
 import type { Config } from '../config';
 import { runUiUrl } from '../config/links';
+import { whileHeartbeating } from './heartbeat';
 
 export enum NotifyErrorType {
   WebhookRejected = 'WebhookRejected',
@@ -45,36 +46,39 @@ export function createNotifyActivities(config: NotifyConfig) {
   const mail = (): Transporter => (mailer ??= createTransport(config.SMTP_URL));
 
   return {
+    /** Heartbeats while it posts or mails: a worker that dies in it is noticed in seconds. */
     async notify(notification: Notification): Promise<{ channels: string[] }> {
-      const url = runUiUrl(config, notification.workflowId);
-      const subject = `[retrainer] ${notification.pipeline}: ${notification.event}${
-        notification.steps.length > 0 ? ` (${notification.steps.join(', ')})` : ''
-      }`;
-      const text = `${subject}\n${notification.message}\nRun: ${url}`;
-      log.info('notification', { ...notification });
-      const channels = ['log'];
-      if (config.NOTIFY_WEBHOOK_URL) {
-        const response = await fetch(config.NOTIFY_WEBHOOK_URL, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ text, ...notification, url }),
-          signal: AbortSignal.timeout(10_000),
-        });
-        if (!response.ok) {
-          // 4xx will not get better by retrying; 5xx may.
-          throw ApplicationFailure.create({
-            type: NotifyErrorType.WebhookRejected,
-            message: `webhook answered ${response.status} ${response.statusText}`,
-            nonRetryable: response.status >= 400 && response.status < 500,
+      return await whileHeartbeating(async () => {
+        const url = runUiUrl(config, notification.workflowId);
+        const subject = `[retrainer] ${notification.pipeline}: ${notification.event}${
+          notification.steps.length > 0 ? ` (${notification.steps.join(', ')})` : ''
+        }`;
+        const text = `${subject}\n${notification.message}\nRun: ${url}`;
+        log.info('notification', { ...notification });
+        const channels = ['log'];
+        if (config.NOTIFY_WEBHOOK_URL) {
+          const response = await fetch(config.NOTIFY_WEBHOOK_URL, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ text, ...notification, url }),
+            signal: AbortSignal.timeout(10_000),
           });
+          if (!response.ok) {
+            // 4xx will not get better by retrying; 5xx may.
+            throw ApplicationFailure.create({
+              type: NotifyErrorType.WebhookRejected,
+              message: `webhook answered ${response.status} ${response.statusText}`,
+              nonRetryable: response.status >= 400 && response.status < 500,
+            });
+          }
+          channels.push('webhook');
         }
-        channels.push('webhook');
-      }
-      if (config.SMTP_URL && recipients.length > 0) {
-        await mail().sendMail({ from: config.NOTIFY_EMAIL_FROM, to: recipients, subject, text });
-        channels.push('email');
-      }
-      return { channels };
+        if (config.SMTP_URL && recipients.length > 0) {
+          await mail().sendMail({ from: config.NOTIFY_EMAIL_FROM, to: recipients, subject, text });
+          channels.push('email');
+        }
+        return { channels };
+      });
     },
   };
 }

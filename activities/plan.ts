@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { customSearchAttributes } from '../config/search-attributes';
 import { parameterProblems, planProblems, repoAllowed, type RunPolicy } from './run-policy';
 import { codeTreeId, readCodeFile, textHash } from './code-files';
+import { whileHeartbeating } from './heartbeat';
 import { kindRegistry, type StepKindDeclaration } from './kinds/kind';
 import { specProblem } from './kinds/spec-problem';
 import type { PipelineRegistry } from '../pipelines/core';
@@ -214,14 +215,19 @@ function rejectProblems(problems: { message: string }[]): void {
 export function createPlanActivities(deps: PlanDeps) {
   let searchAttributes: Promise<boolean> | undefined;
   return {
+    /** Heartbeats while it plans (git, the warehouse): a worker that dies in it is noticed in seconds. */
     async planRun(request: PlanRequest): Promise<Plan> {
-      return await resolvePlan(
-        {
-          fetchRunSummary: (workflowId) => fetchRunSummaryWithClient(workflowId),
-          searchAttributesAvailable: () => (searchAttributes ??= searchAttributesWithClient()),
-          ...deps,
-        },
-        request,
+      return await whileHeartbeating(
+        () =>
+          resolvePlan(
+            {
+              fetchRunSummary: (workflowId) => fetchRunSummaryWithClient(workflowId),
+              searchAttributesAvailable: () => (searchAttributes ??= searchAttributesWithClient()),
+              ...deps,
+            },
+            request,
+          ),
+        { phase: 'planning' },
       );
     },
   };

@@ -171,29 +171,41 @@ export function estimateRunCostUsd(steps: PlannedStep[]): number {
   return Math.round(total * 100) / 100;
 }
 
+/**
+ * The allow-list problems of one VM spec (machine type, accelerator, persistent instance name), each
+ * naming its field (`vm.machineType`). `skipItemFields`: leave out fields still holding an
+ * `{{item…}}` template (the plan's view of a map step; each item is checked when it runs).
+ */
+export function vmProblems(
+  vm: JsonObject,
+  policy: RunPolicy,
+  skipItemFields = false,
+): { field: string; problem: string }[] {
+  const problems: { field: string; problem: string }[] = [];
+  const check = (field: string, problem: string | undefined) => {
+    if (problem) problems.push({ field: `vm.${field}`, problem });
+  };
+  const skip = (value: string) => skipItemFields && value.includes('{{item');
+  if (typeof vm.machineType === 'string' && vm.machineType !== '' && !skip(vm.machineType))
+    check('machineType', resourceProblem(policy, 'machine-type', vm.machineType));
+  if (typeof vm.accelerator === 'string' && !skip(vm.accelerator))
+    check('accelerator', acceleratorProblem(policy, vm.accelerator));
+  if (vm.persistent === true && typeof vm.name === 'string' && !skip(vm.name))
+    check('name', resourceProblem(policy, 'instance', vm.name));
+  return problems;
+}
+
 /** The planned steps' VMs (machine type, accelerator, instance) and the run's cost against the policy. */
 export function planProblems(steps: PlannedStep[], policy: RunPolicy): PolicyProblem[] {
   const problems: PolicyProblem[] = [];
   for (const step of steps) {
     const found = vmOf(step);
     if (!found) continue;
-    const { vm } = found;
-    const check = (field: string, problem: string | undefined) => {
-      if (problem)
-        problems.push({
-          field: `step ${step.id}: vm.${field}`,
-          message: `step ${step.id}: vm.${field}: ${problem}`,
-        });
-    };
     // A map item's field (`{{item.machine_type}}`) is known only when the item runs: it comes from an
     // upstream step's output (e.g. a configuration file at the pinned commit), not from a parameter.
-    const perItem = (value: string) => value.includes('{{item');
-    if (typeof vm.machineType === 'string' && vm.machineType !== '' && !perItem(vm.machineType))
-      check('machineType', resourceProblem(policy, 'machine-type', vm.machineType));
-    if (typeof vm.accelerator === 'string' && !perItem(vm.accelerator))
-      check('accelerator', acceleratorProblem(policy, vm.accelerator));
-    if (vm.persistent === true && typeof vm.name === 'string')
-      check('name', resourceProblem(policy, 'instance', vm.name));
+    // prepareTrainingStep checks each item's resolved VM (itemVmProblem) before anything is provisioned.
+    for (const { field, problem } of vmProblems(found.vm, policy, true))
+      problems.push({ field: `step ${step.id}: ${field}`, message: `step ${step.id}: ${field}: ${problem}` });
   }
   const cost = estimateRunCostUsd(steps);
   if (cost > policy.costCeilingUsd) {
@@ -203,4 +215,21 @@ export function planProblems(steps: PlannedStep[], policy: RunPolicy): PolicyPro
     });
   }
   return problems;
+}
+
+/**
+ * Why a map item's resolved VM is not allowed (its `{{item…}}` fields filled), or undefined: the
+ * message names the step, the item and the field (`step s, item #3 ("gpu-box"): vm.machineType: …`).
+ */
+export function itemVmProblem(
+  step: { id: string; spec: JsonObject },
+  item: { index: number; value: unknown },
+  policy: RunPolicy,
+): string | undefined {
+  const vm = step.spec.vm;
+  if (!vm || typeof vm !== 'object' || Array.isArray(vm)) return undefined;
+  const problems = vmProblems(vm, policy);
+  if (problems.length === 0) return undefined;
+  const shown = JSON.stringify(item.value)?.slice(0, 80) ?? '';
+  return `step ${step.id}, item #${item.index} (${shown}): ${problems.map(({ field, problem }) => `${field}: ${problem}`).join('; ')}`;
 }

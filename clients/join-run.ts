@@ -30,7 +30,8 @@ export interface JoinRunResult {
 
 /**
  * Signal-with-start on the run's workflow id `<pipeline>/<runKey>`: a running run gets
- * `rerunFrom(step)` and takes the new input in (its cached steps stay cached); otherwise a run
+ * `rerunFrom(step, keepCached)` and takes the new input in (outputs that exist under their keys stay
+ * cached, so only new or changed items are computed); otherwise a run
  * starts — the first of the day, or a follow-up after the day's run finished, under the same
  * workflow id (Temporal allows a new run of a closed id, never two open ones). The server does both
  * atomically, so two arrivals at once never start two runs. A new run rejects the signal it was
@@ -49,7 +50,8 @@ export async function joinOrStartRun(client: Client, input: JoinRunInput): Promi
     taskQueue: input.taskQueue,
     args: [args],
     signal: rerunFromSignal,
-    signalArgs: [{ step: input.rerunFrom, reason: input.reason }],
+    // Only what changed is computed again: the listing reruns, unchanged steps and items stay cached.
+    signalArgs: [{ step: input.rerunFrom, reason: input.reason, keepCached: true }],
   });
   return { workflowId, runId: handle.signaledRunId };
 }

@@ -59,6 +59,17 @@ export const configSchema = z.object({
   SCRATCH_EXPIRATION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Model registry root; empty means `<DATA_DIR>/registry`. */
   REGISTRY_DIR: z.string().default(''),
+  /**
+   * Model registry (versions and aliases) in Cloud Storage: `gs://bucket/prefix`, the folder's layout,
+   * aliases moved by compare-and-set on object generations. Empty means the folder (REGISTRY_DIR).
+   */
+  REGISTRY_URL: z
+    .string()
+    .regex(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](\/.*)?$/, 'gs://bucket[/prefix]')
+    .or(z.literal(''))
+    .default(''),
+  /** Empty means the real Cloud Storage API; a URL (`http://127.0.0.1:PORT`) points the client elsewhere. */
+  GCS_API_ENDPOINT: z.union([z.url(), z.literal('')]).default(''),
   /** Versions kept per model by the registry's retention (the `production` one is always kept). */
   REGISTRY_KEEP_VERSIONS: z.coerce.number().int().min(1).default(5),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config';
 import { createBigQueryClient } from '../activities/clients';
-import { registryRoot } from '../activities/registry';
+import { modelRegistryLocation } from '../activities/registry';
 import { defaultSyntheticOptions, generateSynthetic } from '../pipelines/visits-scaling/synthetic/generate';
 import { previousQuarter } from '../pipelines/visits-scaling/synthetic/previous-quarter';
 import { loadSynthetic, registerPreviousModels } from '../pipelines/visits-scaling/synthetic/load';
@@ -50,8 +50,11 @@ async function main(): Promise<void> {
   }
   const counts = await loadSynthetic(createBigQueryClient(config), config, dir, data, previous);
   for (const [table, rows] of Object.entries(counts)) console.log(`  ${table}: ${rows} rows`);
-  const published = await registerPreviousModels(registryRoot(config), join(dir, 'models'), previous);
-  console.log(`registry ${registryRoot(config)}: production → ${published.join(', ')}`);
+  const registry = modelRegistryLocation(config);
+  const published = await registerPreviousModels(registry, join(dir, 'models'), previous, {
+    apiEndpoint: config.GCS_API_ENDPOINT,
+  });
+  console.log(`registry ${registry}: production → ${published.join(', ')}`);
 }
 
 main().catch((error: unknown) => {

@@ -1,7 +1,9 @@
 // Records the histories of a real runPipeline run with a map step on a fresh dev server into
 // test/histories/ (the run: run-pipeline-map.json, one of its batch children: map-batch.json), for
 // the replay tests: `npm run record:map-history`. A map of five items in batches of two, one item
-// failing once and retried by `retryItem`, an eachBatch step on each finished batch.
+// failing once and retried by `retryItem`, an eachBatch step on each finished batch. With
+// `--updates` the item actions are Workflow Updates, as the API sends them (run-pipeline-map-updates
+// .json): item b retried by its JSON, item d (failing for good) marked succeeded by its index.
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +12,12 @@ import { projectRoot } from '../activities/providers/paths';
 import { definePipeline } from '../pipelines';
 import { createDevServerEnv } from '../test/harness/temporal';
 import { createRunnerWorker, StepScript, waitForStatus } from '../test/workflows/run-pipeline-harness';
-import { retryItemSignal, runWorkflowId } from '../workflows/definitions';
+import {
+  markItemSucceededUpdate,
+  retryItemSignal,
+  retryItemUpdate,
+  runWorkflowId,
+} from '../workflows/definitions';
 import { runPipeline } from '../workflows/run-pipeline';
 import { temporalCliPath } from './stack/temporal';
 
@@ -29,10 +36,12 @@ const pipeline = definePipeline('map-demo')
   .build();
 
 async function main(): Promise<void> {
+  const updates = process.argv.includes('--updates');
   const env = await createDevServerEnv();
   try {
     const script = new StepScript().behave('each', async (execution) => {
       if (execution.item?.index === 1 && execution.attempt === 1) throw new Error('sensor b offline');
+      if (updates && execution.item?.index === 3) throw new Error('sensor d retired');
     });
     const worker = await createRunnerWorker(env, script, [pipeline]);
     const workflowId = runWorkflowId('map-demo', 'recorded');
@@ -46,10 +55,27 @@ async function main(): Promise<void> {
         handle,
         (s) => s.steps.find((step) => step.id === 'each')?.state === 'awaiting-decision',
       );
-      await handle.signal(retryItemSignal, { step: 'each', item: 1 });
+      if (updates) {
+        await handle.executeUpdate(retryItemUpdate, {
+          args: [{ step: 'each', item: '{"id":"b"}', actor: 'recorder' }],
+        });
+        await handle.executeUpdate(markItemSucceededUpdate, {
+          args: [{ step: 'each', item: 3, reason: 'sensor retired', actor: 'recorder' }],
+        });
+      } else {
+        await handle.signal(retryItemSignal, { step: 'each', item: 1 });
+      }
       return await handle.result();
     });
-    const parent = await save(env.address, workflowId, 'run-pipeline-map');
+    const parent = await save(
+      env.address,
+      workflowId,
+      updates ? 'run-pipeline-map-updates' : 'run-pipeline-map',
+    );
+    if (updates) {
+      console.log(`run ${result.state}`);
+      return;
+    }
     const childId = parent.events
       .map(
         (event) =>

@@ -1,7 +1,8 @@
 // Records the history of a real runPipeline run on a fresh dev server into test/histories/, for the
 // replay test. Run it when the workflow changes on purpose (with patched()) to keep a history of the
-// new shape too: `npm run record:runner-history -- [name]`. Old histories stay: replaying
-// them is the point.
+// new shape too: `npm run record:runner-history -- [name] [--updates]`. Old histories stay: replaying
+// them is the point. `--updates` answers the run with Workflow Updates (as the API does) instead of
+// the CLI's signals: `npm run record:runner-history -- run-pipeline-operator-updates --updates`.
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -14,12 +15,14 @@ import { projectRoot } from '../activities/providers/paths';
 import { temporalCliPath } from './stack/temporal';
 
 async function main(): Promise<void> {
-  const name = process.argv[2] ?? 'run-pipeline-operator';
+  const args = process.argv.slice(2);
+  const by = args.includes('--updates') ? 'update' : 'signal';
+  const name = args.find((arg) => !arg.startsWith('--')) ?? 'run-pipeline-operator';
   const [env, webhook] = await Promise.all([createDevServerEnv(), startWebhookReceiver()]);
   try {
     const worker = await createOperatorWorker(env, webhook.url);
     const workflowId = runWorkflowId('operator-demo', 'recorded');
-    const result = await driveOperatorRun(env, worker, webhook, workflowId);
+    const result = await driveOperatorRun(env, worker, webhook, workflowId, by);
     // The CLI's JSON is the format the Web UI downloads and historyFromJSON reads.
     const { stdout } = await promisify(execFile)(
       temporalCliPath(),

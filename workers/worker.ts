@@ -14,10 +14,10 @@ import { createTrainingActivities } from '../activities/training';
 import { createLeaseActivities } from '../activities/lease';
 import { createStepActivities } from '../activities/steps';
 import { createBigQueryActivities } from '../activities/bigquery';
-import { createRegistryActivities, registryRoot } from '../activities/registry';
+import { createRegistryActivities, modelRegistryLocation, registryRoot } from '../activities/registry';
 import { bindKinds, createTrainingStepActivities, kindDepsFor, type AnyStepKind } from '../activities/kinds';
 import type { VmProvider } from '../activities/providers/types';
-import { pipelines as catalog, type PipelineRegistry } from '../pipelines';
+import { pipelines as catalog, dailyRunTriggers, type PipelineRegistry } from '../pipelines';
 import { stepKinds } from './kinds';
 import type { SshTarget } from '../activities/remote/ssh';
 import { ConfigError, loadConfig, type Config } from '../config';
@@ -67,15 +67,16 @@ export function createActivities(
       policy: runPolicyFromConfig(config),
     }),
     // Schedules of daily pipelines join (or start) the day's run by signal-with-start.
-    ...createJoinRunActivities(),
+    ...createJoinRunActivities(dailyRunTriggers),
     // executeStep / outputsExist over the one kind list (workers/kinds.ts), handlers bound once.
     ...createStepActivities(bindKinds(kinds, kindDeps)),
     // Training steps around the trainOnVm child: export the data, file the model under the step's output.
     ...createTrainingStepActivities(kindDeps),
     ...createNotifyActivities(deps.notify ?? config), // defaults: log only
-    // Warehouse (BigQuery or the emulator) and the model registry (REGISTRY_DIR or <DATA_DIR>/registry).
+    // Warehouse (BigQuery or the emulator) and the model registry (REGISTRY_URL gs://…, else
+    // REGISTRY_DIR or <DATA_DIR>/registry).
     ...createBigQueryActivities(deps.bigquery, warehouse),
-    ...createRegistryActivities(registryRoot(config)),
+    ...createRegistryActivities(modelRegistryLocation(config), { apiEndpoint: config.GCS_API_ENDPOINT }),
     // VM lifecycle (provision, status, stop, delete, list) on the provider chosen by VM_PROVIDER.
     ...createVmActivities(provider),
     // The VM reaper's look-up (reapVms): labelled VMs and whether their owner workflows are open.

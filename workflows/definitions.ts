@@ -194,13 +194,22 @@ export interface StepPayload {
   step: string;
   /** Why, kept with the signal in the audit trail (e.g. what arrived, for a data-arrival rerun). */
   reason?: string;
+  /**
+   * rerunFrom only: the steps (and map items) whose outputs exist under their keys stay `cached`
+   * instead of being recomputed. A data arrival sends it: the listing reruns, unchanged items are
+   * cached. Default (an operator's rerun): everything from the step on runs again.
+   */
+  keepCached?: boolean;
 }
 export interface MarkSucceededPayload extends StepPayload {
   reason: string;
 }
 export interface ItemPayload extends StepPayload {
-  /** The item's index in the map step's list (status.map.failedItems[].index). */
-  item: number;
+  /**
+   * Which item: its index in the map step's list (status.map.failedItems[].index, a number or a
+   * string of digits), or else the item itself: a string item's value, or any item's canonical JSON.
+   */
+  item: number | string;
 }
 export interface MarkItemSucceededPayload extends ItemPayload {
   reason: string;
@@ -230,6 +239,8 @@ export const stepNoteSignal = defineSignal<[StepNotePayload]>('stepNote');
 export interface OperatorUpdatePayload {
   step?: string;
   reason?: string;
+  /** Item actions (retryItem, markItemSucceeded): which item, as in ItemPayload. */
+  item?: number | string;
   actor?: string;
 }
 
@@ -237,6 +248,8 @@ export interface OperatorUpdatePayload {
 export interface ActionResult {
   action: string;
   step?: string;
+  /** Item actions: the item's index. */
+  item?: number;
   actor: string;
   /** The step's state (or the run's, for abortRun) right after the action. */
   state: string;
@@ -246,6 +259,10 @@ export interface ActionResult {
 export enum ActionRejectionType {
   UnknownStep = 'UnknownStep',
   AmbiguousStep = 'AmbiguousStep',
+  /** No such item in the map step (or the step is not a map step). */
+  UnknownItem = 'UnknownItem',
+  /** Several items have the value named; name the item by its index. */
+  AmbiguousItem = 'AmbiguousItem',
   NotNow = 'ActionRejected',
 }
 
@@ -256,6 +273,10 @@ export const retryStepUpdate = defineUpdate<ActionResult, [OperatorUpdatePayload
 export const rerunFromUpdate = defineUpdate<ActionResult, [OperatorUpdatePayload]>('rerunFrom');
 export const approveUpdate = defineUpdate<ActionResult, [OperatorUpdatePayload]>('approve');
 export const abortRunUpdate = defineUpdate<ActionResult, [OperatorUpdatePayload]>('abortRun');
+export const retryItemUpdate = defineUpdate<ActionResult, [OperatorUpdatePayload]>('retryItem');
+export const markItemSucceededUpdate = defineUpdate<ActionResult, [OperatorUpdatePayload]>(
+  'markItemSucceeded',
+);
 
 /** Workflow id of a run: `<pipeline>/<runKey>`, so the same run cannot be started twice. */
 export const runWorkflowId = (pipeline: string, runKey: string): string => `${pipeline}/${runKey}`;

@@ -3,8 +3,11 @@ import type { PlanActivities, PlanRequest } from '../activities/plan';
 import type { Plan } from '../pipelines/core/types';
 import { RunnerErrorType } from './definitions';
 
+// The API waits API_PLAN_TIMEOUT_SECONDS for this: a worker that dies in the (heartbeating) plan is
+// noticed in 20 s and the plan retried on another, within that wait.
 const { planRun } = proxyActivities<PlanActivities>({
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: Object.values(RunnerErrorType) },
 });
 

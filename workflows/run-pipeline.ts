@@ -41,12 +41,17 @@ import { recordStepDuration } from './metrics';
 
 export { mapBatch } from './map-batch';
 
+// Both heartbeat (activities/heartbeat.ts): a worker that dies in one is noticed in 30 s; the
+// start-to-close bounds a stuck git or warehouse call. Options are not part of the command's
+// identity on replay, so in-flight runs take them without a patch.
 const { planRun } = proxyActivities<PlanActivities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: Object.values(RunnerErrorType) },
 });
 const { notify } = proxyActivities<NotifyActivities>({
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '30 seconds',
   retry: { maximumAttempts: 3 },
 });
 
@@ -54,6 +59,9 @@ const SCHEDULED_START_TIME = defineSearchAttributeKey(
   'TemporalScheduledStartTime',
   SearchAttributeType.DATETIME,
 );
+
+/** Patch id: a rerunFrom with `keepCached` (a data arrival) lets unchanged steps and items be cached. */
+const RERUN_KEEPS_CACHED = 'rerun-keeps-cached';
 
 type Outcome = Pick<StepRecord['status'], 'state' | 'outputs' | 'info' | 'reason'>;
 
@@ -369,13 +377,16 @@ class PipelineRun {
   /** rerunFrom: waits until the cancelled steps have stopped, then resets the whole set. */
   private async applyResets(): Promise<void> {
     while (this.run.resets.length > 0) {
-      const ids = this.run.resets.shift() as string[];
+      const { ids, keepCached } = this.run.resets.shift() as RunContext['resets'][number];
+      // A rerun that keeps caches checks outputs it used to skip: new commands, so behind a patch (a
+      // history recorded before it forced the rerun, and replays so).
+      const force = !(keepCached && patched(RERUN_KEEPS_CACHED));
       await Promise.all(ids.map((id) => this.run.record(id).task?.promise));
       for (const id of ids) {
         const record = this.run.record(id);
         record.generation += 1;
         record.task = undefined;
-        record.reset(true);
+        record.reset(force);
       }
     }
   }

@@ -1,3 +1,4 @@
+import type { RunPolicy } from '../run-policy';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BigQuery } from '@google-cloud/bigquery';
 import { execFile } from 'node:child_process';
@@ -8,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { BigQueryActivitiesConfig } from '../bigquery/context';
 import type { JsonValue } from '../../pipelines/core';
+import { createRegistryActivities, localModelFile, type ModelVersion } from '../registry';
 import type { StepExecution } from '../steps';
 
 /** Failure types of the generic step kinds (train, predict, evaluate, promote, cleanup) and kinds built on them. */
@@ -20,6 +22,8 @@ export enum PipelineStepErrorType {
   MODEL_COMMAND_FAILED = 'PipelineStepModelCommandFailed',
   /** evaluate found no labelled held-out rows: there is nothing to compare champion and challenger on. */
   EVALUATION_NO_ROWS = 'PipelineStepEvaluationNoRows',
+  /** A map item's resolved VM (machine type, accelerator, instance) is not in the worker's allow-lists. */
+  RESOURCE_NOT_ALLOWED = 'PipelineStepResourceNotAllowed',
 }
 
 /** What the step kinds close over; the worker builds it once. */
@@ -32,11 +36,23 @@ export interface KindDeps {
   };
   /** Model registry root; training artifacts live under `<registry>/artifacts/<output name>/`. */
   registryDir: string;
+  /**
+   * Where model versions and aliases live when not in `registryDir`: `gs://bucket/prefix`
+   * (REGISTRY_URL); artifacts stay in `registryDir`.
+   */
+  registryUrl?: string;
+  /** Cloud Storage API endpoint for `registryUrl` (GCS_API_ENDPOINT; empty: the real API). */
+  gcsApiEndpoint?: string;
   /** Scratch folder for files moved between the warehouse and the models (removed after each step). */
   workDir: string;
   /** Folder holding `models/` for worker-side predict and evaluate (default: this checkout). */
   projectDir?: string;
   python?: string;
+  /**
+   * The worker's run policy (allow-lists): a map item's VM, known only once its item is filled in,
+   * is checked against it before anything is provisioned. Absent: no check (unit tests).
+   */
+  policy?: RunPolicy;
 }
 
 export const failure = (type: PipelineStepErrorType, message: string) =>
@@ -51,6 +67,19 @@ export const shortHash = (text: string, length = 8): string =>
 /** The artifact folder of a step output that is not a table (a model, a decision, a promotion record). */
 export const artifactDir = (deps: KindDeps, output: string): string =>
   join(resolve(deps.registryDir), 'artifacts', output);
+
+/** The model registry of the step kinds: `registryUrl` (a bucket) when set, else the registry folder. */
+export const modelRegistryOf = (deps: KindDeps) =>
+  createRegistryActivities(deps.registryUrl || resolve(deps.registryDir), {
+    apiEndpoint: deps.gcsApiEndpoint,
+  });
+
+/** A local copy of a registry version's model file (downloaded into the work folder from a bucket). */
+export const modelFileOnDisk = (deps: KindDeps, version: ModelVersion): Promise<string> =>
+  localModelFile(version, {
+    apiEndpoint: deps.gcsApiEndpoint,
+    cacheDir: join(resolve(deps.workDir), 'registry-cache'),
+  });
 
 export function readJson<T>(path: string): T | undefined {
   if (!existsSync(path)) return undefined;
@@ -221,3 +250,25 @@ export const runLabels = (
   pipeline: execution.pipeline,
   step: execution.step.id,
 });
+
+/**
+ * Creates a production table `dataset.table` (and its dataset) with this schema when it does not exist
+ * yet: the first publish of a pipeline's results (features, clusters, forecasts).
+ */
+export async function ensureTable(
+  deps: Pick<KindDeps, 'bigquery'>,
+  name: string,
+  schema: { name: string; type: string }[],
+): Promise<void> {
+  const [datasetId = '', tableId = ''] = name.split('.');
+  await deps.bigquery.dataset(datasetId).get({ autoCreate: true });
+  const table = deps.bigquery.dataset(datasetId).table(tableId);
+  const [exists] = await table.exists();
+  if (exists) return;
+  try {
+    await table.create({ schema: { fields: schema } });
+  } catch (error) {
+    // Two steps (or items) of one run create it at once: the loser finds it there.
+    if ((error as { code?: number }).code !== 409) throw error;
+  }
+}

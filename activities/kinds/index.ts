@@ -1,3 +1,4 @@
+import { runPolicyFromConfig } from '../run-policy';
 import type { BigQuery } from '@google-cloud/bigquery';
 import { join } from 'node:path';
 import type { Config } from '../../config';
@@ -32,12 +33,18 @@ export const genericKinds: AnyStepKind[] = [
   cleanupKind,
 ];
 
-/** The deps from the worker's configuration: registry (REGISTRY_DIR or <DATA_DIR>/registry), <DATA_DIR>/work. */
+/**
+ * The deps from the worker's configuration: registry (REGISTRY_DIR or <DATA_DIR>/registry; versions and
+ * aliases in REGISTRY_URL when set), <DATA_DIR>/work.
+ */
 export function kindDepsFor(bigquery: BigQuery, config: Config): KindDeps {
   return {
     bigquery,
     config: { ...config, BIGQUERY_PROJECT: bigquery.projectId },
     registryDir: registryRoot(config),
+    registryUrl: config.REGISTRY_URL,
+    gcsApiEndpoint: config.GCS_API_ENDPOINT,
     workDir: join(config.DATA_DIR, 'work'),
+    policy: runPolicyFromConfig(config),
   };
 }

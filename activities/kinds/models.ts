@@ -2,9 +2,8 @@ import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, wri
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createBigQueryActivities } from '../bigquery';
+import { createBigQueryActivities, type RunLabels, type TableRef } from '../bigquery';
 import { parseTableName } from '../bigquery/steps';
-import { createRegistryActivities } from '../registry';
 import { z } from 'zod';
 import type { StepExecution } from '../steps';
 import type { JsonObject } from '../../pipelines/core';
@@ -12,12 +11,15 @@ import {
   artifactDir,
   failure,
   modelFileOf,
+  modelFileOnDisk,
+  modelRegistryOf,
   PipelineStepErrorType,
   readJson,
   readModelArtifact,
   runLabels,
   pinnedCodeOf,
   runModel,
+  type PinnedCode,
   shortHash,
   type KindDeps,
 } from './common';
@@ -139,9 +141,79 @@ function modelHandlerDeps(deps: KindDeps) {
   };
   return {
     warehouse: createBigQueryActivities(deps.bigquery, deps.config),
-    registry: createRegistryActivities(resolve(deps.registryDir)),
+    registry: modelRegistryOf(deps),
     workFolder,
   };
+}
+
+/** What `predictToTable` needs: a model artifact, the rows to predict, where the predictions go. */
+export interface PredictToTableInput {
+  /** The model program (`models/<model>/train.py`), run as `<script> predict`. */
+  script: string;
+  /** The trained model's artifact (a training step's `model` output). */
+  artifact: string;
+  source: TableRef;
+  destination: TableRef;
+  /** The columns of the program's predictions file; `model_version` is added. */
+  schema: { name: string; type: string }[];
+  /** Columns of the rows copied to their predictions beside the model's id columns (`--keep`). */
+  keep?: string[];
+  /** A scratch folder of this execution, removed at the end. */
+  dir: string;
+  labels: RunLabels;
+  code: PinnedCode | undefined;
+  signal: AbortSignal;
+  heartbeat?: () => void;
+}
+
+/**
+ * A model's predictions over a table, with `model_version` (the artifact's version), loaded into
+ * `destination` (replacing it): export, `<script> predict` on the worker, load. `predict` and the
+ * kinds built on it (visits-scaling's gap fill) use it.
+ */
+export async function predictToTable(
+  deps: KindDeps,
+  input: PredictToTableInput,
+): Promise<{ rows: number; table: string; version: string }> {
+  const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
+  const model = readModelArtifact(deps, input.artifact);
+  const dir = input.dir;
+  mkdirSync(dir, { recursive: true });
+  try {
+    const data = join(dir, 'data.ndjson');
+    await warehouse.exportToFile({ table: input.source, path: data });
+    input.heartbeat?.();
+    await runModel(
+      deps,
+      input.script,
+      [
+        'predict',
+        '--model',
+        modelFileOf(deps, input.artifact),
+        '--data',
+        data,
+        '--out',
+        join(dir, 'raw.ndjson'),
+        ...(input.keep ?? []).flatMap((column) => [`--keep=${column}`]),
+      ],
+      input.signal,
+      input.code,
+    );
+    await withModelVersion(join(dir, 'raw.ndjson'), join(dir, 'predictions.ndjson'), model.version);
+    const loaded = await warehouse.loadFromFile({
+      path: join(dir, 'predictions.ndjson'),
+      table: input.destination,
+      schema: [...input.schema, { name: 'model_version', type: 'STRING' }],
+      labels: input.labels,
+    });
+    return {
+      rows: loaded.rows,
+      table: `${loaded.table.dataset}.${loaded.table.table}`,
+      version: model.version,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export const predictKind = defineKind({
@@ -155,45 +227,25 @@ export const predictKind = defineKind({
     return {
       async run(execution, context) {
         const { artifact, schema, script, data: source } = execution.step.spec;
-        const model = readModelArtifact(deps, artifact);
         const destination = execution.outputs.table;
         if (!destination)
           throw failure(
             PipelineStepErrorType.INVALID_SPEC,
             `step ${execution.step.id} declares no output table`,
           );
-        const dir = workFolder(execution);
-        try {
-          const data = join(dir, 'data.ndjson');
-          await warehouse.exportToFile({ table: parseTableName(source), path: data });
-          context.heartbeat({ phase: 'predict' });
-          await runModel(
-            deps,
-            script,
-            [
-              'predict',
-              '--model',
-              modelFileOf(deps, artifact),
-              '--data',
-              data,
-              '--out',
-              join(dir, 'raw.ndjson'),
-            ],
-            context.signal,
-            pinnedCodeOf(execution, execution.step.spec.code),
-          );
-          await withModelVersion(join(dir, 'raw.ndjson'), join(dir, 'predictions.ndjson'), model.version);
-          const loaded = await warehouse.loadFromFile({
-            path: join(dir, 'predictions.ndjson'),
-            table: parseTableName(destination),
-            schema: [...schema, { name: 'model_version', type: 'STRING' }],
-            labels: runLabels(execution),
-          });
-          const table = `${loaded.table.dataset}.${loaded.table.table}`;
-          return { info: { rows: loaded.rows, table, version: model.version, createdTables: [table] } };
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
+        const predicted = await predictToTable(deps, {
+          script,
+          artifact,
+          source: parseTableName(source),
+          destination: parseTableName(destination),
+          schema,
+          dir: workFolder(execution),
+          labels: runLabels(execution),
+          code: pinnedCodeOf(execution, execution.step.spec.code),
+          signal: context.signal,
+          heartbeat: () => context.heartbeat({ phase: 'predict' }),
+        });
+        return { info: { ...predicted, createdTables: [predicted.table] } };
       },
       async outputsExist(execution) {
         for (const name of Object.values(execution.outputs)) {
@@ -245,7 +297,7 @@ export const evaluateKind = defineKind({
             if (mine.mse === null || mine.rows === 0) throw noRows(name, table);
             const production = await registry.getModelAlias({ model: name });
             const theirs = production
-              ? await score(script, join(production.path, production.modelFile), data)
+              ? await score(script, await modelFileOnDisk(deps, production), data)
               : null;
             if (theirs && (theirs.mse === null || theirs.rows !== mine.rows)) {
               throw failure(

@@ -1,10 +1,10 @@
 import { Context } from '@temporalio/activity';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createBigQueryActivities } from '../bigquery';
 import { BigQueryErrorType, bigQueryFailure } from '../bigquery/errors';
 import { parseTableName } from '../bigquery/steps';
-import { createRegistryActivities, RegistryErrorType } from '../registry';
+import { RegistryErrorType } from '../registry';
 import { z } from 'zod';
 import type { JsonObject } from '../../pipelines/core';
 import { statusQuery, type StepStatus } from '../../workflows/definitions';
@@ -12,6 +12,7 @@ import {
   artifactDir,
   failure,
   modelFileOf,
+  modelRegistryOf,
   readJson,
   PipelineStepErrorType,
   readModelArtifact,
@@ -99,7 +100,7 @@ export const promoteKind = defineKind({
   spec: promoteSpec,
   handler: (deps: KindDeps) => {
     const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
-    const registry = createRegistryActivities(resolve(deps.registryDir));
+    const registry = modelRegistryOf(deps);
     return {
       async run(execution) {
         const spec = execution.step.spec;

@@ -14,6 +14,8 @@ import { createBigQueryActivities } from '../bigquery';
 import { whileHeartbeating } from '../heartbeat';
 import { parseTableName } from '../bigquery/steps';
 import { toLabelValue } from '../providers/naming';
+import { itemVmProblem } from '../run-policy';
+import type { JsonObject } from '../../pipelines/core/types';
 import type { VmSpec } from '../providers/types';
 import { z } from 'zod';
 import type { StepExecution, StepResult, TypedExecution } from '../steps';
@@ -157,6 +159,13 @@ export function createTrainingStepActivities(deps: KindDeps) {
       const execution: TypedExecution<TrainSpec> = parseStepSpec(trainSpec, given);
       const spec = execution.step.spec;
       const id = execution.step.id;
+      // A map item's VM fields (`{{item.machine_type}}`) are known only now: checked before the export
+      // and before trainOnVm provisions anything; a refused item fails alone, never retried.
+      const refused =
+        execution.item && deps.policy
+          ? itemVmProblem({ id, spec: execution.step.spec as JsonObject }, execution.item, deps.policy)
+          : undefined;
+      if (refused) throw failure(PipelineStepErrorType.RESOURCE_NOT_ALLOWED, refused);
       const { trainingId, vmName } = trainingIds(execution);
       const { model, script, data: table, vm } = spec;
       const file = join(exportDir(trainingId), `${model}.ndjson`);

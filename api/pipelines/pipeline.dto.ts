@@ -19,6 +19,12 @@ export class ParameterDto {
   @ApiPropertyOptional({ type: 'array', items: {} })
   choices?: (string | number | boolean | null)[];
 
+  @ApiPropertyOptional({ description: 'Number parameters: the smallest allowed value' })
+  min?: number;
+
+  @ApiPropertyOptional({ description: 'Number parameters: the largest allowed value' })
+  max?: number;
+
   @ApiPropertyOptional({
     enum: ['dataset', 'instance', 'machine-type', 'accelerator', 'models-repo'],
     description: 'The parameter names an outside resource; its value must be allow-listed by the worker',

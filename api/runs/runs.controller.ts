@@ -36,6 +36,12 @@ const RUN_ID = {
   description: 'Workflow id `<pipeline>/<runKey>`, URL-encoded (`visits-scaling%2F2026q4`)',
 };
 const STEP = { name: 'step', example: 'quality.train' };
+const ITEM = {
+  name: 'item',
+  description:
+    "The map item: its index (status `map.failedItems[].index`), or a string item's value, or an item's JSON; URL-encoded (`sensor%2F7`, `%7B%22id%22%3A%22a%22%7D`). A string of digits is an index.",
+  example: '3',
+};
 const STATUS_SCHEMA = {
   type: 'object',
   additionalProperties: true,
@@ -140,6 +146,47 @@ export class RunsController {
     @CurrentActor() actor: Actor,
   ): Promise<RunStatus> {
     return this.runs.act(id, 'rerunFrom', step, actor);
+  }
+
+  @Post(':id/steps/:step/items/:item/retry')
+  @RequireRole('operator')
+  @HttpCode(200)
+  @ApiParam(RUN_ID)
+  @ApiParam(STEP)
+  @ApiParam(ITEM)
+  @ApiOperation({ summary: 'Run one failed item of a map step again' })
+  @ApiOkResponse({ schema: STATUS_SCHEMA })
+  @ApiBadRequestResponse({ description: 'Several items have this value (name it by index)' })
+  @ApiNotFoundResponse({ description: 'Unknown run, step or item (or the step is not a map step)' })
+  @ApiConflictResponse({ description: 'The item has not failed, or the run is finished' })
+  retryItem(
+    @Param('id') id: string,
+    @Param('step') step: string,
+    @Param('item') item: string,
+    @CurrentActor() actor: Actor,
+  ): Promise<RunStatus> {
+    return this.runs.actOnItem(id, 'retryItem', step, item, actor);
+  }
+
+  @Post(':id/steps/:step/items/:item/mark-succeeded')
+  @RequireRole('operator')
+  @HttpCode(200)
+  @ApiParam(RUN_ID)
+  @ApiParam(STEP)
+  @ApiParam(ITEM)
+  @ApiOperation({ summary: 'Count one failed item of a map step as done, with the reason' })
+  @ApiOkResponse({ schema: STATUS_SCHEMA })
+  @ApiBadRequestResponse({ description: 'Invalid body (reason), or several items have this value' })
+  @ApiNotFoundResponse({ description: 'Unknown run, step or item (or the step is not a map step)' })
+  @ApiConflictResponse({ description: 'The item has not failed, or the run is finished' })
+  markItemSucceeded(
+    @Param('id') id: string,
+    @Param('step') step: string,
+    @Param('item') item: string,
+    @Body() dto: ReasonDto,
+    @CurrentActor() actor: Actor,
+  ): Promise<RunStatus> {
+    return this.runs.actOnItem(id, 'markItemSucceeded', step, item, actor, dto.reason);
   }
 
   @Post(':id/approve')

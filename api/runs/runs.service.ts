@@ -23,8 +23,10 @@ import {
   abortRunUpdate,
   ActionRejectionType,
   approveUpdate,
+  markItemSucceededUpdate,
   markSucceededUpdate,
   rerunFromUpdate,
+  retryItemUpdate,
   retryStepUpdate,
   RUN_SUMMARY_MEMO,
   runWorkflowId,
@@ -48,6 +50,7 @@ import type {
 import { RUN_PIPELINE_WORKFLOW } from './run-pipeline.ref';
 
 export type OperatorAction = 'markSucceeded' | 'retryStep' | 'rerunFrom' | 'approve';
+export type ItemAction = 'retryItem' | 'markItemSucceeded';
 
 const updates = {
   markSucceeded: markSucceededUpdate,
@@ -55,6 +58,8 @@ const updates = {
   rerunFrom: rerunFromUpdate,
   approve: approveUpdate,
   abortRun: abortRunUpdate,
+  retryItem: retryItemUpdate,
+  markItemSucceeded: markItemSucceededUpdate,
 } as const;
 
 /** Runs of runPipeline: start (or dry run), list, show with live progress, and operator actions. */
@@ -160,10 +165,11 @@ export class RunsService {
    */
   async act(
     workflowId: string,
-    action: OperatorAction | 'abortRun',
+    action: OperatorAction | ItemAction | 'abortRun',
     step: string | undefined,
     actor: Actor,
     reason?: string,
+    item?: string,
   ): Promise<RunStatus> {
     const handle = await this.handle(workflowId);
     const description = await this.describe(handle);
@@ -178,12 +184,34 @@ export class RunsService {
     }
     try {
       await handle.executeUpdate(updates[action], {
-        args: [{ ...(step ? { step } : {}), ...(reason !== undefined ? { reason } : {}), actor: actor.name }],
+        args: [
+          {
+            ...(step ? { step } : {}),
+            ...(item !== undefined ? { item } : {}),
+            ...(reason !== undefined ? { reason } : {}),
+            actor: actor.name,
+          },
+        ],
       });
     } catch (error) {
       throw rejection(error);
     }
     return await this.status(handle);
+  }
+
+  /**
+   * An action on one item of a map step (`item`: its index, or the item's value or JSON, as the
+   * URL carried it, decoded): 404 unknown item, 400 a value several items share, 409 not failed.
+   */
+  async actOnItem(
+    workflowId: string,
+    action: ItemAction,
+    step: string,
+    item: string,
+    actor: Actor,
+    reason?: string,
+  ): Promise<RunStatus> {
+    return await this.act(workflowId, action, step, actor, reason, item);
   }
 
   async approve(workflowId: string, step: string | undefined, actor: Actor): Promise<RunStatus> {
@@ -308,7 +336,9 @@ function rejection(error: unknown): Error {
   const cause = error.cause;
   if (!(cause instanceof ApplicationFailure)) return new ConflictException(cause?.message ?? error.message);
   if (cause.type === ActionRejectionType.UnknownStep) return new NotFoundException(cause.message);
-  if (cause.type === ActionRejectionType.AmbiguousStep) return new BadRequestException(cause.message);
+  if (cause.type === ActionRejectionType.UnknownItem) return new NotFoundException(cause.message);
+  if (cause.type === ActionRejectionType.AmbiguousStep || cause.type === ActionRejectionType.AmbiguousItem)
+    return new BadRequestException(cause.message);
   return new ConflictException(cause.message);
 }
 

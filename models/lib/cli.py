@@ -88,8 +88,10 @@ def predict(spec, args):
         state = json.load(handle)
     model = LinearModel(state["features"], state["label"], state)
     rows = read_rows(args.data)
-    require_columns(rows, state["features"] + spec["id_columns"], args.data)
-    write_predictions(args.out, model, rows, spec["id_columns"], spec["output"])
+    # --keep: more columns copied from each row to its prediction (e.g. the day of a per-day prediction).
+    keep = [column for column in args.keep or [] if column not in spec["id_columns"]]
+    require_columns(rows, state["features"] + spec["id_columns"] + keep, args.data)
+    write_predictions(args.out, model, rows, spec["id_columns"] + keep, spec["output"])
     log("wrote %d predictions to %s" % (len(rows), args.out))
     return 0
 
@@ -120,6 +122,7 @@ def main(spec, argv=None):
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--keep", action="append", metavar="COLUMN", help="also copy this column of each row to its prediction (repeatable)")
     e = sub.add_parser("evaluate", help="mean squared error of a model on labelled rows (prints JSON)")
     e.add_argument("--model", required=True)
     e.add_argument("--data", required=True)

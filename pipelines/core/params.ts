@@ -48,10 +48,31 @@ export function parameterSchema(parameter: ParameterDefinition): z.ZodType<JsonP
             ? durationSchema
             : z.string();
   const choices = parameter.choices;
-  if (!choices) return base;
-  return base.refine((value) => choices.includes(value), {
+  const ranged = parameter.type === 'number' ? withRange(base, parameter) : base;
+  if (!choices) return ranged;
+  return ranged.refine((value) => choices.includes(value), {
     message: `expected one of ${choices.map((choice) => JSON.stringify(choice)).join(', ')}`,
   });
+}
+
+/** A number parameter's `min`/`max` (inclusive); the message states the range and the value given. */
+function withRange(base: z.ZodType<JsonPrimitive>, parameter: ParameterDefinition): z.ZodType<JsonPrimitive> {
+  const { min, max } = parameter;
+  if (min === undefined && max === undefined) return base;
+  const range =
+    min !== undefined && max !== undefined
+      ? `between ${min} and ${max}`
+      : min !== undefined
+        ? `at least ${min}`
+        : `at most ${max}`;
+  return base.refine(
+    (value) =>
+      typeof value === 'number' &&
+      Number.isFinite(value) &&
+      (min === undefined || value >= min) &&
+      (max === undefined || value <= max),
+    { error: (issue) => `expected a number ${range}, got ${JSON.stringify(issue.input)}` },
+  );
 }
 
 /**

@@ -128,6 +128,17 @@ function parameterIssues(name: string, parameter: ParameterDefinition): Pipeline
   ) {
     bad(`parameter ${name}: default ${JSON.stringify(parameter.default)} is not one of its choices`);
   }
+  if (parameter.min !== undefined || parameter.max !== undefined) {
+    const { min, max } = parameter;
+    if (parameter.type !== 'number') bad(`parameter ${name}: min/max apply to number parameters only`);
+    else if (min !== undefined && max !== undefined && min > max)
+      bad(`parameter ${name}: min ${min} > max ${max}`);
+    else if (
+      typeof parameter.default === 'number' &&
+      ((min !== undefined && parameter.default < min) || (max !== undefined && parameter.default > max))
+    )
+      bad(`parameter ${name}: default ${parameter.default} is outside min/max`);
+  }
   return issues;
 }
 

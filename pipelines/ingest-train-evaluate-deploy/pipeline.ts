@@ -18,7 +18,10 @@ export const ingestTrainEvaluateDeployPipeline = definePipeline('ingest-train-ev
     source_dataset: param.string({ default: SOURCE_DATASET, description: 'dataset of the staging records' }),
     holdout_percent: param.number({
       default: 20,
-      description: 'share of records held out for evaluate (0–100)',
+      // 0 leaves evaluate nothing to score and 100 leaves train nothing: refused when the run is planned.
+      min: 1,
+      max: 90,
+      description: 'share of records held out for evaluate, in percent (1–90)',
     }),
     l2_regularization: param.number({ default: 0.0001, description: "MLPRegressor's alpha (L2 penalty)" }),
     epochs: param.number({ default: 200, description: 'passes over the training rows' }),

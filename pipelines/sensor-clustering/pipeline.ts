@@ -11,10 +11,11 @@ const modelsRepoParams = {
 };
 
 /**
- * Seed 001, daily: the feature model per sensor present on the date (the run's cutoff; the run key
- * is the date, so one run per day), clustering inference over the sensors' features with the model
- * version asked for, results in a table (date, sensor, cluster, model version), metrics with the run.
- * pipelines/sensor-clustering/README.md explains the triggers and each step.
+ * Seed 001, daily: the sensors present on the date (the run's cutoff; the run key is the date, so one
+ * run per day), the feature model per sensor as a map step (an unchanged sensor is cached), clustering
+ * inference on each finished batch of sensors (partial results: 20 %, 40 %, …) and over all of them,
+ * with the model version asked for; results in a table (date, sensor, cluster, model version), metrics
+ * with the run. pipelines/sensor-clustering/README.md explains the triggers and each step.
  */
 export const sensorClusteringPipeline = definePipeline('sensor-clustering', {
   description: 'daily per-sensor features and clustering inference (seed 001)',
@@ -38,20 +39,36 @@ export const sensorClusteringPipeline = definePipeline('sensor-clustering', {
     ...modelsRepoParams,
   },
 })
+  .step('sensors', {
+    kind: 'sensor_list',
+    spec: { readings: '{{readings_table}}', date: '{{cutoff}}' },
+    description: 'the sensors whose readings landed on the date, each with a fingerprint of its readings',
+  })
   .step('features', {
-    kind: 'sensor_features',
+    kind: 'sensor_feature',
+    after: ['sensors'],
     spec: {
       readings: '{{readings_table}}',
       features: '{{features_table}}',
       date: '{{cutoff}}',
+      sensor: '{{item}}',
       script: FEATURES_SCRIPT,
     },
     repo,
-    description: 'the feature model applied to each sensor present on the date (cached per sensor)',
+    outputs: ['table'],
+    cache: true,
+    map: {
+      forEach: { step: 'sensors', field: 'sensors' },
+      maxConcurrency: 10,
+      // Seed 001's partial results: inference on 20 %, 40 %, … of the sensors as they finish.
+      batchSize: '20%',
+    },
+    description: 'the feature model per sensor present on the date (one item each, cached per sensor)',
   })
   .step('clustering_inference', {
     kind: 'sensor_clusters',
     after: ['features'],
+    eachBatch: true,
     spec: {
       readings: '{{readings_table}}',
       features: '{{features_table}}',
@@ -60,10 +77,12 @@ export const sensorClusteringPipeline = definePipeline('sensor-clustering', {
       model: MODEL_NAME,
       model_version: '{{model_version}}',
       script: CLUSTER_SCRIPT,
+      sensors_step: 'features',
     },
     repo,
     outputs: ['metrics'],
-    description: 'clusters of the sensors, results table and metrics',
+    description:
+      'clusters of the sensors finished so far (each batch), then of all; results table and metrics',
   })
   .build();
 

@@ -117,7 +117,11 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
     source_dataset: param.string({ default: 'visits_source', resource: 'dataset' }),
     production_dataset: param.string({ default: 'visits_production', resource: 'dataset' }),
     history_start: param.date({ default: '2000-01-01', description: 'first day of data read' }),
-    predict_until: param.date({ default: '2099-12-31', description: 'last day predicted (the gap)' }),
+    predict_until: param.date({
+      default: '2099-12-31',
+      description:
+        'last day predicted: of the promoted prediction tables, and of the gap fill (else the source’s last day)',
+    }),
     trend_origin: param.date({ default: '2000-01-01', description: 'day t = 0 of the trend model' }),
     visits_share_vm_template: param.string({ default: TEMPLATES[0], choices: TEMPLATES }),
     trend_vm_template: param.string({ default: TEMPLATES[0], choices: TEMPLATES }),
@@ -296,21 +300,6 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
       ['visits_share.predict', 'quality.predict', 'trend.predict'],
     ),
   )
-  .step(
-    'real_visits.gap',
-    sql(
-      'real_visits_data',
-      realVisitsTables(),
-      {
-        from: '{{cutoff}}',
-        to: '{{predict_until}}',
-        cutoff: '{{cutoff}}',
-        panel_only: false,
-        holdout_days: '{{holdout_days}}',
-      },
-      ['visits_share.predict', 'quality.predict', 'trend.predict'],
-    ),
-  )
   .step('real_visits.holdout', holdout('real_visits'))
   .step(
     'real_visits.train',
@@ -318,12 +307,6 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
       ['real_visits.data'],
       training('real_visits', 'models/real-visits/train.py', { machineImage: '{{real_visits_vm_template}}' }),
     ),
-  )
-  .step(
-    'real_visits.predict',
-    predictStep('real_visits', 'models/real-visits/train.py', '{{steps.real_visits.gap.table}}', [
-      'real_visits.gap',
-    ]),
   )
   .step('evaluate', {
     kind: 'evaluate',
@@ -360,15 +343,28 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
   })
   .step('gapfill', {
     kind: 'gapfill',
-    after: ['promote', 'real_visits.predict'],
+    // At promotion, not at the run's start: the days from the cutoff + 1 through the last day in the
+    // source now, predicted by the promoted models with features as of each day, written all or nothing.
+    after: ['promote'],
     spec: {
       promotion: '{{steps.promote.record}}',
-      predictions: '{{steps.real_visits.predict.table}}',
       target: '{{production_dataset}}.poi_visits_scaled',
-      sql: sqlFile('poi_visits_scaled_merge'),
-      version_of: 'real_visits',
       cutoff: '{{cutoff}}',
+      until: '{{predict_until}}',
+      sources: { pois: sources.pois, visits: sources.visits, clusters: sources.clusters },
+      models: Object.fromEntries(
+        MODELS.map((m) => [m.name, { artifact: `{{steps.${m.name}.train.model}}`, script: m.script }]),
+      ),
+      trend: { origin: '{{trend_origin}}', holdout_days: '{{holdout_days}}' },
+      sql: {
+        visits_share: sqlFile('gap_visits_share_features'),
+        quality: sqlFile('quality_features'),
+        trend: sqlFile('trend_data'),
+        real_visits: sqlFile('gap_real_visits'),
+        write: sqlFile('poi_visits_scaled_gapfill'),
+      },
     },
+    // The promoted models run at the commit they were trained at (the plan pins it).
     repo,
     outputs: ['record'],
     cache: true,

@@ -16,7 +16,7 @@ import { statusQuery, type RunStatus } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
 import { buildWorkflowBundle } from '../build-workflow-bundle';
 import { restartTemporal, startLocalStack, stopLocalStack } from '../stack/local-stack';
-import { checkRun, type ChaosCheck } from './checks';
+import { checkRun, type ChaosCheck, type LockWait } from './checks';
 import { cutSshConnections, LaunchHold, runsAwaitingLaunch } from './faults';
 import { findLaunch } from './launches';
 import { startWorkerProcess, type WorkerProcess } from './workers';
@@ -109,6 +109,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const workers: WorkerProcess[] = [];
   const holds = new Set<LaunchHold>();
+  // When a live attempt of a launch was blocked on our hold: not counted as recovery time.
+  const lockWaits: LockWait[] = [];
   let connection: Connection | undefined;
   try {
     print(`chaos: seed ${options.seed}, ${options.workers} worker(s), state in ${dir}`);
@@ -220,6 +222,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         if (!hold) continue;
         holds.add(hold);
         note('launch-held', `${run.runId} on ${run.vmName}`);
+        // From when an attempt is seen started until its worker is killed, and from when the retry is
+        // seen started until the release, a live attempt waits on our hold (by design). Seen a little
+        // after the fact: the measure errs towards counting.
+        let waitingSince: number | undefined;
         try {
           const launch = await findLaunch(client, workflowId, run.runId, 1, 60_000).catch(
             (error: unknown) => {
@@ -228,6 +234,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             },
           );
           if (!launch) continue;
+          waitingSince = Date.now();
           const worker = workers.find((w) => w.identity === launch.identity && w.alive());
           if (!worker) {
             note(
@@ -236,14 +243,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             );
             continue;
           }
+          lockWaits.push({ runId: run.runId, from: waitingSince, to: Date.now() });
+          waitingSince = undefined;
           await kill(worker, `inside the launch of ${run.runId}`);
           injected.killsInsideLaunch++;
           await findLaunch(client, workflowId, run.runId, 2, 90_000).then(
-            (retry) =>
-              note('launch-held', `${run.runId}: the retry on ${retry.identity} waits on the lock too`),
+            (retry) => {
+              waitingSince = Date.now();
+              note('launch-held', `${run.runId}: the retry on ${retry.identity} waits on the lock too`);
+            },
             () => note('skipped', `no retry of the launch of ${run.runId} reached the lock within 90 s`),
           );
         } finally {
+          if (waitingSince !== undefined)
+            lockWaits.push({ runId: run.runId, from: waitingSince, to: Date.now() });
           hold.release();
           holds.delete(hold);
           note('launch-released', run.runId);
@@ -323,6 +336,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       registryDir: env.REGISTRY_DIR!,
       previousVersion: warehouse.previousVersion,
       recoveryLimitMs: 180_000,
+      lockWaits,
     });
     const planned = options.workerKills + options.sshCuts + options.serverRestarts;
     const made = injected.workerKills + injected.sshCuts + injected.serverRestarts;

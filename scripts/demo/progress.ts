@@ -125,6 +125,16 @@ export function evaluationLines(info: Record<string, unknown> | undefined): stri
   return lines;
 }
 
+/** The gap fill of poi_visits_scaled at promotion (visits-scaling's `gapfill` info), in one line. */
+export function gapfillLines(info: Record<string, unknown> | undefined): string[] {
+  if (!info || typeof info.filled !== 'boolean') return [];
+  if (!info.filled) return [`  gap fill: none (${String(info.reason ?? '')})`];
+  const skipped = Number(info.skipped ?? 0);
+  return [
+    `  gap fill of poi_visits_scaled at promotion: ${String(info.from)} → ${String(info.to)} (the source's last day), ${String(info.rows)} POI-days by ${String(info.modelVersion)}${skipped > 0 ? `, ${skipped} without features skipped` : ''}`,
+  ];
+}
+
 /** The run's VM hours and estimated cost, per training step, for the demo's final summary. */
 export function costLines(cost: RunStatus['cost']): string[] {
   if (!cost || Object.keys(cost.steps).length === 0) return [];

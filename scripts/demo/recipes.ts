@@ -63,6 +63,7 @@ const visitsScaling: DemoRecipe = {
         bigquery,
         config,
         registryDir,
+        registryOptions: { apiEndpoint: config.GCS_API_ENDPOINT },
         dir,
         synthetic: { metAreas: [0, 11, 22, 33, 44, 66, 77], poisPerArea: 4, days: 150 },
       });

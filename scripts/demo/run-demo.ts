@@ -1,12 +1,12 @@
 import type { BigQuery } from '@google-cloud/bigquery';
 import type { NativeConnection } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { modelRegistryLocation } from '../../activities/registry';
 import { createApp } from '../../api/app';
 import { loadConfig, parseApiTokens, type Config } from '../../config';
 import { createWorker } from '../../workers/worker';
 import { ApiClient } from './http';
-import { costLines, evaluationLines, ProgressPrinter, type RunView } from './progress';
+import { costLines, evaluationLines, gapfillLines, ProgressPrinter, type RunView } from './progress';
 import { demoRecipe, demoRecipes } from './recipes';
 
 export interface DemoOptions {
@@ -42,7 +42,7 @@ export interface DemoResult {
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const print = options.print ?? ((line: string) => console.log(line));
   const config = options.config;
-  const registryDir = config.REGISTRY_DIR || join(config.DATA_DIR, 'registry');
+  const registryDir = modelRegistryLocation(config);
   const recipe = demoRecipe(options.pipeline ?? (demoRecipes[0] as { pipeline: string }).pipeline);
   const start = await recipe.prepare({
     bigquery: options.bigquery,
@@ -80,6 +80,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const view = await follow(api, workflowId, new ProgressPrinter(print), print);
       print('');
       for (const line of evaluationLines(view.run.steps.find((step) => step.id === 'evaluate')?.info))
+        print(line);
+      for (const line of gapfillLines(view.run.steps.find((step) => step.id === 'gapfill')?.info))
         print(line);
       for (const line of costLines(view.run.cost)) print(line);
       return { workflowId, view, cutoff: start.cutoff, facts: start.facts };

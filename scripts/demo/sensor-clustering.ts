@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBigQueryActivities } from '../../activities/bigquery';
 import { projectRoot } from '../../activities/providers/paths';
-import { createRegistryActivities } from '../../activities/registry';
+import { createRegistryActivities, modelRegistryLocation } from '../../activities/registry';
 import { createApp } from '../../api/app';
 import type { Config } from '../../config';
 import { MODEL_NAME, TABLES } from '../../pipelines/sensor-clustering/schema';
@@ -50,7 +50,9 @@ export async function runSensorDemo(options: {
   print(`worker on task queue ${config.TEMPORAL_TASK_QUEUE}; API on ${await app.getUrl()}`);
   const commit = execFileSync('git', ['-C', projectRoot, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
   const params = { models_repo: projectRoot, models_ref: commit };
-  const registry = createRegistryActivities(config.REGISTRY_DIR || join(config.DATA_DIR, 'registry'));
+  const registry = createRegistryActivities(modelRegistryLocation(config), {
+    apiEndpoint: config.GCS_API_ENDPOINT,
+  });
   try {
     return await worker.runUntil(async () => {
       const [first, second] = warehouse.days as [string, string];
@@ -118,10 +120,11 @@ async function runDay(
   const view = await follow(api, body.workflowId, print);
   await during;
   const inference = view.run.steps.find((step) => step.id === 'clustering_inference');
-  const features = view.run.steps.find((step) => step.id === 'features')?.info as
-    { computed?: string[]; cached?: string[] } | undefined;
+  const features = view.run.steps.find((step) => step.id === 'features')?.map;
   if (features)
-    print(`  features: ${features.computed?.length ?? 0} computed, ${features.cached?.length ?? 0} cached`);
+    print(`  features (map, one item per sensor): ${features.succeeded} computed, ${features.cached} cached`);
+  for (const partial of inference?.partials ?? [])
+    print(`  partial inference on batch ${partial.batch} (${partial.items} sensors): ${partial.state}`);
   if (inference?.info) print(`  metrics stored with the run: ${JSON.stringify(inference.info)}`);
   return { workflowId: body.workflowId, view };
 }

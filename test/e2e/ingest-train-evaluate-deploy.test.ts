@@ -67,6 +67,9 @@ describe('ingest-train-evaluate-deploy end to end: HTTP API, dev server, emulato
         [{ epochs: 'many' }, 'epochs'],
         [{ vm_template: '--delete-all' }, 'vm_template'],
         [{ l2_regularisation: 0.1 }, 'l2_regularisation'],
+        [{ holdout_percent: 0 }, 'holdout_percent'],
+        [{ holdout_percent: 95 }, 'holdout_percent'],
+        [{ holdout_percent: '--holdout_percent=50' }, 'holdout_percent'],
       ] as const) {
         const response = await request(http)
           .post('/runs')

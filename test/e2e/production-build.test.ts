@@ -66,7 +66,7 @@ describe('the production build: compiled worker and API processes', () => {
       async () => (await fetch(`${base}/health`)).ok,
       60_000,
     );
-  });
+  }, 240_000);
   afterAll(async () => {
     await Promise.all([worker?.stop(), api?.stop()]);
     await Promise.all([env?.teardown(), bq?.stop()]);

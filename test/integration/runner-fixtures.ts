@@ -1,3 +1,4 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -14,7 +15,7 @@ import { createPipelineRegistry, definePipeline } from '../../pipelines';
 import type { PipelineDefinition } from '../../pipelines/core/types';
 import { temporalCliPath } from '../../scripts/stack/temporal';
 import { workflowsPath } from '../../workers/worker';
-import type { RunPipelineResult } from '../../workflows/definitions';
+import { approveUpdate, markSucceededUpdate, type RunPipelineResult } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
 import { bound, looseKind } from '../harness/kinds';
 import type { WebhookReceiver } from './runner-receivers';
@@ -106,14 +107,16 @@ export async function signalWithCli(
 }
 
 /**
- * The operator run from start to end: waits for each notification, answers it with the CLI
- * (markSucceeded on the failed branch, then approve), and returns the run's result.
+ * The operator run from start to end: waits for each notification, answers it (markSucceeded on the
+ * failed branch, then approve) with the CLI's signals, or with Updates as the API sends them (`by:
+ * 'update'`, with one rejected Update first, which leaves nothing in history), and returns the result.
  */
 export async function driveOperatorRun(
   env: TestWorkflowEnvironment,
   worker: Worker,
   webhook: WebhookReceiver,
   workflowId: string,
+  by: 'signal' | 'update' = 'signal',
 ): Promise<RunPipelineResult> {
   const waiting = (step: string) =>
     webhook.waitFor(
@@ -129,9 +132,29 @@ export async function driveOperatorRun(
   });
   return await worker.runUntil(async () => {
     await waiting('right.train');
-    await signalWithCli(env.address, workflowId, 'markSucceeded', { step: 'right.train', reason: 'checked' });
+    if (by === 'update') {
+      const rejected = await handle
+        .executeUpdate(approveUpdate, { args: [{ step: 'evaluate', actor: 'recorder' }] })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      if (!(rejected instanceof WorkflowUpdateFailedError)) throw new Error('approve evaluate was accepted');
+      await handle.executeUpdate(markSucceededUpdate, {
+        args: [{ step: 'right.train', reason: 'checked', actor: 'recorder' }],
+      });
+    } else {
+      await signalWithCli(env.address, workflowId, 'markSucceeded', {
+        step: 'right.train',
+        reason: 'checked',
+      });
+    }
     await waiting('promote');
-    await signalWithCli(env.address, workflowId, 'approve', { step: 'promote' });
+    if (by === 'update') {
+      await handle.executeUpdate(approveUpdate, { args: [{ actor: 'recorder' }] });
+    } else {
+      await signalWithCli(env.address, workflowId, 'approve', { step: 'promote' });
+    }
     return await handle.result();
   });
 }

@@ -95,7 +95,8 @@ describe('sensor-clustering on the local stack (dev server, BigQuery emulator, s
       const handle = env.client.workflow.getHandle(workflowId, runId);
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
       const status = await handle.query(statusQuery);
-      expect(stepOf(status, 'features').info).toMatchObject({ sensors: SENSORS, cached: [] });
+      expect(stepOf(status, 'sensors').info).toMatchObject({ count: SENSORS });
+      expect(stepOf(status, 'features').map).toMatchObject({ total: SENSORS, succeeded: SENSORS, cached: 0 });
       expect(stepOf(status, 'clustering_inference').error).toMatch(
         /run the sensor-clustering-retrain pipeline first/,
       );
@@ -139,9 +140,16 @@ describe('sensor-clustering on the local stack (dev server, BigQuery emulator, s
       expect((await handle.result()).state).toBe('succeeded');
       return await handle.query(statusQuery);
     });
-    const features = stepOf(status, 'features').info as { computed: string[]; cached: string[] };
-    expect(features.computed).toEqual([changed.id]);
-    expect(features.cached).toHaveLength(SENSORS - 1);
+    // One item per sensor: only the changed one is computed, the others are cached.
+    expect(stepOf(status, 'features').map).toMatchObject({
+      total: SENSORS,
+      succeeded: 1,
+      cached: SENSORS - 1,
+    });
+    const [published] = await warehouse().queryRows({
+      sql: `SELECT COUNT(*) AS n FROM \`${TABLES.features}\` WHERE date = '${DAY}'`,
+    });
+    expect(Number(published?.n)).toBe(SENSORS);
 
     const metrics = stepOf(status, 'clustering_inference').info as Record<string, number | string | boolean>;
     expect(metrics).toMatchObject({
@@ -161,6 +169,11 @@ describe('sensor-clustering on the local stack (dev server, BigQuery emulator, s
     });
     expect(rows).toHaveLength(SENSORS);
     expect(new Set(rows.map((row) => row.model_version))).toEqual(new Set([production?.version]));
+    // The final inference replaced any partial one (batches of 20 %: partial results while the map ran).
+    expect(rows.every((row) => row.partial === false)).toBe(true);
+    for (const partial of stepOf(status, 'clustering_inference').partials ?? []) {
+      expect(partial.items).toBe(Math.ceil(SENSORS * 0.2) * partial.batch);
+    }
     // Sensors of one behaviour share a cluster.
     const byProfile = new Map<string, Set<unknown>>();
     for (const sensor of sensorIds(SENSORS)) {

@@ -9,7 +9,8 @@ import { logsContaining } from '../harness/logs';
 import { createTrainingWorker, launchCount, trainerInput, waitFor } from './fixtures/training';
 import { useTrainingSuite } from './fixtures/training-suite';
 
-describe('checkpoint copies of a training (local stack)', () => {
+// Local VMs (sshd + tmux) and fault injection: a loaded 2-core machine needs more than the default 60 s.
+describe('checkpoint copies of a training (local stack)', { timeout: 180_000 }, () => {
   const suite = useTrainingSuite('training-checkpoints');
   const syncedDir = (trainingId: string) => join(suite.stack.registryDir, trainingId, 'synced');
 

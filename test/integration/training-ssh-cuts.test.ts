@@ -13,7 +13,8 @@ import {
 } from './fixtures/training';
 import { useTrainingSuite } from './fixtures/training-suite';
 
-describe('trainOnVm on the local stack: SSH connections cut during training', () => {
+// Local VMs (sshd + tmux) and fault injection: a loaded 2-core machine needs more than the default 60 s.
+describe('trainOnVm on the local stack: SSH connections cut during training', { timeout: 180_000 }, () => {
   const suite = useTrainingSuite('training-ssh-cuts');
 
   it('completes with one launch while every SSH connection is killed three times', async () => {

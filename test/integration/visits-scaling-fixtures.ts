@@ -10,6 +10,7 @@ import {
   prepareVisitsScalingWarehouse,
   type LocalWarehouse,
 } from '../../pipelines/visits-scaling/synthetic/warehouse';
+import type { SyntheticOptions } from '../../pipelines/visits-scaling/synthetic/generate';
 import { createActivities, workflowsPath } from '../../workers/worker';
 import {
   approveSignal,
@@ -37,7 +38,10 @@ export interface VisitsScalingStack {
  * A small synthetic warehouse on the suite's emulator, a registry, VMs and work files under a temp
  * folder (through the same environment variables the worker reads), and the workflow bundle.
  */
-export async function createVisitsScalingStack(bq: BigQueryHarness): Promise<VisitsScalingStack> {
+export async function createVisitsScalingStack(
+  bq: BigQueryHarness,
+  synthetic: Partial<SyntheticOptions> = {},
+): Promise<VisitsScalingStack> {
   const dir = testTempDir('visits-scaling');
   const registryDir = join(dir, 'registry');
   Object.assign(process.env, { DATA_DIR: dir, REGISTRY_DIR: registryDir, LOCAL_VM_ROOT: join(dir, 'vms') });
@@ -47,7 +51,14 @@ export async function createVisitsScalingStack(bq: BigQueryHarness): Promise<Vis
       config: bq.config,
       registryDir,
       dir,
-      synthetic: { seed: 5, metAreas: [0, 11, 22, 5], poisPerArea: 3, days: 120, panelFraction: 0.5 },
+      synthetic: {
+        seed: 5,
+        metAreas: [0, 11, 22, 5],
+        poisPerArea: 3,
+        days: 120,
+        panelFraction: 0.5,
+        ...synthetic,
+      },
     }),
     bundleWorkflowCode({ workflowsPath: workflowsPath() }),
   ]);

@@ -150,7 +150,6 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
       'quality.train',
       'quality.predict',
       'real_visits.train',
-      'real_visits.predict',
       'evaluate',
       'promote',
     ]) {

@@ -1,3 +1,4 @@
+import { defaultPayloadConverter } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { readdirSync } from 'node:fs';
@@ -6,7 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { workflowsPath } from '../../workers/worker';
 import { loadHistory } from './history';
 
-// Histories of real runs on the dev server, recorded by scripts/record-runner-history.ts.
+const decode = (payload: Parameters<typeof defaultPayloadConverter.fromPayload>[0] | undefined) =>
+  payload ? defaultPayloadConverter.fromPayload(payload) : undefined;
+
+// Histories of real runs on the dev server, recorded by scripts/record-runner-history.ts and
+// scripts/record-map-history.ts (`--updates`: answered by Workflow Updates, as the API does).
 const historiesDir = join(__dirname, '..', 'histories');
 const histories = readdirSync(historiesDir)
   .filter((file) => file.startsWith('run-pipeline') && file.endsWith('.json'))
@@ -49,6 +54,39 @@ describe('runPipeline replays recorded histories', () => {
     await Worker.runReplayHistory(
       { workflowsPath: workflowsPath(), replayName: 'mapBatch' },
       loadHistory(join(historiesDir, 'map-batch.json')),
+    );
+  });
+
+  it('has recorded runs answered by Updates (operator and map item actions), replayed with the rest', () => {
+    const accepted = (file: string) => {
+      const events = histories.find((h) => h.file === file)?.history.events ?? [];
+      expect(events.some((e) => e.workflowExecutionSignaledEventAttributes)).toBe(false);
+      return events
+        .map((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input)
+        .filter(Boolean)
+        .map((input) => ({ name: input?.name, ...(decode(input?.args?.payloads?.[0]) as object) }));
+    };
+    // A rejected Update (approve of a step that needs none) was sent first: it left no event.
+    expect(accepted('run-pipeline-operator-updates.json')).toEqual([
+      { name: 'markSucceeded', step: 'right.train', reason: 'checked', actor: 'recorder' },
+      { name: 'approve', actor: 'recorder' },
+    ]);
+    expect(accepted('run-pipeline-map-updates.json')).toEqual([
+      { name: 'retryItem', step: 'each', item: '{"id":"b"}', actor: 'recorder' },
+      { name: 'markItemSucceeded', step: 'each', item: 3, reason: 'sensor retired', actor: 'recorder' },
+    ]);
+  });
+
+  it('has a recorded run whose echo steps ran as local activities (markers, patch local-activity-kinds)', () => {
+    const events =
+      histories.find((h) => h.file === 'run-pipeline-local-activities.json')?.history.events ?? [];
+    const markers = events.map((e) => e.markerRecordedEventAttributes?.markerName).filter(Boolean);
+    expect(markers.filter((name) => name === 'core_local_activity')).toHaveLength(4);
+    expect(markers).toContain('core_patch');
+    expect(
+      events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'executeStep'),
+    ).toBe(
+      true, // the failing `broken` kind is still an ordinary activity
     );
   });
 

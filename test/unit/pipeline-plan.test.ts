@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePlan, type PlanRequest } from '../../activities/plan';
 import { createPipelineRegistry, definePipeline, param } from '../../pipelines';
-import type { PipelineDefinition } from '../../pipelines/core/types';
+import type { JsonPrimitive, PipelineDefinition } from '../../pipelines/core/types';
 import { RunnerErrorType, type RunSummary } from '../../workflows/definitions';
 import { gateKind } from '../../activities/kinds/basic';
+import { ingestTrainEvaluateDeployPipeline } from '../../pipelines/ingest-train-evaluate-deploy/pipeline';
+import { stepKinds } from '../../workers/kinds';
 import { looseKind } from '../harness/kinds';
 import { testTempDir } from '../harness/paths';
 
@@ -133,6 +135,22 @@ describe('plan resolution', () => {
     expect(params.type).toBe(RunnerErrorType.InvalidParameters);
     expect(params.message).toContain('unknown parameter regoin');
     expect(params.message).toContain('parameter epochs');
+  });
+
+  it('refuses a holdout_percent of ingest-train-evaluate-deploy outside 1–90, naming it', async () => {
+    const real = (params: Record<string, JsonPrimitive>) =>
+      resolvePlan(
+        { pipelines: createPipelineRegistry([ingestTrainEvaluateDeployPipeline]), kinds: stepKinds },
+        request({ pipeline: ingestTrainEvaluateDeployPipeline.name, params }),
+      );
+    for (const holdout of [0, 95, 100, -20, '--holdout_percent=50', '50%']) {
+      const error = await failure(real({ holdout_percent: holdout }));
+      expect(error.type).toBe(RunnerErrorType.InvalidParameters);
+      expect(error.nonRetryable).toBe(true);
+      expect(error.message).toContain('parameter holdout_percent');
+    }
+    const ingest = (await real({ holdout_percent: 90 })).steps.find((step) => step.id === 'ingest');
+    expect((ingest?.spec.params as { holdout_percent: number }).holdout_percent).toBe(90);
   });
 
   it('reuses the outputs of every step outside the rerun, and points the rerun at them', async () => {

@@ -111,6 +111,24 @@ describe('pipeline definitions', () => {
     ]);
   });
 
+  it('names a range on a non-number, an empty range and a default outside it', () => {
+    const draft = definePipeline('ranges', {
+      parameters: {
+        name: param.string({ default: 'a', min: 1 }),
+        share: param.number({ default: 5, min: 10, max: 1 }),
+        percent: param.number({ default: 95, min: 1, max: 90 }),
+        fine: param.number({ default: 20, min: 1, max: 90 }),
+      },
+    })
+      .step('a', { kind: 'gate' })
+      .draft();
+    expect(codes(validatePipeline(draft))).toEqual([
+      { code: 'invalid-parameter', parameter: 'name' },
+      { code: 'invalid-parameter', parameter: 'share' },
+      { code: 'invalid-parameter', parameter: 'percent' },
+    ]);
+  });
+
   it('keeps every shipped pipeline valid', () => {
     for (const definition of pipelines.values()) expect(validatePipeline(definition)).toEqual([]);
   });
@@ -153,5 +171,31 @@ describe('run parameters', () => {
     expect(error.message).toContain('unknown parameter regoin');
     expect(error.message).toContain('missing parameter since (no default)');
     expect(error.message).toContain('parameter region: expected one of "eu", "us"');
+  });
+
+  it('checks a number parameter against its range, inclusive, naming it and the range', () => {
+    const ranged = definePipeline('ranged', {
+      parameters: { percent: param.number({ default: 20, min: 1, max: 90 }) },
+    }).build();
+    expect(resolveParameters(ranged, { percent: '1' })).toEqual({ percent: 1 });
+    expect(resolveParameters(ranged, { percent: 90 })).toEqual({ percent: 90 });
+    for (const bad of [0, 90.5, -1, 1e308, '--90', '', 'NaN', 'Infinity']) {
+      let error: unknown;
+      try {
+        resolveParameters(ranged, { percent: bad });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, JSON.stringify(bad)).toBeInstanceOf(ParameterError);
+      expect((error as ParameterError).problems.map((problem) => problem.parameter)).toEqual(['percent']);
+      expect((error as ParameterError).message).toContain('parameter percent');
+    }
+    let error: unknown;
+    try {
+      resolveParameters(ranged, { percent: 0 });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ParameterError).message).toContain('between 1 and 90');
   });
 });

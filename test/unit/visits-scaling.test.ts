@@ -37,7 +37,7 @@ describe('the visits-scaling definition', () => {
       'visits_share.predict',
     ]);
     expect(defined('promote').after).toContain('evaluate');
-    expect(defined('gapfill').after).toEqual(['promote', 'real_visits.predict']);
+    expect(defined('gapfill').after).toEqual(['promote']);
     expect(defined('cleanup')).toMatchObject({ after: ['gapfill'], cleanup: true });
     expect([...downstreamOf(visitsScalingPipeline.steps, 'prepare')].length).toBe(
       visitsScalingPipeline.steps.length,
@@ -85,15 +85,31 @@ describe('the visits-scaling definition', () => {
       'trend.train',
       'trend.predict',
       'real_visits.data',
-      'real_visits.gap',
       'real_visits.holdout',
       'real_visits.train',
-      'real_visits.predict',
       'evaluate',
       'promote',
       'gapfill',
       'cleanup',
     ]);
+  });
+});
+
+describe('the gap fill', () => {
+  it('predicts with the models the run promotes, from the sources as they are at promotion', async () => {
+    const resolved = await plan();
+    const gapfill = step(resolved, 'gapfill');
+    const models = gapfill.spec.models as Record<string, { artifact: string }>;
+    for (const model of ['visits_share', 'quality', 'trend', 'real_visits'])
+      expect(models[model]?.artifact).toBe(step(resolved, `${model}.train`).outputs.model);
+    expect(gapfill.spec).toMatchObject({
+      cutoff: '2026-09-30',
+      until: '2099-12-31',
+      sources: { visits: 'visits_source.poi_visits_daily', clusters: 'visits_source.clusters_daily' },
+    });
+    // No step computes gap rows before the promotion (their days would be those present at the start).
+    expect(resolved.steps.map((s) => s.id)).not.toContain('real_visits.gap');
+    expect(gapfill.after).toEqual(['promote']);
   });
 });
 

@@ -62,22 +62,38 @@ describe('runPipeline rejects a bad plan before anything is provisioned', () => 
         ? [event.activityTaskScheduledEventAttributes.activityType?.name]
         : [],
     );
+    // The plan heartbeats: a worker dying in it is noticed in 30 s, not after its start-to-close.
+    const planTimeouts = (history.events ?? []).flatMap((event) => {
+      const attributes = event.activityTaskScheduledEventAttributes;
+      return attributes
+        ? [
+            {
+              heartbeatSeconds: Number(attributes.heartbeatTimeout?.seconds ?? 0),
+              startToCloseSeconds: Number(attributes.startToCloseTimeout?.seconds ?? 0),
+            },
+          ]
+        : [];
+    });
     const children = (history.events ?? []).filter(
       (event) => event.startChildWorkflowExecutionInitiatedEventAttributes,
     );
     return {
       failure: (error as WorkflowFailedError).cause?.cause as ApplicationFailure,
       scheduled,
+      planTimeouts,
       children,
       script,
     };
   };
 
   it('fails on a bad duration parameter with InvalidParameters naming it, scheduling only planRun', async () => {
-    const { failure, scheduled, children, script } = await runWith({ max_training_duration: '5 hourz' });
+    const { failure, scheduled, planTimeouts, children, script } = await runWith({
+      max_training_duration: '5 hourz',
+    });
     expect(failure.type).toBe(RunnerErrorType.InvalidParameters);
     expect(failure.message).toContain('parameter max_training_duration: invalid duration "5 hourz"');
     expect(scheduled).toEqual(['planRun']);
+    expect(planTimeouts).toEqual([{ heartbeatSeconds: 30, startToCloseSeconds: 300 }]);
     expect(children).toEqual([]);
     expect(script.events).toEqual([]);
   });

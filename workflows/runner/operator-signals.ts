@@ -10,9 +10,11 @@ import {
   markSucceededSignal,
   markSucceededUpdate,
   markItemSucceededSignal,
+  markItemSucceededUpdate,
   rerunFromSignal,
   rerunFromUpdate,
   retryItemSignal,
+  retryItemUpdate,
   retryStepSignal,
   retryStepUpdate,
   statusQuery,
@@ -20,6 +22,7 @@ import {
   type ActionResult,
   type OperatorUpdatePayload,
 } from '../definitions';
+import { canonicalJson } from '../../pipelines/core/map';
 import { now, type RunContext } from './run-context';
 import {
   approveRejection,
@@ -41,12 +44,13 @@ interface ActionPayload {
   step?: unknown;
   reason?: unknown;
   item?: unknown;
+  keepCached?: unknown;
 }
 
 /** One operator action: how it is checked against the run, and what it does once accepted. */
 interface StepAction {
   name: 'markSucceeded' | 'retryStep' | 'approve' | 'rerunFrom' | 'retryItem' | 'markItemSucceeded';
-  rejection: (run: RunContext, record: StepRecord, payload: ActionPayload) => string | undefined;
+  rejection: (run: RunContext, record: StepRecord, payload: ActionPayload) => string | Rejection | undefined;
   apply: (run: RunContext, record: StepRecord, payload: ActionPayload) => void;
 }
 
@@ -75,7 +79,7 @@ const STEP_ACTIONS: StepAction[] = [
     name: 'retryItem',
     rejection: (_run, record, payload) => itemRejection(record, payload),
     apply: (_run, record, payload) => {
-      const item = record.items?.[payload.item as number] as ItemRecord;
+      const item = record.items?.[itemIndex(record, payload.item) as number] as ItemRecord;
       item.state = 'pending';
       delete item.error;
       wakeMap(record);
@@ -85,7 +89,7 @@ const STEP_ACTIONS: StepAction[] = [
     name: 'markItemSucceeded',
     rejection: (_run, record, payload) => itemRejection(record, payload),
     apply: (_run, record, payload) => {
-      const item = record.items?.[payload.item as number] as ItemRecord;
+      const item = record.items?.[itemIndex(record, payload.item) as number] as ItemRecord;
       item.state = 'marked-succeeded';
       item.reason = nonEmpty(payload.reason) ?? 'marked by an operator';
       delete item.error;
@@ -102,14 +106,14 @@ const STEP_ACTIONS: StepAction[] = [
   {
     name: 'rerunFrom',
     rejection: (run, record) => rerunRejection(run, record),
-    apply: (run, record) => {
+    apply: (run, record, payload) => {
       const ids = [...downstreamOf((run.plan as Plan).steps, record.id)];
       for (const id of ids) {
         const target = run.record(id);
         target.resetPending = true;
         target.task?.scope.cancel();
       }
-      run.resets.push(ids);
+      run.resets.push({ ids, keepCached: payload.keepCached === true });
     },
   },
 ];
@@ -122,12 +126,14 @@ const SIGNALS = {
   retryItem: retryItemSignal,
   markItemSucceeded: markItemSucceededSignal,
 } as const;
-/** The actions the API takes, also as Updates (item actions are signals only, for now). */
+/** The actions the API takes, also as Updates. */
 const updates = {
   markSucceeded: markSucceededUpdate,
   retryStep: retryStepUpdate,
   approve: approveUpdate,
   rerunFrom: rerunFromUpdate,
+  retryItem: retryItemUpdate,
+  markItemSucceeded: markItemSucceededUpdate,
 } as const;
 
 /**
@@ -155,18 +161,21 @@ export function installOperatorHandlers(run: RunContext): void {
       if (!rejection && record) action.apply(run, record, payload ?? {});
     });
 
-    const update = Object.hasOwn(updates, action.name)
-      ? updates[action.name as keyof typeof updates]
-      : undefined;
-    if (!update) continue;
     setHandler(
-      update,
+      updates[action.name],
       (payload: OperatorUpdatePayload): ActionResult => {
         const step = updateStep(run, action, payload) as string;
         const record = run.record(step);
+        const item = action.name.endsWith('Item') ? itemIndex(record, payload.item) : undefined;
         run.recordSignal(action.name, payload, undefined, actorOf(payload));
         action.apply(run, record, payload);
-        return { action: action.name, step, actor: actorOf(payload), state: record.state };
+        return {
+          action: action.name,
+          step,
+          ...(typeof item === 'number' ? { item } : {}),
+          actor: actorOf(payload),
+          state: record.state,
+        };
       },
       {
         validator: (payload: OperatorUpdatePayload) => {
@@ -252,23 +261,56 @@ function stepRejection(
   if (!record) return { type: ActionRejectionType.UnknownStep, message: `unknown step ${step}` };
   if (record.resetPending)
     return { type: ActionRejectionType.NotNow, message: `step ${step} is being reset by a rerun` };
-  const message = action.rejection(run, record, payload ?? {});
-  return message ? { type: ActionRejectionType.NotNow, message } : undefined;
+  const rejection = action.rejection(run, record, payload ?? {});
+  return typeof rejection === 'string' ? { type: ActionRejectionType.NotNow, message: rejection } : rejection;
 }
 
-/** Why an item signal does not fit: only a failed item of a running or failed map step. */
-function itemRejection(record: StepRecord, payload: ActionPayload): string | undefined {
-  if (!record.planned.map) return `step ${record.id} is not a map step`;
+/** Why an item action does not fit: only a failed item of a running or failed map step. */
+function itemRejection(record: StepRecord, payload: ActionPayload): string | Rejection | undefined {
+  if (!record.planned.map)
+    return { type: ActionRejectionType.UnknownItem, message: `step ${record.id} is not a map step` };
   if (!record.items) return `map step ${record.id} has not read its items yet`;
-  const index = payload?.item;
-  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= record.items.length)
-    return `item ${JSON.stringify(index)} is not an item index of ${record.id} (0–${record.items.length - 1})`;
+  const index = itemIndex(record, payload?.item);
+  if (typeof index !== 'number') return index;
   const item = record.items[index] as ItemRecord;
   if (item.state !== 'failed')
     return `item ${index} of ${record.id} is ${item.state}; only a failed item fits`;
   if (record.state !== 'running' && record.state !== 'failed' && record.status.awaiting !== 'failure')
     return `step ${record.id} is ${record.state}; items change only while it runs or after it failed`;
   return undefined;
+}
+
+/** Longest item name quoted back in a rejection (names come from outside). */
+const ITEM_NAME_SHOWN = 80;
+
+/**
+ * The index of the item an action names: an index (a number, or a string of decimal digits), else
+ * the item itself (a string item's value, or an item's canonical JSON). A value that several items
+ * share is ambiguous: name the item by its index then.
+ */
+function itemIndex(record: StepRecord, item: unknown): number | Rejection {
+  const items = record.items ?? [];
+  const shown = JSON.stringify(item)?.slice(0, ITEM_NAME_SHOWN) ?? String(item);
+  const unknown = (): Rejection => ({
+    type: ActionRejectionType.UnknownItem,
+    message: `item ${shown} is not an item of ${record.id} (an index 0–${items.length - 1}, or an item's value)`,
+  });
+  const index = typeof item === 'string' && /^\d{1,9}$/.test(item) ? Number(item) : item;
+  if (typeof index === 'number') {
+    return Number.isInteger(index) && index >= 0 && index < items.length ? index : unknown();
+  }
+  if (typeof item !== 'string' || item.length === 0) return unknown();
+  const matches = items.filter(
+    (candidate) => candidate.value === item || canonicalJson(candidate.value) === item,
+  );
+  if (matches.length === 0) return unknown();
+  if (matches.length > 1) {
+    return {
+      type: ActionRejectionType.AmbiguousItem,
+      message: `items ${matches.map((m) => m.index).join(', ')} of ${record.id} are all ${shown}; name one by its index`,
+    };
+  }
+  return (matches[0] as ItemRecord).index;
 }
 
 /** A running map step looks at its items again; a failed one runs again (only its pending items). */

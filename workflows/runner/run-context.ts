@@ -27,7 +27,8 @@ export class RunContext {
   /** patched('bounded-scheduler'): at most maxParallel steps at once, a CurrentStep that always fits. */
   bounded = false;
   /** Step sets of accepted rerunFrom signals, applied once their running steps have stopped. */
-  readonly resets: string[][] = [];
+  /** rerunFrom sets to reset once their running steps have stopped; `keepCached`: without forcing. */
+  readonly resets: { ids: string[]; keepCached: boolean }[] = [];
   private readonly signals: SignalRecord[] = [];
   private lastSearchAttributes = '';
 

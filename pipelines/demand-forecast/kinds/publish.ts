@@ -1,8 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { createBigQueryActivities, dateParam } from '../../../activities/bigquery';
-import { tableSql } from '../../../activities/bigquery/identifiers';
 import {
   failure,
   modelFileOf,
@@ -10,7 +6,6 @@ import {
   readJson,
   readModelArtifact,
   runLabels,
-  shortHash,
   type KindDeps,
 } from '../../../activities/kinds/common';
 import { defineKind } from '../../../activities/kinds/kind';
@@ -18,11 +13,12 @@ import { name } from '../../../activities/kinds/schemas';
 import type { MapItemOutput, StepExecution } from '../../../activities/steps';
 import type { JsonObject, JsonValue } from '../../core';
 import { environmentConfigSchema } from '../environments';
-import { FORECASTS_SCHEMA, FORECASTS_TABLE } from '../schema';
+import { FORECASTS_TABLE } from '../schema';
+import { publishForecasts, type CutoffForecasts, type ForecastRow } from './forecasts-table';
 
 interface ForecastModel {
   cutoff: string;
-  forecasts: { item_id: string; week: string; horizon: number; forecast: number }[];
+  forecasts: ForecastRow[];
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -96,83 +92,47 @@ export const forecastInputsKind = defineKind({
 /**
  * `forecast_publish`: the forecasts of each finished training (its model artifact, from the
  * `spec.trained` map's items) written to `<output_dataset>.forecasts` of the item's environment,
- * replacing that cutoff's rows, so a cutoff trained again is published again, never twice. With
- * `eachBatch` it publishes each cutoff as soon as its training has finished.
+ * replacing those cutoffs' rows all or nothing (`publishForecasts`: staged, then one transaction), so a
+ * cutoff trained again is published again, never twice, and a failure mid-publish leaves the previous
+ * forecasts intact. With `eachBatch` it publishes each cutoff as soon as its training has finished.
  */
 export const forecastPublishKind = defineKind({
   name: 'forecast_publish',
-  version: '1',
+  version: '2',
   runs: { by: 'activity' },
   spec: forecastPublishSpec,
-  handler: (deps: KindDeps) => {
-    const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
-    return {
-      async run(execution, context) {
-        const published: JsonObject[] = [];
-        const dir = join(
-          resolve(deps.workDir),
-          'publish',
-          shortHash(`${execution.workflowId}/${execution.step.id}/${execution.attempt}`),
-        );
-        mkdirSync(dir, { recursive: true });
-        try {
-          for (const { item, outputs } of itemsOf(execution, 'trained', execution.step.spec.trained)) {
-            const { cutoff, output_dataset: dataset } = cutoffOf(execution, item);
-            const artifact = outputs.model;
-            if (!artifact)
-              throw failure(PipelineStepErrorType.INVALID_SPEC, `training of ${cutoff} has no model output`);
-            const meta = readModelArtifact(deps, artifact);
-            const model = readJson<ForecastModel>(modelFileOf(deps, artifact));
-            if (!model || model.cutoff !== cutoff) {
-              throw failure(
-                PipelineStepErrorType.ARTIFACT_MISSING,
-                `model ${artifact} holds no forecasts for cutoff ${cutoff} (found ${model?.cutoff ?? 'none'})`,
-              );
-            }
-            context.heartbeat({ phase: 'publish', cutoff });
-            const file = join(dir, `${cutoff}.ndjson`);
-            writeFileSync(
-              file,
-              model.forecasts
-                .map((f) =>
-                  JSON.stringify({ cutoff, ...f, model_version: meta.version, run_id: execution.workflowId }),
-                )
-                .join('\n') + '\n',
-            );
-            await deps.bigquery.dataset(dataset).get({ autoCreate: true });
-            const target = { dataset, table: FORECASTS_TABLE };
-            if ((await warehouse.describeTable({ table: target })).exists) {
-              await warehouse.runStatement({
-                sql: `DELETE FROM ${tableSql(target, deps.config.BIGQUERY_PROJECT)} WHERE cutoff = @cutoff`,
-                params: { cutoff: dateParam(cutoff) },
-                what: `replace the forecasts of ${cutoff} in ${dataset}.${FORECASTS_TABLE}`,
-              });
-            }
-            const loaded = await warehouse.loadFromFile({
-              path: file,
-              table: target,
-              schema: FORECASTS_SCHEMA,
-              writeDisposition: 'WRITE_APPEND',
-              labels: runLabels(execution),
-            });
-            published.push({
-              cutoff,
-              table: `${dataset}.${FORECASTS_TABLE}`,
-              rows: model.forecasts.length,
-              total: loaded.rows,
-              version: meta.version,
-            });
-          }
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
+  handler: (deps: KindDeps) => ({
+    async run(execution, context) {
+      const entries: CutoffForecasts[] = [];
+      for (const { item, outputs } of itemsOf(execution, 'trained', execution.step.spec.trained)) {
+        const { cutoff, output_dataset: dataset } = cutoffOf(execution, item);
+        const artifact = outputs.model;
+        if (!artifact)
+          throw failure(PipelineStepErrorType.INVALID_SPEC, `training of ${cutoff} has no model output`);
+        const meta = readModelArtifact(deps, artifact);
+        const model = readJson<ForecastModel>(modelFileOf(deps, artifact));
+        if (!model || model.cutoff !== cutoff) {
+          throw failure(
+            PipelineStepErrorType.ARTIFACT_MISSING,
+            `model ${artifact} holds no forecasts for cutoff ${cutoff} (found ${model?.cutoff ?? 'none'})`,
+          );
         }
-        return {
-          info: {
-            published,
-            ...(execution.batch ? { batch: execution.batch as unknown as JsonObject } : {}),
-          },
-        };
-      },
-    };
-  },
+        entries.push({ cutoff, dataset, model_version: meta.version, forecasts: model.forecasts });
+      }
+      context.heartbeat({ phase: 'publish', cutoffs: entries.map((entry) => entry.cutoff) });
+      const staged = await publishForecasts(deps, runLabels(execution), entries);
+      const published: JsonObject[] = staged.map((entry, index) => ({
+        cutoff: entry.cutoff,
+        table: `${entry.dataset}.${FORECASTS_TABLE}`,
+        rows: entry.rows,
+        version: (entries[index] as CutoffForecasts).model_version,
+      }));
+      return {
+        info: {
+          published,
+          ...(execution.batch ? { batch: execution.batch as unknown as JsonObject } : {}),
+        },
+      };
+    },
+  }),
 });

@@ -4,6 +4,7 @@ import { createBigQueryActivities, dateParam } from '../../../activities/bigquer
 import { tableSql } from '../../../activities/bigquery/identifiers';
 import { parseTableName } from '../../../activities/bigquery/steps';
 import {
+  ensureTable,
   failure,
   PipelineStepErrorType,
   pinnedCodeOf,
@@ -85,7 +86,7 @@ export function sensorFeaturesTable(
  */
 export async function featurizeSensor(
   deps: KindDeps,
-  execution: TypedExecution<SensorFeaturesSpec>,
+  execution: TypedExecution<Pick<SensorFeaturesSpec, 'script' | 'code'>>,
   context: StepHandlerContext,
   input: { readings: string; date: string; item: SensorItem; destination: string; featuresTable: string },
 ): Promise<{ table: string; rows: number }> {
@@ -153,21 +154,20 @@ export async function publishFeatures(
   });
 }
 
-/** Creates a production table (and its dataset) with this schema when it does not exist yet. */
-export async function ensureTable(
+/** Whether (date, sensor)'s row is in the features table (false when the table does not exist). */
+export async function featuresPublished(
   deps: KindDeps,
-  name: string,
-  schema: { name: string; type: string }[],
-): Promise<void> {
-  const ref = parseTableName(name);
-  await deps.bigquery.dataset(ref.dataset).get({ autoCreate: true });
-  const table = deps.bigquery.dataset(ref.dataset).table(ref.table);
-  const [exists] = await table.exists();
-  if (exists) return;
-  try {
-    await table.create({ schema: { fields: schema } });
-  } catch (error) {
-    // Two sensors of one run create it at once: the loser finds it there.
-    if ((error as { code?: number }).code !== 409) throw error;
-  }
+  featuresTable: string,
+  date: string,
+  sensor: string,
+): Promise<boolean> {
+  const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
+  const target = parseTableName(featuresTable);
+  if (!(await warehouse.describeTable({ table: target })).exists) return false;
+  const [row] = await warehouse.queryRows({
+    sql: `SELECT COUNT(*) AS n FROM ${tableSql(target, deps.config.BIGQUERY_PROJECT)}
+      WHERE date = @date AND sensor_id = @sensor`,
+    params: { date: dateParam(date), sensor },
+  });
+  return Number(row?.n ?? 0) > 0;
 }

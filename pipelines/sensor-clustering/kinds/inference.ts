@@ -4,19 +4,20 @@ import { createBigQueryActivities, dateParam } from '../../../activities/bigquer
 import { tableSql } from '../../../activities/bigquery/identifiers';
 import { parseTableName } from '../../../activities/bigquery/steps';
 import {
+  ensureTable,
   failure,
+  modelFileOnDisk,
+  modelRegistryOf,
   PipelineStepErrorType,
   pinnedCodeOf,
   runModel,
   shortHash,
   type KindDeps,
 } from '../../../activities/kinds/common';
-import { createRegistryActivities } from '../../../activities/registry';
 import type { StepHandlerContext, TypedExecution } from '../../../activities/steps';
 import type { SensorClustersSpec } from './specs';
 import type { JsonObject } from '../../core';
 import { FEATURES_SCHEMA, RESULTS_SCHEMA } from '../schema';
-import { ensureTable } from './features';
 
 /** What one clustering inference measured: stored with the run (step info) and exported. */
 export interface InferenceMetrics extends JsonObject {
@@ -50,11 +51,17 @@ export async function inferClusters(
   deps: KindDeps,
   execution: TypedExecution<SensorClustersSpec>,
   context: StepHandlerContext,
-  input: { expected?: number },
+  input: {
+    expected?: number;
+    /** Only these sensors (the finished items of the features map so far); all of the date's when absent. */
+    sensors?: string[];
+    /** A partial result whatever the counts (a run on a finished batch while the map still runs). */
+    partial?: boolean;
+  },
 ): Promise<InferenceMetrics> {
   const started = Date.now();
   const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
-  const registry = createRegistryActivities(resolve(deps.registryDir));
+  const registry = modelRegistryOf(deps);
   const project = deps.config.BIGQUERY_PROJECT;
   const spec = execution.step.spec;
   const { date, model, model_version: wanted, features: featuresTable, results: resultsTable } = spec;
@@ -79,15 +86,21 @@ export async function inferClusters(
   try {
     await ensureTable(deps, featuresTable, FEATURES_SCHEMA);
     const data = join(dir, 'features.ndjson');
+    if (input.sensors?.length === 0) {
+      throw failure(
+        PipelineStepErrorType.INVALID_SPEC,
+        `step ${execution.step.id}: no sensor of ${date} has features yet (every item so far failed)`,
+      );
+    }
     const exported = await warehouse.exportToFile({
       sql: `SELECT * EXCEPT (date), CAST(date AS STRING) AS date FROM ${tableSql(parseTableName(featuresTable), project)}
-        WHERE date = @date ORDER BY sensor_id`,
-      params: { date: dateParam(date) },
+        WHERE date = @date${input.sensors ? ' AND sensor_id IN UNNEST(@sensors)' : ''} ORDER BY sensor_id`,
+      params: { date: dateParam(date), ...(input.sensors ? { sensors: input.sensors } : {}) },
       path: data,
     });
     context.heartbeat({ phase: 'inference', sensors: exported.rows });
     const script = spec.script;
-    const modelFile = join(version.path, version.modelFile);
+    const modelFile = await modelFileOnDisk(deps, version);
     const code = pinnedCodeOf(execution, spec.code);
     await runModel(
       deps,
@@ -107,7 +120,7 @@ export async function inferClusters(
       .filter((line) => line.trim())
       .map((line) => Number((JSON.parse(line) as { rows: number }).rows));
     const expected = input.expected ?? spec.expected ?? null;
-    const partial = expected !== null && exported.rows < expected;
+    const partial = input.partial === true || (expected !== null && exported.rows < expected);
     const rows = readFileSync(join(dir, 'clusters.ndjson'), 'utf8')
       .split('\n')
       .filter((line) => line.trim())

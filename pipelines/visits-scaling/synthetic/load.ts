@@ -3,7 +3,7 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createBigQueryActivities, type BigQueryActivitiesConfig } from '../../../activities/bigquery';
-import { createRegistryActivities } from '../../../activities/registry';
+import { createRegistryActivities, type RegistryOptions } from '../../../activities/registry';
 import type { SyntheticData } from './generate';
 import type { PreviousQuarter } from './previous-quarter';
 import { DATASETS, PRODUCTION_TABLES, SOURCE_TABLES, type Row } from '../schema';
@@ -69,11 +69,12 @@ export async function loadSynthetic(
 
 /** Publishes the previous quarter's four models in the registry and points `production` at them. */
 export async function registerPreviousModels(
-  registryDir: string,
+  registryLocation: string,
   dir: string,
   previous: PreviousQuarter,
+  options: RegistryOptions = {},
 ): Promise<string[]> {
-  const registry = createRegistryActivities(registryDir);
+  const registry = createRegistryActivities(registryLocation, options);
   const published: string[] = [];
   for (const [model, file] of Object.entries(previous.models)) {
     const path = join(dir, model, 'model.json');

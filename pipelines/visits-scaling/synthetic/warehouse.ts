@@ -5,6 +5,7 @@ import { addDays } from '../../core/dates';
 import { generateSynthetic, type SyntheticOptions } from './generate';
 import { previousQuarter } from './previous-quarter';
 import { loadSynthetic, registerPreviousModels } from './load';
+import type { RegistryOptions } from '../../../activities/registry';
 
 export interface LocalWarehouse {
   /** First and last day of the synthetic data. */
@@ -31,7 +32,9 @@ export interface LocalWarehouse {
 export async function prepareVisitsScalingWarehouse(input: {
   bigquery: BigQuery;
   config: BigQueryActivitiesConfig;
+  /** The model registry: a folder, or `gs://bucket/prefix` (then `registryOptions.apiEndpoint`). */
   registryDir: string;
+  registryOptions?: RegistryOptions;
   /** Where the NDJSON files and the previous models are written before loading. */
   dir: string;
   synthetic?: Partial<SyntheticOptions>;
@@ -40,7 +43,7 @@ export async function prepareVisitsScalingWarehouse(input: {
   const data = generateSynthetic(input.synthetic ?? {});
   const previous = previousQuarter(data);
   const tables = await loadSynthetic(input.bigquery, input.config, join(input.dir, 'data'), data, previous);
-  await registerPreviousModels(input.registryDir, join(input.dir, 'models'), previous);
+  await registerPreviousModels(input.registryDir, join(input.dir, 'models'), previous, input.registryOptions);
   return {
     start: data.options.start,
     end: data.end,

@@ -99,8 +99,10 @@ export function createStepActivities(kinds: ReadonlyMap<string, BoundKind>) {
     async executeStep(given: StepExecution): Promise<StepResult> {
       const { handler, execution } = typed(given);
       const context = Context.current();
-      context.heartbeat();
-      const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+      // A local activity (`runs: local-activity`) has no heartbeats: the workflow task carries it.
+      const local = context.info.isLocal;
+      if (!local) context.heartbeat();
+      const beat = local ? undefined : setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
         // The race ends the activity on cancellation even if a handler ignores its signal.
         const result = await Promise.race([

@@ -1,11 +1,14 @@
 import { z } from 'zod';
 import { defineKind } from './kind';
 
-/** `echo` (demos, tests): returns its planned outputs and its message. Any other spec field is kept. */
+/**
+ * `echo` (demos, tests, the overhead benchmark): returns its planned outputs and its message. Any other
+ * spec field is kept. A local activity: no work, so no activity task round trip either.
+ */
 export const echoKind = defineKind({
   name: 'echo',
   version: '1',
-  runs: { by: 'activity' },
+  runs: { by: 'local-activity' },
   spec: z.looseObject({ message: z.string().optional() }),
   handler: () => ({
     async run(execution) {

@@ -32,7 +32,7 @@ export interface StepKind<S extends object = JsonObject, D = KindHandlerDeps> {
    * folder is shipped: a commit that changes nothing in it (an edited query) keeps the key.
    */
   program?(spec: S): string;
-  /** The step's handler (for `runs.by === 'activity'`, and `outputsExist` for any kind that can tell). */
+  /** The step's handler (for `runs.by` `activity` or `local-activity`, and `outputsExist` for any kind that can tell). */
   handler?(deps: D): StepKindHandler<S>;
 }
 

@@ -128,7 +128,15 @@ export interface PipelineDefinition {
  * a child workflow the runner knows by name (with the kind's activities around it).
  */
 export type StepRuns =
-  { by: 'nothing' } | { by: 'activity' } | { by: 'child-workflow'; workflow: ChildWorkflowName };
+  | { by: 'nothing' }
+  | { by: 'activity' }
+  /**
+   * In the worker that runs the workflow task, without an activity task round trip (a marker in
+   * history, no schedule/start/complete events): for short kinds with no I/O worth a heartbeat
+   * (`echo`). Not for anything that may outlive a workflow task's few seconds or needs cancelling.
+   */
+  | { by: 'local-activity' }
+  | { by: 'child-workflow'; workflow: ChildWorkflowName };
 
 /** Child workflows a step kind may run as (workflows/runner/dispatch.ts has one case per name). */
 export type ChildWorkflowName = 'trainOnVm';

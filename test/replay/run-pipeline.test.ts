@@ -77,6 +77,19 @@ describe('runPipeline replays recorded histories', () => {
     ]);
   });
 
+  it('has a recorded run whose echo steps ran as local activities (markers, patch local-activity-kinds)', () => {
+    const events =
+      histories.find((h) => h.file === 'run-pipeline-local-activities.json')?.history.events ?? [];
+    const markers = events.map((e) => e.markerRecordedEventAttributes?.markerName).filter(Boolean);
+    expect(markers.filter((name) => name === 'core_local_activity')).toHaveLength(4);
+    expect(markers).toContain('core_patch');
+    expect(
+      events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'executeStep'),
+    ).toBe(
+      true, // the failing `broken` kind is still an ordinary activity
+    );
+  });
+
   it('fails on an incompatible change (a new timer without patched())', async () => {
     await expect(
       Worker.runReplayHistory({ workflowsPath: fixture('run-pipeline-changed.ts') }, operatorRun?.history),

@@ -5,8 +5,11 @@ import {
   ChildWorkflowCancellationType,
   ChildWorkflowFailure,
   executeChild,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   type ActivityOptions,
+  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { Duration, RetryPolicy } from '@temporalio/common';
 import type { StepActivities, StepExecution, StepResult } from '../../activities/steps';
@@ -39,6 +42,14 @@ function activityOptions(step: PlannedStep): ActivityOptions {
   };
 }
 
+function localActivityOptions(step: PlannedStep): LocalActivityOptions {
+  return {
+    startToCloseTimeout: step.timeout as Duration,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { ...DEFAULT_STEP_RETRY, ...(step.retry ?? {}) } as RetryPolicy,
+  };
+}
+
 /**
  * How a planned step runs: what its plan recorded from its kind. Plans recorded before kinds were
  * plugins carry no `runs`; for those runs (still in flight) the kind names decide, as they did then.
@@ -64,6 +75,15 @@ export async function dispatchStep(
   switch (runs.by) {
     case 'nothing':
       return { outputs: execution.outputs };
+    case 'local-activity': {
+      // Plans name local activities only since the change; the patch marks such runs in history.
+      if (patched('local-activity-kinds')) {
+        const { executeStep } = proxyLocalActivities<StepActivities>(localActivityOptions(step));
+        return await executeStep(execution);
+      }
+      const { executeStep } = proxyActivities<StepActivities>(activityOptions(step));
+      return await executeStep(execution);
+    }
     case 'activity': {
       const { executeStep } = proxyActivities<StepActivities>(activityOptions(step));
       return await executeStep(execution);

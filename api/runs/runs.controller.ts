@@ -105,6 +105,7 @@ export class RunsController {
   @ApiParam(RUN_ID)
   @ApiParam(STEP)
   @ApiOkResponse({ schema: STATUS_SCHEMA })
+  @ApiBadRequestResponse({ description: 'Invalid body (reason: a string of at most 1,000 characters)' })
   @ApiNotFoundResponse({ description: 'Unknown run or step' })
   @ApiConflictResponse({ description: 'The step is not in a state this action fits' })
   markSucceeded(
@@ -211,6 +212,7 @@ export class RunsController {
   @HttpCode(200)
   @ApiParam(RUN_ID)
   @ApiOkResponse({ schema: STATUS_SCHEMA })
+  @ApiBadRequestResponse({ description: 'Invalid body (reason: a string of at most 1,000 characters)' })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'The run is already finished' })
   abort(@Param('id') id: string, @Body() dto: ReasonDto, @CurrentActor() actor: Actor): Promise<RunStatus> {

@@ -13,7 +13,6 @@ SEASONAL_PERIODS (52: yearly seasonality of weekly data; items with fewer than t
 history get a trend-only model). One JSON line per fitted item goes to $METRICS_FILE (`loss`: the
 item's in-sample MSE), so the worker reports the job's progress while it runs.
 """
-import argparse
 import json
 import os
 import sys
@@ -24,6 +23,9 @@ import numpy as np
 import pandas as pd
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cli import subcommands  # noqa: E402
 
 NAME = "demand_forecast"
 
@@ -104,12 +106,7 @@ def train(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog=NAME, description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train")
-    t.add_argument("--data", required=True)
-    args = parser.parse_args(argv)
-    return {"train": train}[args.command](args)
+    return subcommands(NAME, __doc__.split("\n")[0], {"train": (train, None, ["data"])}, argv)
 
 
 if __name__ == "__main__":

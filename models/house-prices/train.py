@@ -13,7 +13,6 @@ EPOCHS (passes over the training rows), HIDDEN_UNITS (one hidden layer), SEED (w
 shuffling). One JSON line per epoch goes to $METRICS_FILE, so the worker shows live progress. The
 model file is plain JSON (scaler and weights), read back with numpy: no pickle crosses machines.
 """
-import argparse
 import json
 import os
 import sys
@@ -25,6 +24,9 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cli import subcommands  # noqa: E402
 
 NAME = "house_prices"
 FEATURES = ["crim", "zn", "indus", "chas", "nox", "rm", "age", "dis", "rad", "tax", "ptratio", "b", "lstat"]
@@ -158,20 +160,12 @@ def predict(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog=NAME, description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train")
-    t.add_argument("--data", required=True)
-    e = sub.add_parser("evaluate")
-    e.add_argument("--model", required=True)
-    e.add_argument("--data", required=True)
-    e.add_argument("--out")
-    p = sub.add_parser("predict")
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    return {"train": train, "evaluate": evaluate, "predict": predict}[args.command](args)
+    commands = {
+        "train": (train, None, ["data"]),
+        "evaluate": (evaluate, None, ["model", "data", "out?"]),
+        "predict": (predict, None, ["model", "data", "out"]),
+    }
+    return subcommands(NAME, __doc__.split("\n")[0], commands, argv)
 
 
 if __name__ == "__main__":

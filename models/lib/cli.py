@@ -1,4 +1,9 @@
-"""Command line shared by the example models: `train` and `predict` subcommands."""
+"""Command lines of the model programs.
+
+`subcommands` parses the subcommands every program takes (`train --data`, `predict --model --data
+--out`, `evaluate --model --data [--out]`, `featurize --data --out`) and runs one; `main` is the whole
+command line of the example (linear) models, with their `train`, `predict` and `evaluate`.
+"""
 import argparse
 import json
 import os
@@ -130,3 +135,21 @@ def main(spec, argv=None):
     args = parser.parse_args(argv)
     commands = {"train": train, "predict": predict, "evaluate": evaluate}
     sys.exit(commands[args.command](spec, args))
+
+
+def subcommands(prog, description, commands, argv=None):
+    """Parses `argv` into one of `commands` and returns what its handler returns (the exit code).
+
+    `commands` maps a subcommand to `(handler, help or None, options)`; each option is the name of a
+    flag taking a value (`"data"` is `--data`), required unless it ends with `?` (`"out?"`). The
+    handler gets the parsed arguments (`args.data`, `args.model`, `args.out`).
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (handler, help_text, options) in commands.items():
+        command = sub.add_parser(name, **({"help": help_text} if help_text else {}))
+        for option in options:
+            command.add_argument("--" + option.rstrip("?"), required=not option.endswith("?"))
+        command.set_defaults(handler=handler)
+    args = parser.parse_args(argv)
+    return args.handler(args)

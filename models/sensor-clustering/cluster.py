@@ -16,7 +16,6 @@ a pickle: predict is the nearest centre, the same on every machine.
 mse is the mean squared distance to the assigned centre (what champion/challenger compares; lower is
 better); the three clustering metrics are scikit-learn's (null when fewer than 2 clusters are present).
 """
-import argparse
 import json
 import os
 import sys
@@ -29,6 +28,7 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
+from cli import subcommands  # noqa: E402
 from features import FEATURES  # noqa: E402
 from retrainer_model import (  # noqa: E402
     env_float,
@@ -186,20 +186,12 @@ def evaluate(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="sensor-clustering", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="KMeans restarts, keeping the best; resumes from the latest checkpoint")
-    t.add_argument("--data", required=True)
-    p = sub.add_parser("predict", help="the cluster of each feature row")
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True)
-    e = sub.add_parser("evaluate", help="mse and clustering metrics of a model on feature rows (prints JSON)")
-    e.add_argument("--model", required=True)
-    e.add_argument("--data", required=True)
-    e.add_argument("--out")
-    args = parser.parse_args(argv)
-    sys.exit({"train": train, "predict": predict, "evaluate": evaluate}[args.command](args))
+    commands = {
+        "train": (train, "KMeans restarts, keeping the best; resumes from the latest checkpoint", ["data"]),
+        "predict": (predict, "the cluster of each feature row", ["model", "data", "out"]),
+        "evaluate": (evaluate, "mse and clustering metrics of a model on feature rows (prints JSON)", ["model", "data", "out?"]),
+    }
+    sys.exit(subcommands("sensor-clustering", __doc__, commands, argv))
 
 
 if __name__ == "__main__":

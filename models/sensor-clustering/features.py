@@ -8,7 +8,6 @@ Usage: python3 sensor-clustering/features.py featurize --data readings.ndjson --
 The feature model is this program at the commit the plan pinned: its version is the commit, so a
 changed feature definition changes the features step's cache key and recomputes every sensor.
 """
-import argparse
 import json
 import os
 import sys
@@ -16,6 +15,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cli import subcommands  # noqa: E402
 from retrainer_model import read_rows, require_columns, write_json_atomically  # noqa: E402,F401
 
 READING_COLUMNS = ["sensor_id", "date", "hour", "temperature", "humidity", "sound"]
@@ -82,13 +82,8 @@ def featurize(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="sensor-features", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    f = sub.add_parser("featurize", help="one feature row per (date, sensor_id) of the readings")
-    f.add_argument("--data", required=True)
-    f.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    sys.exit({"featurize": featurize}[args.command](args))
+    commands = {"featurize": (featurize, "one feature row per (date, sensor_id) of the readings", ["data", "out"])}
+    sys.exit(subcommands("sensor-features", __doc__, commands, argv))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,7 @@
 import { definePipeline, param } from '../core';
+import { modelsRepo, modelsRepoParams, trainStep } from '../core/model-steps';
 import { ENVIRONMENTS } from './environments';
 import { SALES_TABLE } from './schema';
-
-const repo = { url: '{{models_repo}}', ref: '{{models_ref}}' };
 
 /**
  * Seed 004, the demand-forecast modelling brick: `environment` (dev | prod) picks a configuration
@@ -33,17 +32,13 @@ export const demandForecastPipeline = definePipeline('demand-forecast', {
       description: 'how often the job status is read',
     }),
     monitor_heartbeat_timeout: param.string({ default: '2 minutes' }),
-    models_repo: param.string({
-      default: '.',
-      description: 'git repository holding models/ and the configs',
-    }),
-    models_ref: param.string({ default: 'HEAD' }),
+    ...modelsRepoParams('git repository holding models/ and the configs'),
   },
 })
   .step('cutoffs', {
     kind: 'forecast_cutoffs',
     // The configuration file is read at the pinned commit, like the training code.
-    repo,
+    repo: modelsRepo,
     spec: {
       environment: '{{environment}}',
       config: 'pipelines/demand-forecast/config/{{environment}}.json',
@@ -68,10 +63,10 @@ export const demandForecastPipeline = definePipeline('demand-forecast', {
     after: ['prepare', 'cutoffs'],
     spec: { prepared: 'prepare' },
   })
-  .step('train', {
-    kind: 'train',
-    after: ['prepared'],
-    spec: {
+  .step(
+    'train',
+    trainStep({
+      after: ['prepared'],
       model: 'demand_forecast',
       script: 'models/demand-forecast/train.py',
       data: '{{item.table}}',
@@ -83,17 +78,14 @@ export const demandForecastPipeline = definePipeline('demand-forecast', {
         pollInterval: '{{monitor_poll_interval}}',
         heartbeatTimeout: '{{monitor_heartbeat_timeout}}',
       },
-    },
-    repo,
-    outputs: ['model'],
-    cache: true,
-    map: {
-      forEach: { step: 'prepared', field: 'cutoffs' },
-      // Cutoffs trained at once (each on a VM of its own).
-      maxConcurrency: 4,
-      batchSize: 1,
-    },
-  })
+      map: {
+        forEach: { step: 'prepared', field: 'cutoffs' },
+        // Cutoffs trained at once (each on a VM of its own).
+        maxConcurrency: 4,
+        batchSize: 1,
+      },
+    }),
+  )
   .step('publish', {
     kind: 'forecast_publish',
     after: ['train'],

@@ -1,9 +1,9 @@
 import { definePipeline, param } from '../core';
+import { evaluateStep, modelsRepoParams, promoteStep, trainStep } from '../core/model-steps';
 import { MODEL_NAME, RECORDS_TABLE, SOURCE_DATASET } from './schema';
 
 const TEMPLATES = ['cpu-python-template-prod', 'tensorflow-template-prod'];
 const SCRIPT = 'models/house-prices/train.py';
-const repo = { url: '{{models_repo}}', ref: '{{models_ref}}' };
 
 /**
  * Seed 003 (a Luigi batch app): ingest → train → evaluate → deploy only if better than the deployed
@@ -41,8 +41,7 @@ export const ingestTrainEvaluateDeployPipeline = definePipeline('ingest-train-ev
       default: 3,
       description: 'outputs kept per step by retention (this run’s and the newest others)',
     }),
-    models_repo: param.string({ default: '.', description: 'git repository holding models/' }),
-    models_ref: param.string({ default: 'HEAD' }),
+    ...modelsRepoParams(),
   },
 })
   .step('ingest', {
@@ -55,14 +54,13 @@ export const ingestTrainEvaluateDeployPipeline = definePipeline('ingest-train-ev
     outputs: ['table'],
     cache: true,
   })
-  .step('train', {
-    kind: 'train',
-    after: ['ingest'],
-    spec: {
+  .step(
+    'train',
+    trainStep({
+      after: ['ingest'],
       model: MODEL_NAME,
       script: SCRIPT,
       data: '{{steps.ingest.table}}',
-      // Names the model's registry version (`<cutoff>-<key8>`).
       cutoff: '{{cutoff}}',
       vm: { machineImage: '{{vm_template}}' },
       env: {
@@ -76,41 +74,20 @@ export const ingestTrainEvaluateDeployPipeline = definePipeline('ingest-train-ev
         pollInterval: '{{monitor_poll_interval}}',
         heartbeatTimeout: '{{monitor_heartbeat_timeout}}',
       },
-    },
-    repo,
-    outputs: ['model'],
-    cache: true,
-  })
-  .step('evaluate', {
-    kind: 'evaluate',
-    after: ['ingest', 'train'],
-    // The deployed model and the new one are scored by the same program on the same held-out rows.
-    repo,
-    spec: {
-      models: [
-        {
-          model: MODEL_NAME,
-          script: SCRIPT,
-          artifact: '{{steps.train.model}}',
-          data: '{{steps.ingest.table}}',
-          margin: '{{deploy_margin}}',
-        },
-      ],
-    },
-    outputs: ['decision'],
-    cache: true,
-  })
-  .step('deploy', {
-    kind: 'promote',
-    after: ['evaluate', 'train'],
-    spec: {
-      decision: '{{steps.evaluate.decision}}',
-      models: [{ model: MODEL_NAME, artifact: '{{steps.train.model}}' }],
-      tables: [],
-    },
-    outputs: ['record'],
-    cache: true,
-  })
+    }),
+  )
+  // The deployed model and the new one are scored by the same program on the same held-out rows.
+  .step(
+    'evaluate',
+    evaluateStep({
+      after: ['ingest', 'train'],
+      model: MODEL_NAME,
+      script: SCRIPT,
+      data: '{{steps.ingest.table}}',
+      margin: '{{deploy_margin}}',
+    }),
+  )
+  .step('deploy', promoteStep({ after: ['evaluate', 'train'], model: MODEL_NAME }))
   .step('retention', {
     kind: 'retention',
     after: ['deploy'],

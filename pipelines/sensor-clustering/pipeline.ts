@@ -1,14 +1,10 @@
 import { definePipeline, param } from '../core';
+import { evaluateStep, modelsRepo, modelsRepoParams, promoteStep, trainStep } from '../core/model-steps';
 import { MODEL_NAME, TABLES } from './schema';
 
 const TEMPLATES = ['cpu-python-template-prod', 'tensorflow-template-prod'];
 const FEATURES_SCRIPT = 'models/sensor-clustering/features.py';
 const CLUSTER_SCRIPT = 'models/sensor-clustering/cluster.py';
-const repo = { url: '{{models_repo}}', ref: '{{models_ref}}' };
-const modelsRepoParams = {
-  models_repo: param.string({ default: '.', description: 'git repository holding models/' }),
-  models_ref: param.string({ default: 'HEAD' }),
-};
 
 /**
  * Seed 001, daily: the sensors present on the date (the run's cutoff; the run key is the date, so one
@@ -36,7 +32,7 @@ export const sensorClusteringPipeline = definePipeline('sensor-clustering', {
       default: 'production',
       description: 'registry version of the clustering model, or the production alias',
     }),
-    ...modelsRepoParams,
+    ...modelsRepoParams(),
   },
 })
   .step('sensors', {
@@ -54,7 +50,7 @@ export const sensorClusteringPipeline = definePipeline('sensor-clustering', {
       sensor: '{{item}}',
       script: FEATURES_SCRIPT,
     },
-    repo,
+    repo: modelsRepo,
     outputs: ['table'],
     cache: true,
     map: {
@@ -79,7 +75,7 @@ export const sensorClusteringPipeline = definePipeline('sensor-clustering', {
       script: CLUSTER_SCRIPT,
       sensors_step: 'features',
     },
-    repo,
+    repo: modelsRepo,
     outputs: ['metrics'],
     description:
       'clusters of the sensors finished so far (each batch), then of all; results table and metrics',
@@ -108,7 +104,7 @@ export const sensorClusteringRetrainPipeline = definePipeline('sensor-clustering
       privileged: true,
       description: 'promote when the new mean squared distance ≤ (1 + this) × the production one',
     }),
-    ...modelsRepoParams,
+    ...modelsRepoParams(),
   },
 })
   .step('prepare', {
@@ -128,53 +124,31 @@ export const sensorClusteringRetrainPipeline = definePipeline('sensor-clustering
     outputs: ['table'],
     cache: true,
   })
-  .step('train', {
-    kind: 'train',
-    after: ['data'],
-    spec: {
+  .step(
+    'train',
+    trainStep({
+      after: ['data'],
       model: MODEL_NAME,
       script: CLUSTER_SCRIPT,
       data: '{{steps.data.table}}',
-      // Names the model's registry version (`<cutoff>-<key8>`).
       cutoff: '{{cutoff}}',
       vm: { machineImage: '{{vm_template}}' },
       env: { CLUSTERS: '{{clusters}}', KMEANS_RESTARTS: '{{restarts}}' },
       maxDuration: '{{max_training_duration}}',
       monitor: { pollInterval: '2 seconds', heartbeatTimeout: '60 seconds' },
-    },
-    repo,
-    outputs: ['model'],
-    cache: true,
-    onFailure: 'wait',
-  })
-  .step('evaluate', {
-    kind: 'evaluate',
-    after: ['data', 'train'],
-    spec: {
-      models: [
-        {
-          model: MODEL_NAME,
-          script: CLUSTER_SCRIPT,
-          artifact: '{{steps.train.model}}',
-          data: '{{steps.data.table}}',
-          margin: '{{evaluate_margin}}',
-        },
-      ],
-    },
-    repo,
-    outputs: ['decision'],
-    cache: true,
-  })
-  .step('promote', {
-    kind: 'promote',
-    after: ['evaluate', 'train'],
-    spec: {
-      decision: '{{steps.evaluate.decision}}',
-      models: [{ model: MODEL_NAME, artifact: '{{steps.train.model}}' }],
-      tables: [],
-    },
-    outputs: ['record'],
-    cache: true,
-  })
+      onFailure: 'wait',
+    }),
+  )
+  .step(
+    'evaluate',
+    evaluateStep({
+      after: ['data', 'train'],
+      model: MODEL_NAME,
+      script: CLUSTER_SCRIPT,
+      data: '{{steps.data.table}}',
+      margin: '{{evaluate_margin}}',
+    }),
+  )
+  .step('promote', promoteStep({ after: ['evaluate', 'train'], model: MODEL_NAME }))
   .step('cleanup', { kind: 'cleanup', after: ['promote'], spec: { delete_outputs: false } })
   .build();

@@ -1,43 +1,15 @@
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRegistryActivities } from '../../activities/registry';
-import { LocalVmProvider } from '../../activities/providers/local';
-import { loadConfig } from '../../config';
 import { runDemo } from '../../scripts/demo/run-demo';
-import { projectRoot } from '../../activities/providers/paths';
-import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
-import { testTempDir } from '../harness/paths';
-import { createDevServerEnv } from '../harness/temporal';
+import { useE2eStack } from '../harness/e2e-stack';
 
 describe('the demo: visits-scaling driven end to end through the HTTP API only', () => {
-  let env: TestWorkflowEnvironment;
-  let bq: BigQueryHarness;
-  const dir = testTempDir('demo-e2e');
-  beforeAll(async () => {
-    [env, bq] = await Promise.all([createDevServerEnv(), startBigQueryHarness()]);
-  });
-  afterAll(async () => {
-    const provider = new LocalVmProvider({
-      root: join(dir, 'vms'),
-      imagesDir: join(projectRoot, 'machine-images'),
-    });
-    for (const vm of await provider.list()) await provider.stop(vm.name);
-    await Promise.all([env?.teardown(), bq?.stop()]);
-  });
+  const stack = useE2eStack('demo');
 
   it('starts the run, approves the promotion and sees it finish, all over HTTP', async () => {
     // The worker reads its VM and registry settings from the environment, as in production.
-    Object.assign(process.env, { DATA_DIR: dir, REGISTRY_DIR: '', LOCAL_VM_ROOT: '', VM_PROVIDER: 'local' });
-    const config = loadConfig({
-      ...process.env,
-      TEMPORAL_ADDRESS: env.address,
-      TEMPORAL_TASK_QUEUE: `demo-${randomUUID()}`,
-      BIGQUERY_PROJECT: bq.emulator.projectId,
-      BIGQUERY_API_ENDPOINT: bq.emulator.apiEndpoint,
-      API_TOKENS: 'e2e:admin:e2e-token',
-    });
+    const { config, dir, bq, env } = stack;
     const lines: string[] = [];
     const { workflowId, view, cutoff, facts } = await runDemo({
       config,

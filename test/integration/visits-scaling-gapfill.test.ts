@@ -1,5 +1,5 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBigQueryActivities, dateParam } from '../../activities/bigquery';
@@ -176,6 +176,8 @@ describe('visits-scaling gap fill through the promotion day (local stack)', () =
     expect(await scaledRows()).toEqual(before);
     expect(await tablesIn('smc_visits_scaling', 'gapfill_')).toEqual([]);
     expect(await tablesIn('visits_production', 'poi_visits_scaled__')).toEqual([]);
+    // Nor any file on the worker: the exports and predictions of the fill are gone.
+    expect(readdirSync(join(deps.workDir, 'gapfill'))).toEqual([]);
 
     // The same step again with the promoted model fills through the new last day.
     const done = await handler.run(execution(planned.spec, 3), context);

@@ -8,6 +8,7 @@ import { tablesToDelete } from '../../activities/kinds/release';
 import { trainingIds } from '../../activities/kinds/training';
 import { downstreamOf } from '../../pipelines/core/graph';
 import { createPipelineRegistry } from '../../pipelines';
+import { gapfillKind } from '../../pipelines/visits-scaling/kinds/gapfill';
 import { visitsScalingPipeline } from '../../pipelines/visits-scaling/pipeline';
 import type { Plan } from '../../pipelines/core/types';
 import type { StepStatus } from '../../workflows/definitions';
@@ -110,6 +111,23 @@ describe('the gap fill', () => {
     // No step computes gap rows before the promotion (their days would be those present at the start).
     expect(resolved.steps.map((s) => s.id)).not.toContain('real_visits.gap');
     expect(gapfill.after).toEqual(['promote']);
+    expect(gapfillKind.spec.safeParse(gapfill.spec).success).toBe(true);
+  });
+
+  it('still takes the spec of runs planned before version 3 (a MERGE of the predictions made during the run)', () => {
+    const planned = {
+      promotion: 'smc_visits_scaling.promote_record_1a2b3c4d',
+      predictions: 'smc_visits_scaling.real_visits_predict_table_1a2b3c4d',
+      target: 'visits_production.poi_visits_scaled',
+      sql: 'pipelines/visits-scaling/sql/poi_visits_scaled_merge.sql',
+      version_of: 'real_visits',
+      cutoff: '2026-09-30',
+    };
+    expect(gapfillKind.spec.safeParse(planned).success).toBe(true);
+    expect(gapfillKind.reads?.(gapfillKind.spec.parse(planned))).toEqual([planned.sql]);
+    // A misspelt or hostile field is still refused, not taken for the old shape.
+    expect(gapfillKind.spec.safeParse({ ...planned, sql: '../../etc/passwd.sql' }).success).toBe(false);
+    expect(gapfillKind.spec.safeParse({ ...planned, extra: 1 }).success).toBe(false);
   });
 });
 

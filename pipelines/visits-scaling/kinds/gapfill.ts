@@ -1,4 +1,5 @@
 import { asyncLocalStorage } from '@temporalio/activity';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -323,6 +324,7 @@ async function fill(
       modelVersion: version,
     };
   } finally {
+    rmSync(join(deps.workDir, execution.step.id, suffix), { recursive: true, force: true });
     // Never masks the fill's own error; a table left behind is labelled and expires with the dataset.
     await warehouse.deleteTables({ tables: created }).catch((error: unknown) => {
       asyncLocalStorage.getStore()?.log.warn('gap fill: scratch tables not deleted', {

@@ -9,6 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config';
 import { AppModule, type AppOptions } from './app.module';
 import { BearerAuthGuard } from './auth/bearer-auth.guard';
+import { refineDocument } from './openapi';
+import { pipelines as defaultPipelines } from '../pipelines';
 
 type Next = (error?: unknown) => void;
 
@@ -34,16 +36,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     fatal: (message: unknown, ...rest: unknown[]) => logger.fatal(message, ...rest),
   });
   app.use(helmet());
-  app.useBodyParser('json', { limit: config.API_BODY_LIMIT });
+  app.useBodyParser('json', { limit: config.API_BODY_LIMIT, reviver: refuseProtoKey });
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.enableShutdownHooks();
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Retrainer')
-      .setDescription('Durable ML retraining pipelines')
-      .addBearerAuth()
-      .build(),
+  const document = refineDocument(
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Retrainer')
+        .setDescription('Durable ML retraining pipelines')
+        .addBearerAuth()
+        .build(),
+    ),
+    options.pipelines ?? defaultPipelines,
   );
   app.use(methodNotAllowed(document, config.API_DOCS !== 'off'));
   if (config.API_DOCS === 'auth') {
@@ -96,4 +101,16 @@ function methodNotAllowed(document: OpenAPIObject, docs: boolean) {
       }),
     );
   };
+}
+
+/**
+ * JSON.parse makes `"__proto__"` an own key, but class-transformer's copy of the body would turn it
+ * into the object's prototype, and it takes a `constructor` key for the object's class: refuse these
+ * keys at any depth, as bad JSON naming the key (other inherited names such as `toString` reach
+ * validation as unknown parameters).
+ */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+function refuseProtoKey(key: string, value: unknown): unknown {
+  if (FORBIDDEN_KEYS.has(key)) throw new SyntaxError(`"${key}" is not allowed as a key in a request body`);
+  return value;
 }

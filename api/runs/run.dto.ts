@@ -5,15 +5,18 @@ import {
   IsIn,
   IsInt,
   IsObject,
-  IsOptional,
   IsString,
   Matches,
   Max,
   MaxLength,
+  MinLength,
   Min,
 } from 'class-validator';
+import { AsParsed, DAY_PATTERN, IsDay, Optional } from '../validation';
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const RUN_KEY = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+/** A day in the OpenAPI document: what IsDay accepts. */
+export const DAY_SCHEMA = { type: 'string', format: 'date', pattern: DAY_PATTERN.source } as const;
 const RUN_STATES = ['planning', 'running', 'waiting', 'succeeded', 'failed', 'aborted'] as const;
 
 export class CreateRunDto {
@@ -26,82 +29,97 @@ export class CreateRunDto {
     additionalProperties: true,
     example: { visits_share_vm_template: 'cpu-python-template-prod' },
   })
-  @IsOptional()
+  @Optional()
   @IsObject()
+  @AsParsed()
   params?: Record<string, string | number | boolean>;
 
   @ApiPropertyOptional({
     example: '2026q4',
+    pattern: RUN_KEY.source,
     description: 'The run is `<pipeline>/<runKey>`; the same key twice returns the existing run',
   })
-  @IsOptional()
-  @Matches(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, {
+  @Optional()
+  @Matches(RUN_KEY, {
     message: 'runKey must be letters, digits, . _ : - (at most 100)',
   })
   runKey?: string;
 
-  @ApiPropertyOptional({ example: '2026-10-01', description: 'Data cutoff; default: today' })
-  @IsOptional()
-  @Matches(DATE, { message: 'cutoff must be a date YYYY-MM-DD' })
+  @ApiPropertyOptional({ ...DAY_SCHEMA, example: '2026-10-01', description: 'Data cutoff; default: today' })
+  @Optional()
+  @IsDay()
   cutoff?: string;
 
   @ApiPropertyOptional({
     example: 'quality.data',
-    description: 'Recompute this step and its downstream; take the rest from reuseRunId',
+    minLength: 1,
+    maxLength: 200,
+    description: 'Recompute this step and its downstream; take the rest from reuseRunId (required with it)',
   })
-  @IsOptional()
+  @Optional()
   @IsString()
+  @MinLength(1)
+  @MaxLength(200)
   from?: string;
 
   @ApiPropertyOptional({
     example: 'visits-scaling/2026q3',
-    description: 'The earlier run whose outputs are reused',
+    minLength: 1,
+    maxLength: 300,
+    description: 'The earlier run whose outputs are reused (required with from; 404 when there is none)',
   })
-  @IsOptional()
+  @Optional()
   @IsString()
+  @MinLength(1)
+  @MaxLength(300)
   reuseRunId?: string;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 1,
     maximum: 1000,
     default: 200,
     description: 'At most this many steps (and map batches) of the run execute at once',
   })
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(1)
   @Max(1000)
   maxParallel?: number;
 
   @ApiPropertyOptional({ default: false, description: 'Return the plan without starting anything' })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   dryRun?: boolean;
 }
 
 export class ListRunsQuery {
-  @ApiPropertyOptional()
-  @IsOptional()
+  @ApiPropertyOptional({ description: 'A pipeline of the catalog' })
+  @Optional()
   @IsString()
   pipeline?: string;
 
   @ApiPropertyOptional({ enum: RUN_STATES })
-  @IsOptional()
+  @Optional()
   @IsIn(RUN_STATES)
   state?: (typeof RUN_STATES)[number];
 
-  @ApiPropertyOptional({ example: '2026-10-01', description: 'Started on or after this date' })
-  @IsOptional()
-  @Matches(DATE, { message: 'since must be a date YYYY-MM-DD' })
+  @ApiPropertyOptional({ ...DAY_SCHEMA, example: '2026-10-01', description: 'Started on or after this date' })
+  @Optional()
+  @IsDay()
   since?: string;
 
-  @ApiPropertyOptional({ example: '2026-12-31', description: 'Started before the end of this date' })
-  @IsOptional()
-  @Matches(DATE, { message: 'until must be a date YYYY-MM-DD' })
+  @ApiPropertyOptional({
+    ...DAY_SCHEMA,
+    example: '2026-12-31',
+    description: 'Started before the end of this date',
+  })
+  @Optional()
+  @IsDay()
   until?: string;
 
-  @ApiPropertyOptional({ default: 50, maximum: 500 })
-  @IsOptional()
+  @ApiPropertyOptional({ type: 'integer', default: 50, minimum: 1, maximum: 500 })
+  @Optional()
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -110,16 +128,21 @@ export class ListRunsQuery {
 }
 
 export class ReasonDto {
-  @ApiProperty({ example: 'checked the model by hand' })
+  @ApiProperty({ example: 'checked the model by hand', maxLength: 1000 })
   @IsString()
   @MaxLength(1000)
   reason!: string;
 }
 
 export class ApproveDto {
-  @ApiPropertyOptional({ example: 'promote', description: 'Default: the one step waiting for approval' })
-  @IsOptional()
+  @ApiPropertyOptional({
+    example: 'promote',
+    maxLength: 200,
+    description: 'Default: the one step waiting for approval',
+  })
+  @Optional()
   @IsString()
+  @MaxLength(200)
   step?: string;
 }
 

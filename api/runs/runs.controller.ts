@@ -71,6 +71,7 @@ export class RunsController {
     schema: { oneOf: [{ $ref: getSchemaPath(StartedRunDto) }, { $ref: getSchemaPath(PlanDto) }] },
   })
   @ApiBadRequestResponse({ description: 'Invalid body, unknown pipeline or step, bad params' })
+  @ApiNotFoundResponse({ description: 'reuseRunId names no run' })
   async start(
     @Body() dto: CreateRunDto,
     @CurrentActor() actor: Actor,

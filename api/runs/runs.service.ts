@@ -248,8 +248,9 @@ export class RunsService {
       const description = await client.workflow.getHandle(workflowId).describe();
       return description.memo?.[RUN_SUMMARY_MEMO] as RunSummary | undefined;
     } catch (error) {
+      // The body is well formed; what it points at does not exist.
       if (error instanceof WorkflowNotFoundError)
-        throw new BadRequestException(`${field}: no run ${workflowId}`);
+        throw new NotFoundException(`${field}: no run ${workflowId}`);
       throw error;
     }
   }

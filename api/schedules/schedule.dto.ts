@@ -7,20 +7,34 @@ import {
   IsDateString,
   IsIn,
   IsObject,
-  IsOptional,
   IsString,
   Matches,
   MaxLength,
 } from 'class-validator';
+import { AsParsed, CRON_PATTERN, Optional, TIME_ZONES } from '../validation';
 
 const OVERLAP = ['SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER', 'ALLOW_ALL'] as const;
+const BACKFILL_OVERLAP = ['ALLOW_ALL', 'BUFFER_ALL'] as const;
+const SCHEDULE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const CRON_MESSAGE =
+  'cron: each must be five fields (minute hour day-of-month month day-of-week) of numbers in range, *, ranges, lists and /steps';
+const CRON_SCHEMA = {
+  type: 'array',
+  minItems: 1,
+  maxItems: 10,
+  items: { type: 'string', pattern: CRON_PATTERN.source },
+  example: ['0 6 1 1,4,7,10 *'],
+  description: 'Cron expressions (UTC unless timezone)',
+} as const;
+const TIME_ZONE_SCHEMA = { example: 'Europe/Madrid', enum: TIME_ZONES as string[] } as const;
 
 export class CreateScheduleDto {
   @ApiProperty({
     example: 'visits-scaling-quarterly',
+    pattern: SCHEDULE_ID.source,
     description: 'Schedule id: lowercase letters, digits, dashes',
   })
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+  @Matches(SCHEDULE_ID, {
     message: 'id must be lowercase letters, digits and dashes (at most 63)',
   })
   id!: string;
@@ -29,20 +43,16 @@ export class CreateScheduleDto {
   @IsString()
   pipeline!: string;
 
-  @ApiProperty({
-    type: [String],
-    example: ['0 6 1 1,4,7,10 *'],
-    description: 'Cron expressions (UTC unless timezone)',
-  })
+  @ApiProperty(CRON_SCHEMA)
   @IsArray()
   @ArrayNotEmpty()
   @ArrayMaxSize(10)
-  @IsString({ each: true })
+  @Matches(CRON_PATTERN, { each: true, message: CRON_MESSAGE })
   cron!: string[];
 
-  @ApiPropertyOptional({ example: 'Europe/Madrid' })
-  @IsOptional()
-  @IsString()
+  @ApiPropertyOptional(TIME_ZONE_SCHEMA)
+  @Optional()
+  @IsIn(TIME_ZONES, { message: 'timezone must be an IANA time zone such as Europe/Madrid' })
   timezone?: string;
 
   @ApiPropertyOptional({
@@ -50,8 +60,9 @@ export class CreateScheduleDto {
     additionalProperties: true,
     description: 'Run parameters, checked against the pipeline',
   })
-  @IsOptional()
+  @Optional()
   @IsObject()
+  @AsParsed()
   params?: Record<string, string | number | boolean>;
 
   @ApiPropertyOptional({
@@ -59,70 +70,80 @@ export class CreateScheduleDto {
     default: 'BUFFER_ONE',
     description: 'What to do when a run is still going at the next time (default: queue one run)',
   })
-  @IsOptional()
+  @Optional()
   @IsIn(OVERLAP)
   overlap?: (typeof OVERLAP)[number];
 
   @ApiPropertyOptional({ default: false })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   paused?: boolean;
 
-  @ApiPropertyOptional()
-  @IsOptional()
+  @ApiPropertyOptional({ maxLength: 500 })
+  @Optional()
   @IsString()
   @MaxLength(500)
   note?: string;
 }
 
 export class UpdateScheduleDto {
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
+  @ApiPropertyOptional(CRON_SCHEMA)
+  @Optional()
   @IsArray()
   @ArrayNotEmpty()
   @ArrayMaxSize(10)
-  @IsString({ each: true })
+  @Matches(CRON_PATTERN, { each: true, message: CRON_MESSAGE })
   cron?: string[];
 
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsString()
+  @ApiPropertyOptional(TIME_ZONE_SCHEMA)
+  @Optional()
+  @IsIn(TIME_ZONES, { message: 'timezone must be an IANA time zone such as Europe/Madrid' })
   timezone?: string;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional()
+  @Optional()
   @IsObject()
+  @AsParsed()
   params?: Record<string, string | number | boolean>;
 
   @ApiPropertyOptional({ enum: OVERLAP })
-  @IsOptional()
+  @Optional()
   @IsIn(OVERLAP)
   overlap?: (typeof OVERLAP)[number];
 }
 
 export class NoteDto {
-  @ApiPropertyOptional({ description: 'Why (kept on the schedule and shown in the Web UI)' })
-  @IsOptional()
+  @ApiPropertyOptional({ maxLength: 500, description: 'Why (kept on the schedule and shown in the Web UI)' })
+  @Optional()
   @IsString()
   @MaxLength(500)
   note?: string;
 }
 
 export class BackfillDto {
-  @ApiProperty({ example: '2026-01-01T00:00:00Z', description: 'Start of the window (inclusive)' })
+  @ApiProperty({
+    format: 'date-time',
+    example: '2026-01-01T00:00:00Z',
+    description: 'Start of the window (inclusive)',
+  })
   @IsDateString({ strict: true })
   start!: string;
 
-  @ApiProperty({ example: '2026-07-02T00:00:00Z', description: 'End of the window' })
+  @ApiProperty({
+    format: 'date-time',
+    example: '2026-07-02T00:00:00Z',
+    description: 'End of the window, after start; at most API_BACKFILL_MAX_RUNS runs in it',
+  })
   @IsDateString({ strict: true })
   end!: string;
 
   @ApiPropertyOptional({
-    enum: ['ALLOW_ALL', 'BUFFER_ALL'],
+    enum: BACKFILL_OVERLAP,
     default: 'ALLOW_ALL',
     description: 'Backfilled runs side by side (ALLOW_ALL) or one after another (BUFFER_ALL); never dropped',
   })
-  @IsOptional()
+  @Optional()
+  // The others are refused by the service, naming why (they would skip or cancel backfilled runs).
   @IsIn(OVERLAP)
   overlap?: (typeof OVERLAP)[number];
 }

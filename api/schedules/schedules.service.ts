@@ -12,6 +12,7 @@ import {
   type ScheduleDescription,
   type ScheduleHandle,
 } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import type { Config } from '../../config';
 import { dailyRunTriggers, type PipelineRegistry } from '../../pipelines';
 import type { Actor } from '../auth/roles';
@@ -123,6 +124,8 @@ export class SchedulesService {
   }
 
   async update(id: string, dto: UpdateScheduleDto, actor: Actor): Promise<ScheduleDto> {
+    if (Object.values(dto).every((value) => value === undefined))
+      throw new BadRequestException('body: nothing to change; give cron, timezone, params or overlap');
     const current = await this.describe(id);
     const input = this.runInput(
       current.pipeline,
@@ -181,13 +184,28 @@ export class SchedulesService {
   async backfill(id: string, dto: BackfillDto): Promise<void> {
     const start = new Date(dto.start);
     const end = new Date(dto.end);
-    if (!(start < end)) throw new BadRequestException('start must be before end');
+    if (!(start < end)) throw new BadRequestException('end: must be after start');
     const overlap: Overlap = dto.overlap ?? 'ALLOW_ALL';
     if (!BACKFILL_OVERLAPS.includes(overlap)) {
       throw new BadRequestException(
         `overlap: ${overlap} would skip or cancel backfilled runs; use ${BACKFILL_OVERLAPS.join(' or ')}`,
       );
     }
+    // Count the runs first (the server lists the window's nominal times): a long window of a frequent
+    // cron must not start thousands of runs from one request.
+    await this.describe(id);
+    const client = await this.temporal.client();
+    const matching = await client.workflowService.listScheduleMatchingTimes({
+      namespace: this.config.TEMPORAL_NAMESPACE,
+      scheduleId: id,
+      startTime: msToTs(start.getTime()),
+      endTime: msToTs(end.getTime()),
+    });
+    const runs = matching.startTime?.length ?? 0;
+    if (runs > this.config.API_BACKFILL_MAX_RUNS)
+      throw new BadRequestException(
+        `end: the window holds ${runs} runs of schedule ${id}, more than API_BACKFILL_MAX_RUNS (${this.config.API_BACKFILL_MAX_RUNS}); backfill a shorter window`,
+      );
     await this.call(id, (handle) => handle.backfill({ start, end, overlap: ScheduleOverlapPolicy[overlap] }));
   }
 

@@ -67,6 +67,9 @@ export function runsAwaitingLaunch(vmRoot: string): { vmName: string; runId: str
  * checks and starts anything), so the launch activity blocks inside its SSH command until released.
  */
 export class LaunchHold {
+  /** When the lock was taken (epoch ms). */
+  readonly takenAt = Date.now();
+
   private constructor(
     private readonly holder: ChildProcess,
     readonly runDir: string,

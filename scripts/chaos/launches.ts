@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
@@ -15,7 +16,7 @@ export async function findLaunch(
   runId: string,
   minAttempt: number,
   timeoutMs: number,
-): Promise<{ childId: string; identity: string; attempt: number }> {
+): Promise<{ childId: string; identity: string; attempt: number; startedAt: number | undefined }> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
@@ -35,6 +36,8 @@ export async function findLaunch(
               childId: child.workflowId,
               identity: activity.lastWorkerIdentity,
               attempt: activity.attempt ?? 1,
+              // When this attempt started (the server's clock, the same machine): the wait on a lock starts there.
+              startedAt: optionalTsToMs(activity.lastStartedTime),
             };
           }
         }

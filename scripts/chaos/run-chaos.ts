@@ -222,9 +222,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         if (!hold) continue;
         holds.add(hold);
         note('launch-held', `${run.runId} on ${run.vmName}`);
-        // From when an attempt is seen started until its worker is killed, and from when the retry is
-        // seen started until the release, a live attempt waits on our hold (by design). Seen a little
-        // after the fact: the measure errs towards counting.
+        // From when an attempt started until its worker is killed, and from when the retry started
+        // until the release, a live attempt waits on our hold (by design). Start times come from the
+        // server (the attempt's lastStartedTime), else from when we saw it (errs towards counting).
         let waitingSince: number | undefined;
         try {
           const launch = await findLaunch(client, workflowId, run.runId, 1, 60_000).catch(
@@ -234,7 +234,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             },
           );
           if (!launch) continue;
-          waitingSince = Date.now();
+          waitingSince = Math.max(hold.takenAt, launch.startedAt ?? Date.now());
           const worker = workers.find((w) => w.identity === launch.identity && w.alive());
           if (!worker) {
             note(
@@ -249,7 +249,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           injected.killsInsideLaunch++;
           await findLaunch(client, workflowId, run.runId, 2, 90_000).then(
             (retry) => {
-              waitingSince = Date.now();
+              waitingSince = retry.startedAt ?? Date.now();
               note('launch-held', `${run.runId}: the retry on ${retry.identity} waits on the lock too`);
             },
             () => note('skipped', `no retry of the launch of ${run.runId} reached the lock within 90 s`),

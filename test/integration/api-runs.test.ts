@@ -82,7 +82,7 @@ describe('API: runs and operator actions against the dev server and a real worke
       pipeline: 'operator-demo',
       from: 'evaluate',
       reuseRunId: 'operator-demo/none',
-    }).expect(400);
+    }).expect(404);
     expect(reuse.body.message).toBe('reuseRunId: no run operator-demo/none');
     await request(http).get(path('operator-demo/none')).set(auth).expect(404);
     await request(http).get('/runs?state=sleeping').set(auth).expect(400);

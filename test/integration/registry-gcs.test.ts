@@ -1,5 +1,5 @@
 import { Storage } from '@google-cloud/storage';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -216,6 +216,26 @@ describe('model registry on Cloud Storage (fake-gcs-server)', () => {
     const prefix = url.slice(`gs://${BUCKET}/`.length);
     expect((await objectNames(`${prefix}/quality/v2`)).length).toBe(0);
     expect((await registry.getModelAlias({ model: 'quality' }))?.version).toBe('v1');
+
+    // A pruned name published again (another run, other content) is another local copy, never the old one.
+    const cacheDir = join(dir, 'cache-retention');
+    const v4 = await registry.getModelVersion({ model: 'quality', version: 'v4' });
+    const oldCopy = await localModelFile(v4, { storage: client(), cacheDir });
+    await registry.pruneModelVersions({ model: 'quality', keep: 1 });
+    const other = join(dir, 'other', 'model.json');
+    mkdirSync(join(dir, 'other'), { recursive: true });
+    writeFileSync(other, '{"weights":[3]}');
+    const again = await registry.registerModelVersion({
+      model: 'quality',
+      version: 'v4',
+      files: [other],
+      metrics: {},
+      lineage: lineage('run-v4-again'),
+    });
+    const newCopy = await localModelFile(again, { storage: client(), cacheDir });
+    expect(newCopy).not.toBe(oldCopy);
+    expect(readFileSync(newCopy, 'utf8')).toBe('{"weights":[3]}');
+    expect(readFileSync(oldCopy, 'utf8')).toBe('{"weights":[1,2]}');
   });
 
   it('of two promotions that read the same generation, exactly one moves the alias; the other gets a typed conflict', async () => {

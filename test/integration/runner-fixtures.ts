@@ -52,7 +52,7 @@ export const operatorPipeline = definePipeline('operator-demo', {
   .build();
 
 /** The generic `echo` and `gate`, and `broken`, a kind that always fails. */
-const operatorKinds = [
+export const operatorKinds = [
   echoKind,
   gateKind,
   looseKind('broken', {

@@ -33,6 +33,13 @@ const ROUTES: { method: 'get' | 'post' | 'patch' | 'delete'; path: string; role:
     { method: 'post', path: '/runs/p%2Fk/steps/a/mark-succeeded', role: 'operator', body: { reason: 'r' } },
     { method: 'post', path: '/runs/p%2Fk/steps/a/retry', role: 'operator' },
     { method: 'post', path: '/runs/p%2Fk/steps/a/rerun', role: 'operator' },
+    {
+      method: 'post',
+      path: '/runs/p%2Fk/steps/a/items/i/mark-succeeded',
+      role: 'operator',
+      body: { reason: 'r' },
+    },
+    { method: 'post', path: '/runs/p%2Fk/steps/a/items/i/retry', role: 'operator' },
     { method: 'post', path: '/runs/p%2Fk/approve', role: 'operator', body: {} },
     { method: 'post', path: '/runs/p%2Fk/abort', role: 'operator', body: { reason: 'r' } },
     {
@@ -83,6 +90,7 @@ describe('API roles: viewer reads, operator acts on runs, admin starts runs and 
       path
         .replace('p%2Fk', '{id}')
         .replace('/steps/a/', '/steps/{step}/')
+        .replace('/items/i/', '/items/{item}/')
         .replace(/^\/schedules\/s(?=\/|$)/, '/schedules/{id}')
         .replace('/pipelines/demo', '/pipelines/{name}');
     const listed = ROUTES.map((route) => `${route.method} ${template(route.path)}`).sort();
@@ -106,7 +114,7 @@ describe('API roles: viewer reads, operator acts on runs, admin starts runs and 
         checked++;
       }
     }
-    expect(checked).toBe(21);
+    expect(checked).toBe(23);
   });
 
   it('lets an operator plan but not start a run, and keeps privileged parameters for admins', async () => {

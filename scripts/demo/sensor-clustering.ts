@@ -6,7 +6,7 @@ import { createBigQueryActivities } from '../../activities/bigquery';
 import { projectRoot } from '../../activities/providers/paths';
 import { createRegistryActivities, modelRegistryLocation } from '../../activities/registry';
 import { createApp } from '../../api/app';
-import type { Config } from '../../config';
+import { parseApiTokens, type Config } from '../../config';
 import { MODEL_NAME, TABLES } from '../../pipelines/sensor-clustering/schema';
 import { generateReadings, sensorIds } from '../../pipelines/sensor-clustering/synthetic/generate';
 import { landSensorDay, loadReadings } from '../../pipelines/sensor-clustering/synthetic/load';
@@ -46,7 +46,8 @@ export async function runSensorDemo(options: {
   const { worker, connection } = await createWorker({ config, bigquery, notify: config });
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
-  const api = new ApiClient(await app.getUrl(), config.API_TOKENS.split(',')[0] ?? '');
+  // Tokens are `name:role:secret`; the bearer is the secret (the demo's own admin token).
+  const api = new ApiClient(await app.getUrl(), parseApiTokens(config.API_TOKENS)[0]?.secret ?? '');
   print(`worker on task queue ${config.TEMPORAL_TASK_QUEUE}; API on ${await app.getUrl()}`);
   const commit = execFileSync('git', ['-C', projectRoot, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
   const params = { models_repo: projectRoot, models_ref: commit };

@@ -3,7 +3,7 @@
 // this process, driven through HTTP only, and prints where to look. `npm run demo -- --list` lists
 // the pipelines with a demo. `--stop` stops the stack at the end; by default it keeps running so the
 // run stays visible in the Web UI.
-import { Runtime } from '@temporalio/worker';
+import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { resolve } from 'node:path';
 import { createBigQueryClient } from '../activities/clients';
 import { loadConfig } from '../config';
@@ -31,7 +31,12 @@ async function main(): Promise<void> {
   const recipe = chosen === 'sensor-clustering' ? undefined : demoRecipe(chosen);
   // The demo prints its own progress; the worker's logs (SDK, activities) go to a file.
   const workerLog = createFileLogger(dataDir('logs', 'demo-worker.log'));
-  Runtime.install({ logger: workerLog.logger });
+  // The SDK core's own lines (e.g. "Activity not found on completion" after a cancelled map item)
+  // are forwarded to that file too, instead of stderr.
+  Runtime.install({
+    logger: workerLog.logger,
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+  });
   console.log('starting the local stack (Temporal dev server + Web UI, BigQuery emulator)…');
   const stack = await startLocalStack();
   console.log(describeStack(stack));

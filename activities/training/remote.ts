@@ -156,6 +156,9 @@ export function killCommand(runId: string, graceSeconds = 5): string {
     '  kill -TERM -- "-$pg" 2> /dev/null',
     `  for i in $(seq ${tries}); do kill -0 -- "-$pg" 2> /dev/null || break; sleep 0.1; done`,
     '  kill -KILL -- "-$pg" 2> /dev/null',
+    // The wrapper (outside the group) records the exit code once the group is gone: give it the same
+    // grace before the session goes, so a persistent disk keeps why the training ended.
+    `  for i in $(seq ${tries}); do [ -e exit_code ] && break; sleep 0.1; done`,
     'fi',
     `tmux kill-session -t ${session} 2> /dev/null`,
     'if [ -n "$pg" ] && kill -0 -- "-$pg" 2> /dev/null; then echo alive=1; else echo alive=0; fi',

@@ -251,6 +251,6 @@ describe('pinning model repositories', () => {
   it('fails typed when the ref does not exist, naming the step', async () => {
     const error = await failure(pinned('no-such-branch'));
     expect(error.type).toBe(RunnerErrorType.RepoRefNotFound);
-    expect(error.message).toContain('step train: ref no-such-branch not found');
+    expect(error.message).toContain('parameter model_ref: step train: ref no-such-branch not found');
   });
 });

@@ -130,7 +130,13 @@ export async function featurizeSensor(
   }
 }
 
-/** Replaces (date, sensor)'s row of the production features table with the sensor's scratch table. */
+/**
+ * Replaces (date, sensor)'s rows of the production features table with the sensor's scratch table,
+ * in one MERGE: the old rows go and the new ones come in the same statement, so a failure (a missing
+ * or unreadable scratch table, a conflict with another sensor's publish) leaves the previous rows,
+ * and readers never see the sensor missing. One mutating statement per sensor also keeps concurrent
+ * items to what BigQuery queues for a table, rather than a DELETE and an INSERT each.
+ */
 export async function publishFeatures(
   deps: KindDeps,
   featuresTable: string,
@@ -142,14 +148,14 @@ export async function publishFeatures(
   const project = deps.config.BIGQUERY_PROJECT;
   const target = parseTableName(featuresTable);
   await ensureTable(deps, featuresTable, FEATURES_SCHEMA);
-  const columns = FEATURES_SCHEMA.map((field) => field.name).join(', ');
+  const columns = FEATURES_SCHEMA.map((field) => field.name);
   await warehouse.runStatement({
-    sql: `DELETE FROM ${tableSql(target, project)} WHERE date = @date AND sensor_id = @sensor`,
+    sql: `MERGE ${tableSql(target, project)} T
+      USING (SELECT ${columns.join(', ')} FROM ${tableSql(parseTableName(from), project)}) S ON FALSE
+      WHEN NOT MATCHED BY TARGET THEN
+        INSERT (${columns.join(', ')}) VALUES (${columns.map((name) => `S.${name}`).join(', ')})
+      WHEN NOT MATCHED BY SOURCE AND T.date = @date AND T.sensor_id = @sensor THEN DELETE`,
     params: { date: dateParam(date), sensor },
-    what: `replace ${sensor} ${date} in ${featuresTable}`,
-  });
-  await warehouse.runStatement({
-    sql: `INSERT INTO ${tableSql(target, project)} (${columns}) SELECT ${columns} FROM ${tableSql(parseTableName(from), project)}`,
     what: `publish ${sensor} ${date} into ${featuresTable}`,
   });
 }

@@ -6,14 +6,15 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { customSearchAttributes } from '../config/search-attributes';
 import { parameterProblems, planProblems, repoAllowed, type RunPolicy } from './run-policy';
-import { codeTreeId, readCodeFile, textHash } from './code-files';
+import { buildRoot, readCodeFile, textHash } from './code-files';
+import { ProgramContent } from './program-files';
 import { whileHeartbeating } from './heartbeat';
 import { kindRegistry, type StepKindDeclaration } from './kinds/kind';
 import { specProblem } from './kinds/spec-problem';
 import type { PipelineRegistry } from '../pipelines/core';
 import { downstreamOf, topologicalOrder } from '../pipelines/core/graph';
 import { ParameterError, resolveParameters } from '../pipelines/core/params';
-import { fillTemplates, parseStepReference } from '../pipelines/core/templates';
+import { fillTemplates, parseStepReference, templateNames } from '../pipelines/core/templates';
 import { MAX_MAP_ITEMS } from '../pipelines/core/limits';
 import { parseListParameter, sourceParameter } from '../pipelines/core/map';
 import type {
@@ -57,6 +58,8 @@ export interface PlanDeps {
   searchAttributesAvailable?: () => Promise<boolean>;
   /** The worker's allow-lists and cost ceiling (the worker always passes them; unit tests may not). */
   policy?: RunPolicy;
+  /** Where the programs of steps that pin no repository are read (default: this build; tests: a copy). */
+  buildRoot?: string;
 }
 
 const execFileAsync = promisify(execFile);
@@ -114,6 +117,8 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
     request.reuseRunId && request.from ? downstreamOf(definition.steps, request.from) : undefined;
   const steps: PlannedStep[] = [];
   const keys = new Map<string, string>();
+  const programs = new ProgramContent(deps.buildRoot ?? buildRoot);
+  const pins = new Map<string, Promise<string>>();
   const outputsOf = new Map<string, Record<string, string>>();
   for (const step of topologicalOrder(definition.steps)) {
     const kind = kinds.get(step.kind) as StepKindDeclaration;
@@ -122,21 +127,31 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
       url: fillTemplates(step.repo.url, lookup),
       ref: fillTemplates(step.repo.ref, lookup),
     };
+    // A repository or ref filled from parameters (`{{models_repo}}`, `{{models_ref}}`): a rejection
+    // names the parameter first, as the caller wrote it, then the step that uses it.
+    const from = step.repo && {
+      url: parametersIn(definition, step.repo.url),
+      ref: parametersIn(definition, step.repo.ref),
+    };
     if (repo && policy && !repoAllowed(policy, repo.url)) {
       fail(
         RunnerErrorType.InvalidParameters,
-        `step ${step.id}: repository ${JSON.stringify(repo.url)} is not in MODELS_REPOS (the model repositories runs may use)`,
+        `${parameterPrefix(from?.url)}step ${step.id}: repository ${JSON.stringify(repo.url)} is not in MODELS_REPOS (the model repositories runs may use)`,
       );
     }
-    const commit = repo ? await pinCommit(step.id, repo.url, repo.ref) : undefined;
+    // One pin per repository and ref: every step of the run sees the same commit, even when the
+    // branch moves while the plan is made (and the remote is asked once).
+    const commit = repo ? await pinOnce(pins, step.id, repo.url, repo.ref, from) : undefined;
     // The files and program the kind reads, from its spec with step references as placeholders (the
     // key must not depend on where upstream outputs live); the spec itself is checked further down,
     // as the handler will see it.
     const draft = kind.spec.safeParse(
       fillTemplates(spec, (name) => (parseStepReference(name) ? 'smc_reference.ref_00000000' : undefined)),
     );
-    const code = draft.success ? await codeHashes(step.id, kind, draft.data, { repo, commit }) : {};
-    const program = draft.success ? await programOf(step.id, kind, draft.data, { repo, commit }) : undefined;
+    // A file missing at the pinned commit is the ref's (or the repository's) doing when a parameter chose them.
+    const origin = { repo, commit, from: [...(from?.url ?? []), ...(from?.ref ?? [])] };
+    const code = draft.success ? await codeHashes(step.id, kind, draft.data, origin) : {};
+    const program = draft.success ? await programOf(programs, step.id, kind, draft.data, origin) : null;
     const cacheKey = hash({
       id: step.id,
       kind: step.kind,
@@ -144,7 +159,7 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
       version: step.version,
       spec,
       code,
-      program: program ?? null,
+      program,
       upstream: [...step.after].sort().map((id) => [id, keys.get(id) ?? '']),
       // A rerun `from` a step computes that step and its downstream afresh even when nothing changed
       // (the seed's "clear downstream"; a retraining with the same inputs is still a new model): its
@@ -325,33 +340,50 @@ async function codeHashes(
   step: string,
   kind: StepKindDeclaration,
   spec: object,
-  origin: { repo?: { url: string }; commit?: string },
+  origin: { repo?: { url: string }; commit?: string; from?: string[] },
 ): Promise<Record<string, string>> {
   const hashes: Record<string, string> = {};
   for (const path of kind.reads?.(spec) ?? []) {
     try {
       hashes[path] = textHash(await readCodeFile(origin, path));
     } catch (error) {
-      return fail(RunnerErrorType.CodeFileNotFound, `step ${step}: ${(error as Error).message}`);
+      return fail(
+        RunnerErrorType.CodeFileNotFound,
+        `${parameterPrefix(origin.repo && origin.from)}step ${step}: ${(error as Error).message}`,
+      );
     }
   }
   return hashes;
 }
 
-/** `{ path, tree }` of the program a kind runs, at the step's pinned commit (nothing when unpinned). */
+/**
+ * The content of the program a kind runs (its folder, the shared lib and pins), path → id: git
+ * object ids at the step's pinned commit, else sha256 of this build's files; `null` for a kind that
+ * runs no program (so the keys of such steps never change with models/).
+ */
 async function programOf(
+  programs: ProgramContent,
   step: string,
   kind: StepKindDeclaration,
   spec: object,
-  origin: { repo?: { url: string }; commit?: string },
-): Promise<JsonObject | undefined> {
-  const path = kind.program?.(spec);
-  if (path === undefined) return undefined;
+  origin: { repo?: { url: string }; commit?: string; from?: string[] },
+): Promise<JsonObject | null> {
+  const files = kind.program?.(spec);
+  if (files === undefined) return null;
   try {
-    const tree = await codeTreeId(origin, path);
-    return tree ? { path, tree } : undefined;
+    return await programs.ids(
+      files,
+      origin.repo && origin.commit
+        ? { repo: origin.repo.url, commit: origin.commit }
+        : { folder: files.folder },
+    );
   } catch (error) {
-    return fail(RunnerErrorType.CodeFileNotFound, `step ${step}: ${(error as Error).message}`);
+    if (!(error instanceof ApplicationFailure)) throw error;
+    // A program missing at the pinned commit is the ref's doing when a parameter chose it.
+    return fail(
+      (error.type as RunnerErrorType | undefined) ?? RunnerErrorType.CodeFileNotFound,
+      `${parameterPrefix(origin.repo && origin.from)}step ${step}: ${error.message}`,
+    );
   }
 }
 
@@ -380,22 +412,48 @@ function canonicalJson(value: JsonValue): string {
   return JSON.stringify(value);
 }
 
+/** `pinCommit` once per repository and ref in one plan (a failure ends the plan at its first step). */
+function pinOnce(
+  pins: Map<string, Promise<string>>,
+  step: string,
+  url: string,
+  ref: string,
+  from?: { url?: string[]; ref?: string[] },
+): Promise<string> {
+  const key = JSON.stringify([url, ref]);
+  let pin = pins.get(key);
+  if (!pin) {
+    pin = pinCommit(step, url, ref, from);
+    pin.catch(() => undefined);
+    pins.set(key, pin);
+  }
+  return pin;
+}
+
 /**
  * Pins a branch, tag or commit of a repository (URL or local path) to a full commit id. The `^{}`
  * pattern asks for the peeled commit of an annotated tag (plain `ref` gives the tag object).
+ * `from`: the parameters the URL and the ref were filled from, named first in a rejection
+ * (`parameter models_ref: step train: ref "…" is not a branch, tag or commit`).
  */
-export async function pinCommit(step: string, url: string, ref: string): Promise<string> {
-  if (/^[0-9a-f]{40}$/.test(ref)) return ref;
+export async function pinCommit(
+  step: string,
+  url: string,
+  ref: string,
+  from: { url?: string[]; ref?: string[] } = {},
+): Promise<string> {
+  const urlFailure = (type: RunnerErrorType, problem: string): never =>
+    fail(type, `${parameterPrefix(from.url)}step ${step}: ${problem}`);
+  const refFailure = (type: RunnerErrorType, problem: string): never =>
+    fail(type, `${parameterPrefix(from.ref)}step ${step}: ${problem}`);
   // Neither may become an option of git (`--upload-pack=…`), and no transport may run a command (`ext::`).
   if (url.startsWith('-') || url === '')
-    fail(
-      RunnerErrorType.InvalidParameters,
-      `step ${step}: repository ${JSON.stringify(url)} is not a URL or path`,
-    );
+    urlFailure(RunnerErrorType.InvalidParameters, `repository ${JSON.stringify(url)} is not a URL or path`);
+  if (/^[0-9a-f]{40}$/.test(ref)) return ref;
   if (!/^[A-Za-z0-9_][A-Za-z0-9_./@{}~^-]{0,199}$/.test(ref))
-    fail(
+    refFailure(
       RunnerErrorType.InvalidParameters,
-      `step ${step}: ref ${JSON.stringify(ref)} is not a branch, tag or commit`,
+      `ref ${JSON.stringify(ref)} is not a branch, tag or commit`,
     );
   const { stdout } = await execFileAsync(
     'git',
@@ -403,7 +461,7 @@ export async function pinCommit(step: string, url: string, ref: string): Promise
     GIT_OPTIONS,
   ).catch(
     // git's own message can carry what the caller should not see (paths, hosts of the worker).
-    () => fail(RunnerErrorType.RepoRefNotFound, `step ${step}: cannot read repository ${url}`),
+    () => urlFailure(RunnerErrorType.RepoRefNotFound, `cannot read repository ${url}`),
   );
   const refs = new Map(
     stdout.split('\n').flatMap((line) => {
@@ -427,7 +485,19 @@ export async function pinCommit(step: string, url: string, ref: string): Promise
     const sha = local?.stdout.trim();
     if (sha) return sha;
   }
-  return fail(RunnerErrorType.RepoRefNotFound, `step ${step}: ref ${ref} not found in ${url}`);
+  return refFailure(RunnerErrorType.RepoRefNotFound, `ref ${ref} not found in ${url}`);
+}
+
+/** The declared parameters a template string reads (`'{{models_ref}}'` → `['models_ref']`). */
+function parametersIn(definition: PipelineDefinition, template: string): string[] {
+  return [...new Set(templateNames(template).filter((name) => Object.hasOwn(definition.parameters, name)))];
+}
+
+/** `parameter models_ref: ` (or `parameters a, b: `) before a rejection caused by those parameters. */
+function parameterPrefix(names: readonly string[] | undefined): string {
+  const unique = [...new Set(names ?? [])];
+  if (unique.length === 0) return '';
+  return `${unique.length === 1 ? 'parameter' : 'parameters'} ${unique.join(', ')}: `;
 }
 
 /** git settings for user-derived repositories: no command-running transports, no prompts. */

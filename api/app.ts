@@ -106,11 +106,21 @@ function methodNotAllowed(document: OpenAPIObject, docs: boolean) {
 /**
  * JSON.parse makes `"__proto__"` an own key, but class-transformer's copy of the body would turn it
  * into the object's prototype, and it takes a `constructor` key for the object's class: refuse these
- * keys at any depth, as bad JSON naming the key (other inherited names such as `toString` reach
- * validation as unknown parameters).
+ * keys at any depth, as bad JSON naming the key. The body's own top-level keys may not be any other
+ * name objects inherit either (`toString`, `valueOf`, `hasOwnProperty`…): class-transformer skips
+ * them when it builds the DTO, so the validation pipe would never see them and they would vanish
+ * silently. Inside free-form objects (`params`) they reach validation and are refused there as
+ * unknown parameters.
  */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const INHERITED_KEYS = new Set(Object.getOwnPropertyNames(Object.prototype));
+const refused = (key: string) => new SyntaxError(`"${key}" is not allowed as a key in a request body`);
 function refuseProtoKey(key: string, value: unknown): unknown {
-  if (FORBIDDEN_KEYS.has(key)) throw new SyntaxError(`"${key}" is not allowed as a key in a request body`);
+  if (FORBIDDEN_KEYS.has(key)) throw refused(key);
+  // The reviver sees the whole body last, under the key '' (a nested '' key is checked the same way).
+  if (key === '' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const inherited = Object.keys(value).find((name) => INHERITED_KEYS.has(name));
+    if (inherited !== undefined) throw refused(inherited);
+  }
   return value;
 }

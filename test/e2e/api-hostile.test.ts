@@ -81,25 +81,35 @@ describe('hostile input through the HTTP API', () => {
 
   it('never runs a git option from models_repo or models_ref', async () => {
     const cases: [Record<string, string>, RegExp][] = [
-      [{ models_repo: `--upload-pack=touch ${marker};` }, /models_repo/],
-      [{ models_repo: `--upload-pack=touch ${marker}`, models_ref: 'main' }, /models_repo/],
-      // The ref reaches git through the steps' specs: the message names the step and the ref.
+      [{ models_repo: `--upload-pack=touch ${marker};` }, /parameter models_repo: /],
+      [{ models_repo: `--upload-pack=touch ${marker}`, models_ref: 'main' }, /parameter models_repo: /],
+      // The ref reaches git through the steps' repositories: the message names the parameter first.
       [
         { models_ref: `--upload-pack=touch ${marker}` },
-        /models_ref|ref .*--upload-pack.* is not a branch, tag or commit/,
+        /parameter models_ref: step [\w.]+: ref .*--upload-pack.* is not a branch, tag or commit/,
       ],
-      [{ models_repo: `ext::sh -c touch% ${marker}` }, /models_repo/],
+      [{ models_repo: `ext::sh -c touch% ${marker}` }, /parameter models_repo: /],
       [
         { models_repo: '.', models_ref: `-c core.sshCommand=touch ${marker}` },
-        /models_ref|ref .*-c core.* is not a branch, tag or commit/,
+        /parameter models_ref: step [\w.]+: ref .*-c core.* is not a branch, tag or commit/,
+      ],
+      [
+        { models_ref: 'no-such-branch-anywhere' },
+        /parameter models_ref: step [\w.]+: ref no-such-branch-anywhere not found/,
       ],
       [
         { models_repo: 'https://example.invalid/evil.git' },
-        /models_repo: repository .* is not in MODELS_REPOS/,
+        /parameter models_repo: repository .* is not in MODELS_REPOS/,
       ],
     ];
     for (const [params, field] of cases) await refusedEverywhere(params, 400, field);
     expect(existsSync(marker)).toBe(false);
+    // git's own words (paths and hosts of the worker) never reach the caller.
+    for (const params of [{ models_ref: 'no-such-branch-anywhere' }, { models_ref: 'HEAD~100000' }]) {
+      const refused = await call('POST', '/runs', { pipeline: 'visits-scaling', params, dryRun: true });
+      expect(refused.status, refused.message).toBe(400);
+      expect(refused.message).not.toMatch(/fatal|unknown revision|ambiguous argument|not a git repository/i);
+    }
   }, 300_000);
 
   it('keeps datasets, instances, machine types and accelerators to the allow-lists, and cost under the ceiling', async () => {
@@ -238,6 +248,76 @@ describe('hostile input through the HTTP API', () => {
     const approve = await call('POST', `${path}/approve`, { step: 'nope' });
     expect(approve.status, approve.message).toBe(404);
   }, 300_000);
+
+  it('refuses inherited names as top-level keys of every JSON body, naming the key', async () => {
+    const run = encodeURIComponent(target ?? 'demo/none');
+    // A body each route would accept (a silently dropped key shows as a success, or as another answer
+    // that does not name the key: demo takes no arrivals).
+    const valid: Record<string, Record<string, unknown>> = {
+      'POST /runs': { pipeline: 'demo', runKey: 'inherited-key', cutoff: '2026-09-30' },
+      'POST /schedules': { id: 'inherited-key', pipeline: 'demo', cron: ['0 6 1 1 *'] },
+      'PATCH /schedules/{id}': { cron: ['0 7 1 1 *'] },
+      'POST /schedules/{id}/backfill': { start: '2026-01-01T00:00:00Z', end: '2026-01-02T00:00:00Z' },
+      'POST /schedules/{id}/pause': { note: 'x' },
+      'POST /schedules/{id}/unpause': { note: 'x' },
+      'POST /pipelines/{name}/arrivals': { date: '2026-09-30', item: 'sensor-1' },
+      'POST /runs/{id}/steps/{step}/mark-succeeded': { reason: 'x' },
+      'POST /runs/{id}/steps/{step}/items/{item}/mark-succeeded': { reason: 'x' },
+      'POST /runs/{id}/approve': {},
+      'POST /runs/{id}/abort': { reason: 'x' },
+    };
+    const documentResponse = await fetch(`${stack.base}/docs-json`, {
+      headers: { Authorization: `Bearer ${ADMIN}` },
+    });
+    const document = (await documentResponse.json()) as {
+      paths: Record<string, Record<string, { requestBody?: unknown }>>;
+    };
+    const routes = Object.entries(document.paths).flatMap(([path, item]) =>
+      ['post', 'patch', 'put']
+        .filter((method) => item[method])
+        .map((method) => ({
+          route: `${method.toUpperCase()} ${path}`,
+          path,
+          body: !!item[method]!.requestBody,
+        })),
+    );
+    // Every route that takes a body is tried with a body it would accept.
+    expect(
+      routes
+        .filter((route) => route.body)
+        .map((route) => route.route)
+        .sort(),
+    ).toEqual(Object.keys(valid).sort());
+    const dryRun = { pipeline: 'demo', dryRun: true };
+    const tries = [...routes, { route: 'POST /runs (dry run)', path: '/runs', body: true }];
+    for (const { route, path } of tries) {
+      const url = path
+        .replace('{id}', path.startsWith('/runs') ? run : 'inherited-key')
+        .replace('{name}', 'demo')
+        .replace('{step}', 'prepare')
+        .replace('{item}', '0');
+      const body = route.endsWith('(dry run)') ? dryRun : (valid[route] ?? {});
+      for (const key of [
+        'toString',
+        'valueOf',
+        'hasOwnProperty',
+        'isPrototypeOf',
+        '__proto__',
+        'constructor',
+      ]) {
+        const raw = `${JSON.stringify(body).slice(0, -1)}${Object.keys(body).length ? ',' : ''}"${key}":"x"}`;
+        const response = await call(route.split(' ')[0]!, url, undefined, ADMIN, raw);
+        expect(response.status, `${route} ${key}: ${response.message}`).toBe(400);
+        expect(response.message, `${route} ${key}`).toMatch(
+          new RegExp(`${key}\\W{0,3} is not allowed as a key`),
+        );
+      }
+    }
+    // Inside a free-form object they are unknown parameters (not silently dropped either).
+    const inParams = await call('POST', '/runs', { ...dryRun, params: JSON.parse('{"valueOf":"x"}') });
+    expect(inParams.status, inParams.message).toBe(400);
+    expect(inParams.message).toContain('unknown parameter valueOf');
+  }, 120_000);
 
   it('left nothing behind: no marker, no schedule, no run but the one started on purpose', async () => {
     expect(existsSync(marker)).toBe(false);

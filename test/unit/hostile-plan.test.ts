@@ -54,20 +54,41 @@ async function rejection(params: Record<string, unknown>, withPolicy = true): Pr
 
 describe('hostile run parameters are rejected at plan time, naming the field, running nothing', () => {
   it('never lets models_repo or models_ref become a git option, with or without the allow-list', async () => {
-    const payloads = [
-      { models_repo: `--upload-pack=touch ${marker};` },
-      { models_repo: `--upload-pack=touch ${marker}`, models_ref: 'main' },
-      { models_ref: `--upload-pack=touch ${marker}` },
-      { models_repo: `ext::sh -c touch% ${marker}` },
-      { models_repo: '.', models_ref: `-c core.sshCommand=touch ${marker}` },
+    const payloads: [Record<string, string>, string][] = [
+      [{ models_repo: `--upload-pack=touch ${marker};` }, 'models_repo'],
+      [{ models_repo: `--upload-pack=touch ${marker}`, models_ref: 'main' }, 'models_repo'],
+      [{ models_ref: `--upload-pack=touch ${marker}` }, 'models_ref'],
+      [{ models_ref: `--upload-pack=touch ${marker}`, models_repo: '.' }, 'models_ref'],
+      [{ models_repo: `ext::sh -c touch% ${marker}` }, 'models_repo'],
+      [{ models_repo: '.', models_ref: `-c core.sshCommand=touch ${marker}` }, 'models_ref'],
+      [{ models_ref: `HEAD:${marker}` }, 'models_ref'],
+      // A full commit id is taken as it is, but the repository is still checked first.
+      [{ models_repo: `--upload-pack=touch ${marker}`, models_ref: 'a'.repeat(40) }, 'models_repo'],
     ];
-    for (const params of payloads) {
+    for (const [params, field] of payloads) {
       for (const withPolicy of [true, false]) {
         const error = await rejection(params, withPolicy);
-        expect(error.message).toMatch(/models_repo|models_ref|repository|ref /);
+        expect(error.type, `${JSON.stringify(params)} policy=${withPolicy}`).not.toBe(
+          RunnerErrorType.CodeFileNotFound,
+        );
+        // The field first, as the caller wrote it (the step that uses it may follow).
+        expect(error.message, `${JSON.stringify(params)} policy=${withPolicy}`).toMatch(
+          new RegExp(`^parameter ${field}: `),
+        );
       }
     }
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it('names models_ref when the ref does not exist, without git’s own text', async () => {
+    for (const withPolicy of [true, false]) {
+      const error = await rejection({ models_ref: 'no-such-branch-anywhere' }, withPolicy);
+      expect(error.type).toBe(RunnerErrorType.RepoRefNotFound);
+      expect(error.message).toMatch(
+        /^parameter models_ref: step [\w.]+: ref no-such-branch-anywhere not found/,
+      );
+      expect(error.message).not.toMatch(/fatal|unknown revision|ambiguous argument/);
+    }
   });
 
   it('keeps model repositories to MODELS_REPOS and does not return git’s own error text', async () => {
@@ -77,7 +98,7 @@ describe('hostile run parameters are rejected at plan time, naming the field, ru
     const unreadable = await rejection({ models_repo: join(dir, 'no-repo') }, false);
     expect(unreadable.type).toBe(RunnerErrorType.RepoRefNotFound);
     // The first step that reads the repository (since the engine's change, a SQL step reads its file there).
-    expect(unreadable.message).toMatch(/^step [\w.]+: cannot read /);
+    expect(unreadable.message).toMatch(/^parameter models_repo: step [\w.]+: cannot read /);
     expect(unreadable.message).not.toMatch(/fatal|does not appear to be a git repository/);
   });
 
@@ -147,7 +168,7 @@ describe('hostile run parameters are rejected at plan time, naming the field, ru
         kind: 'train',
         spec: {
           model: 'm',
-          script: 'models/m/train.py',
+          script: 'models/quality/train.py',
           data: 'd.t',
           vm: { machineType: 'm2-ultramem-416' },
           maxDuration: '{{hours}}',

@@ -60,28 +60,5 @@ export async function readCodeFile(origin: CodeOrigin, path: string, signal?: Ab
   }
 }
 
-/**
- * The git object id of `path` (a folder's tree, a file's blob) at the origin's pinned commit: the
- * content of a program, as a hash. Undefined when the step pins no repository.
- */
-export async function codeTreeId(origin: CodeOrigin, path: string): Promise<string | undefined> {
-  if (!origin.repo || !origin.commit) return undefined;
-  if (!isRepoPath(path)) throw notFound(`invalid program path ${JSON.stringify(path)}`);
-  if (!COMMIT.test(origin.commit)) throw notFound(`invalid commit ${JSON.stringify(origin.commit)}`);
-  try {
-    const { stdout } = await execFileAsync('git', [
-      '-C',
-      origin.repo.url,
-      'rev-parse',
-      '--verify',
-      '--quiet',
-      `${origin.commit}:${path}`,
-    ]);
-    return stdout.trim();
-  } catch {
-    throw notFound(`no ${path} at commit ${origin.commit} of ${origin.repo.url}`);
-  }
-}
-
 /** sha256 of a text, the form in which file contents enter cache keys. */
 export const textHash = (text: string): string => createHash('sha256').update(text).digest('hex');

@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { customSearchAttributes } from '../config/search-attributes';
 import { parameterProblems, planProblems, repoAllowed, type RunPolicy } from './run-policy';
-import { codeTreeId, readCodeFile, textHash } from './code-files';
+import { buildRoot, readCodeFile, textHash } from './code-files';
+import { ProgramContent } from './program-files';
 import { whileHeartbeating } from './heartbeat';
 import { kindRegistry, type StepKindDeclaration } from './kinds/kind';
 import { specProblem } from './kinds/spec-problem';
@@ -57,6 +58,8 @@ export interface PlanDeps {
   searchAttributesAvailable?: () => Promise<boolean>;
   /** The worker's allow-lists and cost ceiling (the worker always passes them; unit tests may not). */
   policy?: RunPolicy;
+  /** Where the programs of steps that pin no repository are read (default: this build; tests: a copy). */
+  buildRoot?: string;
 }
 
 const execFileAsync = promisify(execFile);
@@ -114,6 +117,8 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
     request.reuseRunId && request.from ? downstreamOf(definition.steps, request.from) : undefined;
   const steps: PlannedStep[] = [];
   const keys = new Map<string, string>();
+  const programs = new ProgramContent(deps.buildRoot ?? buildRoot);
+  const pins = new Map<string, Promise<string>>();
   const outputsOf = new Map<string, Record<string, string>>();
   for (const step of topologicalOrder(definition.steps)) {
     const kind = kinds.get(step.kind) as StepKindDeclaration;
@@ -134,7 +139,9 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
         `${parameterPrefix(from?.url)}step ${step.id}: repository ${JSON.stringify(repo.url)} is not in MODELS_REPOS (the model repositories runs may use)`,
       );
     }
-    const commit = repo ? await pinCommit(step.id, repo.url, repo.ref, from) : undefined;
+    // One pin per repository and ref: every step of the run sees the same commit, even when the
+    // branch moves while the plan is made (and the remote is asked once).
+    const commit = repo ? await pinOnce(pins, step.id, repo.url, repo.ref, from) : undefined;
     // The files and program the kind reads, from its spec with step references as placeholders (the
     // key must not depend on where upstream outputs live); the spec itself is checked further down,
     // as the handler will see it.
@@ -144,7 +151,7 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
     // A file missing at the pinned commit is the ref's (or the repository's) doing when a parameter chose them.
     const origin = { repo, commit, from: [...(from?.url ?? []), ...(from?.ref ?? [])] };
     const code = draft.success ? await codeHashes(step.id, kind, draft.data, origin) : {};
-    const program = draft.success ? await programOf(step.id, kind, draft.data, origin) : undefined;
+    const program = draft.success ? await programOf(programs, step.id, kind, draft.data, origin) : null;
     const cacheKey = hash({
       id: step.id,
       kind: step.kind,
@@ -152,7 +159,7 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
       version: step.version,
       spec,
       code,
-      program: program ?? null,
+      program,
       upstream: [...step.after].sort().map((id) => [id, keys.get(id) ?? '']),
       // A rerun `from` a step computes that step and its downstream afresh even when nothing changed
       // (the seed's "clear downstream"; a retraining with the same inputs is still a new model): its
@@ -349,22 +356,33 @@ async function codeHashes(
   return hashes;
 }
 
-/** `{ path, tree }` of the program a kind runs, at the step's pinned commit (nothing when unpinned). */
+/**
+ * The content of the program a kind runs (its folder, the shared lib and pins), path → id: git
+ * object ids at the step's pinned commit, else sha256 of this build's files; `null` for a kind that
+ * runs no program (so the keys of such steps never change with models/).
+ */
 async function programOf(
+  programs: ProgramContent,
   step: string,
   kind: StepKindDeclaration,
   spec: object,
   origin: { repo?: { url: string }; commit?: string; from?: string[] },
-): Promise<JsonObject | undefined> {
-  const path = kind.program?.(spec);
-  if (path === undefined) return undefined;
+): Promise<JsonObject | null> {
+  const files = kind.program?.(spec);
+  if (files === undefined) return null;
   try {
-    const tree = await codeTreeId(origin, path);
-    return tree ? { path, tree } : undefined;
+    return await programs.ids(
+      files,
+      origin.repo && origin.commit
+        ? { repo: origin.repo.url, commit: origin.commit }
+        : { folder: files.folder },
+    );
   } catch (error) {
+    if (!(error instanceof ApplicationFailure)) throw error;
+    // A program missing at the pinned commit is the ref's doing when a parameter chose it.
     return fail(
-      RunnerErrorType.CodeFileNotFound,
-      `${parameterPrefix(origin.repo && origin.from)}step ${step}: ${(error as Error).message}`,
+      (error.type as RunnerErrorType | undefined) ?? RunnerErrorType.CodeFileNotFound,
+      `${parameterPrefix(origin.repo && origin.from)}step ${step}: ${error.message}`,
     );
   }
 }
@@ -392,6 +410,24 @@ function canonicalJson(value: JsonValue): string {
     return `{${entries.join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/** `pinCommit` once per repository and ref in one plan (a failure ends the plan at its first step). */
+function pinOnce(
+  pins: Map<string, Promise<string>>,
+  step: string,
+  url: string,
+  ref: string,
+  from?: { url?: string[]; ref?: string[] },
+): Promise<string> {
+  const key = JSON.stringify([url, ref]);
+  let pin = pins.get(key);
+  if (!pin) {
+    pin = pinCommit(step, url, ref, from);
+    pin.catch(() => undefined);
+    pins.set(key, pin);
+  }
+  return pin;
 }
 
 /**

@@ -41,6 +41,8 @@ export enum RunnerErrorType {
   InvalidStepSpec = 'InvalidStepSpec',
   /** A file a step reads (SQL) is not in its repository at the pinned commit. */
   CodeFileNotFound = 'CodeFileNotFound',
+  /** A step's program cannot be keyed: a symbolic link or special file in it, or too large a folder. */
+  InvalidProgram = 'InvalidProgram',
   /** A map step's item list could not be read (not an array, too many items). */
   InvalidMapItems = 'InvalidMapItems',
   /** Fewer map items succeeded than the step's minSuccessRatio asks. */

@@ -50,6 +50,11 @@ export class LeaseUpdateRouter {
     this.inUse.delete(instance);
     this.holders.delete(instance);
   }
+
+  /** Lets the run's next step with `instance` take it, while the run keeps its grant (a span). */
+  free(instance: string): void {
+    this.inUse.delete(instance);
+  }
 }
 
 export class InstanceLeaseHolder {
@@ -70,6 +75,20 @@ export class InstanceLeaseHolder {
     };
     if (router) router.route(instance, onUpdate);
     else setHandler(leaseUpdateSignal, onUpdate);
+  }
+
+  /** The request again, as a renewal of a held lease: the lease pushes its expiry out by the ttl. */
+  async renew(): Promise<void> {
+    if (!this.requested) return;
+    const info = workflowInfo();
+    await requestInstanceLease({
+      instance: this.instance,
+      request: {
+        holder: info.workflowId,
+        run: info.parent?.workflowId ?? info.workflowId,
+        ttlMs: this.ttlMs,
+      },
+    });
   }
 
   /** Waits until this workflow holds the instance; `onWaiting` sees each "waiting for …" note (undefined once granted). */

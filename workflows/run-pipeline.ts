@@ -31,7 +31,8 @@ import {
   type RunPipelineInput,
   type RunPipelineResult,
 } from './definitions';
-import { checkOutputs, dispatchStep, type StepHooks } from './runner/dispatch';
+import { checkOutputs, dispatchStep, exclusiveTtlMs, type StepHooks } from './runner/dispatch';
+import { ExclusiveSpans } from './runner/exclusive-spans';
 import { LeaseUpdateRouter } from './lease-holder';
 import { legacySpec } from './runner/legacy-plan';
 import { finishedItems, mapProgress, runMapStep } from './runner/map-step';
@@ -75,6 +76,13 @@ class PipelineRun {
   private readonly run: RunContext;
   /** Lease grants for the run's exclusive steps (one handler for all of them). */
   private readonly leases = new LeaseUpdateRouter();
+  /** The exclusive leases the run holds from its first step naming one until the last one settled. */
+  private readonly spans = new ExclusiveSpans(this.leases, (name) =>
+    Math.max(
+      ...(this.run.plan?.steps ?? []).filter((s) => s.exclusive === name).map((s) => exclusiveTtlMs(s)),
+      3_600_000,
+    ),
+  );
 
   constructor(input: RunPipelineInput) {
     this.run = new RunContext(input);
@@ -85,6 +93,7 @@ class PipelineRun {
     return {
       onVmUsage: (vms) => record.addVmUsage(vms),
       leases: this.leases,
+      spans: this.spans,
       onWaiting: (note) => {
         if (note) record.status.note = note;
         else delete record.status.note;
@@ -107,6 +116,15 @@ class PipelineRun {
     for (const planned of this.run.plan.steps) this.run.steps.set(planned.id, new StepRecord(planned));
     this.run.state = 'running';
     try {
+      return await this.afterPlan();
+    } finally {
+      // Whatever ended the run (a cleanup step may have taken one again): no lease outlives it.
+      await CancellationScope.nonCancellable(() => this.spans.releaseAll());
+    }
+  }
+
+  private async afterPlan(): Promise<RunPipelineResult> {
+    try {
       await this.loop();
     } catch (error) {
       if (!isCancellation(error)) throw error;
@@ -122,6 +140,8 @@ class PipelineRun {
         details: [this.run.summary()],
       });
     }
+    // Nothing runs any more: the run's exclusive leases go before its cleanup and notifications.
+    await CancellationScope.nonCancellable(() => this.spans.releaseAll());
     let failed = this.run.records().filter((record) => record.state === 'failed');
     if (failed.length > 0 && patched('cleanup-on-failure')) {
       // A failed run cleans up too: its cleanup steps, with their spec (the run's policy). What they
@@ -154,11 +174,29 @@ class PipelineRun {
       if (this.run.abortReason !== undefined) return;
       await this.applyResets();
       this.propagateSkips();
+      // Only a run holding a span awaits here (no extra turn for runs without one).
+      if (this.spans.names().length > 0) await this.releaseSettledSpans();
       this.launchReady();
       this.run.refreshSearchAttributes();
       if (!this.run.records().some((record) => record.task) && this.run.resets.length === 0) return;
       this.run.changed = false;
       await condition(() => this.run.changed);
+    }
+  }
+
+  /**
+   * Gives back each exclusive lease the run holds once every step naming it has settled (succeeded,
+   * cached, reused, marked succeeded or skipped). A step that failed, runs, waits for a decision or is
+   * pending keeps it held. Checked again after each release, which may have seen steps settle.
+   */
+  private async releaseSettledSpans(): Promise<void> {
+    const settled = (name: string) =>
+      this.run
+        .records()
+        .filter((record) => record.planned.exclusive === name)
+        .every((record) => !record.task && [...DONE_STATES, 'skipped'].includes(record.state));
+    while (this.spans.names().some(settled)) {
+      await CancellationScope.nonCancellable(() => this.spans.releaseWhere(settled));
     }
   }
 
@@ -406,6 +444,7 @@ class PipelineRun {
     const running = this.run.records().filter((record) => record.task);
     running.forEach((record) => record.task?.scope.cancel());
     await Promise.all(running.map((record) => record.task?.promise));
+    await this.spans.releaseAll();
     for (const record of this.run.records()) {
       if (record.state === 'failed' && record.status.error === 'cancelled')
         record.status.error = `cancelled: ${reason}`;

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { RunnerErrorType } from '../../workflows/definitions';
 import type { KindDeps } from './common';
+import type { ProgramFiles } from './program';
 import { specProblem } from './spec-problem';
 import type { JsonObject, StepRuns } from '../../pipelines/core/types';
 import type { StepKindHandler } from '../steps';
@@ -27,11 +28,13 @@ export interface StepKind<S extends object = JsonObject, D = KindHandlerDeps> {
    */
   reads?(spec: S): string[];
   /**
-   * The folder of the step's repository the kind runs as a program (model code: train, predict,
-   * evaluate). Its content at the pinned commit (the git tree id) enters the key, and only that
-   * folder is shipped: a commit that changes nothing in it (an edited query) keeps the key.
+   * The code the kind runs as a program (model code: train, predict, evaluate), as paths of the
+   * step's repository: every folder and file the program can load (`modelProgram`: the model's own
+   * folder, the shared `lib/` and `requirements.txt`). Their content enters the key: git object ids
+   * at the pinned commit, else sha256 of this build's files. Anything else (another model, a README,
+   * an edited query) leaves the key alone.
    */
-  program?(spec: S): string;
+  program?(spec: S): ProgramFiles;
   /** The step's handler (for `runs.by` `activity` or `local-activity`, and `outputsExist` for any kind that can tell). */
   handler?(deps: D): StepKindHandler<S>;
 }

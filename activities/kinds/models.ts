@@ -24,6 +24,7 @@ import {
   type KindDeps,
 } from './common';
 import { defineKind } from './kind';
+import { modelProgram } from './program';
 import { name, programFolder } from './schemas';
 
 /** The verdict on one model: both scores on the same held-out rows, and the margin applied. */
@@ -221,7 +222,7 @@ export const predictKind = defineKind({
   version: '2',
   runs: { by: 'activity' },
   spec: predictSpec,
-  program: (spec) => spec.code,
+  program: (spec) => modelProgram(spec.code, [spec.script]),
   handler: (deps: KindDeps) => {
     const { warehouse, workFolder } = modelHandlerDeps(deps);
     return {
@@ -263,7 +264,11 @@ export const evaluateKind = defineKind({
   version: '2',
   runs: { by: 'activity' },
   spec: evaluateSpec,
-  program: (spec) => spec.code,
+  program: (spec) =>
+    modelProgram(
+      spec.code,
+      spec.models.map((entry) => entry.script),
+    ),
   handler: (deps: KindDeps) => {
     const { warehouse, registry, workFolder } = modelHandlerDeps(deps);
     return {

@@ -36,6 +36,7 @@ import {
   type KindDeps,
 } from './common';
 import { defineKind, parseStepSpec } from './kind';
+import { modelProgram } from './program';
 import { dateString, durationLike, name, programFolder, scalarText } from './schemas';
 
 /** The spec of the `train` kind: what the `trainOnVm` child gets, from a training table. */
@@ -98,7 +99,8 @@ export type TrainSpec = z.infer<typeof trainSpec>;
  */
 export const trainKind = defineKind({
   name: 'train',
-  program: (spec) => spec.code,
+  // Unpinned, the training ships `codeFolder` (or the worker's folder, this build in development).
+  program: (spec) => modelProgram(spec.code, [spec.script], spec.codeFolder),
   version: '2',
   runs: { by: 'child-workflow', workflow: 'trainOnVm' },
   spec: trainSpec,

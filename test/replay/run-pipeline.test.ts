@@ -90,6 +90,36 @@ describe('runPipeline replays recorded histories', () => {
     );
   });
 
+  it('has recorded runs of exclusive steps: leases per step (before the span) and one lease from promote through gapfill', () => {
+    const leaseCalls = (file: string) =>
+      (histories.find((h) => h.file === file)?.history.events ?? [])
+        .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+        .filter((name) => name?.endsWith('InstanceLease'));
+    const markers = (file: string) =>
+      (histories.find((h) => h.file === file)?.history.events ?? []).filter(
+        (e) => e.markerRecordedEventAttributes?.markerName === 'core_patch',
+      ).length;
+    const perStep = [
+      'requestInstanceLease',
+      'releaseInstanceLease',
+      'requestInstanceLease',
+      'releaseInstanceLease',
+    ];
+    expect(leaseCalls('run-pipeline-exclusive-steps-a.json')).toEqual(perStep);
+    expect(leaseCalls('run-pipeline-exclusive-steps-b.json')).toEqual(perStep);
+    expect(leaseCalls('run-pipeline-exclusive-span-a.json')).toEqual([
+      'requestInstanceLease',
+      'releaseInstanceLease',
+    ]);
+    expect(leaseCalls('run-pipeline-exclusive-span-b.json')).toEqual([
+      'requestInstanceLease',
+      'releaseInstanceLease',
+    ]);
+    // bounded-scheduler and exclusive-steps; the span runs add exclusive-span.
+    expect(markers('run-pipeline-exclusive-steps-a.json')).toBe(2);
+    expect(markers('run-pipeline-exclusive-span-a.json')).toBe(3);
+  });
+
   it('fails on an incompatible change (a new timer without patched())', async () => {
     await expect(
       Worker.runReplayHistory({ workflowsPath: fixture('run-pipeline-changed.ts') }, operatorRun?.history),

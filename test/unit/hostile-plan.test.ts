@@ -168,7 +168,7 @@ describe('hostile run parameters are rejected at plan time, naming the field, ru
         kind: 'train',
         spec: {
           model: 'm',
-          script: 'models/m/train.py',
+          script: 'models/quality/train.py',
           data: 'd.t',
           vm: { machineType: 'm2-ultramem-416' },
           maxDuration: '{{hours}}',

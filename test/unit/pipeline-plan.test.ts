@@ -48,10 +48,18 @@ const kinds = [
   looseKind('sql'),
   {
     ...looseKind('train', undefined, { by: 'child-workflow', workflow: 'trainOnVm' }),
-    program: () => 'train.py',
+    program: () => ({ paths: ['train.py'] }),
   },
   gateKind,
 ];
+
+/** The "build" whose train.py the unpinned train steps run (this file tests the plan, not models/). */
+let build: string;
+beforeAll(() => {
+  build = testTempDir('plan-build');
+  writeFileSync(join(build, 'train.py'), 'print(0)\n');
+});
+afterAll(() => rmSync(build, { recursive: true, force: true }));
 
 const request = (overrides: Partial<PlanRequest> = {}): PlanRequest => ({
   pipeline: 'visits-scaling',
@@ -62,7 +70,12 @@ const request = (overrides: Partial<PlanRequest> = {}): PlanRequest => ({
 
 const plan = (definition: PipelineDefinition, overrides: Partial<PlanRequest> = {}, summary?: RunSummary) =>
   resolvePlan(
-    { pipelines: createPipelineRegistry([definition]), kinds, fetchRunSummary: async () => summary },
+    {
+      pipelines: createPipelineRegistry([definition]),
+      kinds,
+      fetchRunSummary: async () => summary,
+      buildRoot: build,
+    },
     request(overrides),
   );
 

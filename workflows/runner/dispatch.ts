@@ -20,6 +20,7 @@ import type { VmUsage } from '../cost';
 import { RunnerErrorType } from '../definitions';
 import { trainOnVm } from '../train-on-vm';
 import { InstanceLeaseHolder, type LeaseUpdateRouter } from '../lease-holder';
+import { EXCLUSIVE_SPAN, type ExclusiveSpans } from './exclusive-spans';
 import { TrainingErrorType, type TrainOnVmResult } from '../training-types';
 
 /** What a step reports to the runner while it runs. */
@@ -30,6 +31,8 @@ export interface StepHooks {
   leases?: LeaseUpdateRouter;
   /** "waiting for <lease>, held by run X" while an exclusive step waits; undefined once granted. */
   onWaiting?: (note: string | undefined) => void;
+  /** The run's hold on its exclusive leases across steps (the runner releases them). */
+  spans?: ExclusiveSpans;
 }
 
 /** Default retry of a step's activity when the definition sets none. */
@@ -79,9 +82,35 @@ export async function dispatchStep(
 ): Promise<StepResult> {
   // Plans carry `exclusive` only since the change; the patch marks the lease's activities in history.
   if (step.exclusive && hooks.leases && patched('exclusive-steps')) {
+    // Runs (and replays) that dispatched their exclusive steps before the span keep per-step leases.
+    if (hooks.spans && patched(EXCLUSIVE_SPAN)) {
+      return await inSpan(step.exclusive, hooks, () => runStep(step, execution, hooks));
+    }
     return await holdingLease(step.exclusive, step, hooks, () => runStep(step, execution, hooks));
   }
   return await runStep(step, execution, hooks);
+}
+
+/** A step's lease timeout: its timeout × its attempts, plus an hour. */
+export function exclusiveTtlMs(step: Pick<PlannedStep, 'retry' | 'timeout'>): number {
+  const attempts = Math.max(1, step.retry?.maximumAttempts ?? DEFAULT_STEP_RETRY.maximumAttempts);
+  return attempts * msToNumber(step.timeout as Duration) + 3_600_000;
+}
+
+/**
+ * Runs `body` within the run's hold on `name` (ExclusiveSpans): acquired by the first step naming it,
+ * kept after `body` whatever its outcome (the runner releases it once every step naming it settled or
+ * the run ended). Steps of the run with the same name still take turns.
+ */
+async function inSpan<T>(name: string, hooks: StepHooks, body: () => Promise<T>): Promise<T> {
+  const leases = hooks.leases as LeaseUpdateRouter;
+  await leases.take(name);
+  try {
+    await (hooks.spans as ExclusiveSpans).enter(name, (note) => hooks.onWaiting?.(note));
+    return await body();
+  } finally {
+    leases.free(name);
+  }
 }
 
 /**
@@ -97,12 +126,7 @@ async function holdingLease<T>(
 ): Promise<T> {
   const leases = hooks.leases as LeaseUpdateRouter;
   await leases.take(name);
-  const attempts = Math.max(1, step.retry?.maximumAttempts ?? DEFAULT_STEP_RETRY.maximumAttempts);
-  const holder = new InstanceLeaseHolder(
-    name,
-    attempts * msToNumber(step.timeout as Duration) + 3_600_000,
-    leases,
-  );
+  const holder = new InstanceLeaseHolder(name, exclusiveTtlMs(step), leases);
   try {
     await holder.acquire((note) => hooks.onWaiting?.(note));
     return await body();

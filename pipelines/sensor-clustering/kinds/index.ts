@@ -2,6 +2,7 @@ import { createBigQueryActivities } from '../../../activities/bigquery';
 import { parseTableName } from '../../../activities/bigquery/steps';
 import type { KindDeps } from '../../../activities/kinds/common';
 import { defineKind, type AnyStepKind } from '../../../activities/kinds/kind';
+import { modelProgram } from '../../../activities/kinds/program';
 import type { JsonObject } from '../../core';
 import { failure, PipelineStepErrorType } from '../../../activities/kinds/common';
 import { featuresPublished, featurizeSensor, listSensors, sensorFeaturesTable } from './features';
@@ -48,7 +49,7 @@ export const sensorFeatureKind = defineKind({
   version: '1',
   runs: { by: 'activity' },
   spec: sensorFeatureSpec,
-  program: (spec) => spec.code,
+  program: (spec) => modelProgram(spec.code, [spec.script]),
   handler: (deps: KindDeps) => {
     const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
     return {
@@ -96,7 +97,7 @@ export const sensorFeaturesKind = defineKind({
   version: '1',
   runs: { by: 'activity' },
   spec: sensorFeaturesSpec,
-  program: (spec) => spec.code,
+  program: (spec) => modelProgram(spec.code, [spec.script]),
   handler: (deps: KindDeps) => {
     const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
     return {
@@ -139,7 +140,7 @@ export const sensorClustersKind = defineKind({
   version: '2',
   runs: { by: 'activity' },
   spec: sensorClustersSpec,
-  program: (spec) => spec.code,
+  program: (spec) => modelProgram(spec.code, [spec.script]),
   handler: (deps: KindDeps) => ({
     async run(execution, context) {
       const { readings, date, sensors_step: mapStep } = execution.step.spec;

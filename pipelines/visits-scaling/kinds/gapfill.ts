@@ -27,6 +27,7 @@ import {
 import { defineKind } from '../../../activities/kinds/kind';
 import { predictToTable, writeArtifact } from '../../../activities/kinds/models';
 import { recordOf, type PromotionRecord } from '../../../activities/kinds/release';
+import { modelProgram } from '../../../activities/kinds/program';
 import { dateString, name, programFolder } from '../../../activities/kinds/schemas';
 import type { TypedExecution } from '../../../activities/steps';
 import { addDays, type JsonObject } from '../../core';
@@ -114,7 +115,14 @@ export const gapfillKind = defineKind({
   runs: { by: 'activity' },
   spec: z.union([gapfillSpec, legacyGapfillSpec]),
   reads: (spec) => (isLegacy(spec) ? [spec.sql] : Object.values(spec.sql)),
-  program: (spec) => (isLegacy(spec) ? 'models' : spec.code),
+  // Version 2 ran no program of its own; its plans keyed the whole models/ folder.
+  program: (spec) =>
+    isLegacy(spec)
+      ? { paths: ['models'] }
+      : modelProgram(
+          spec.code,
+          Object.values(spec.models).map((model) => model.script),
+        ),
   handler: (deps: KindDeps) => {
     const warehouse = createBigQueryActivities(deps.bigquery, deps.config);
     const project = deps.config.BIGQUERY_PROJECT;

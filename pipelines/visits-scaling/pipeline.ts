@@ -108,7 +108,8 @@ const sql = (
 /**
  * Seed 000, the quarterly visits-scaling retraining (DESIGN.md §7.1): per model data (SQL) → train
  * (VM) → predict; real visits after the other three; champion/challenger evaluation; optional
- * approval; promotion of models and tables, all or nothing; gap fill of `poi_visits_scaled`; cleanup.
+ * approval; promotion of models and tables, all or nothing; gap fill of `poi_visits_scaled` and of the
+ * promoted quality and trend tables; cleanup.
  * docs/visits-scaling.md explains each step and parameter.
  */
 export const visitsScalingPipeline = definePipeline('visits-scaling', {

@@ -250,6 +250,25 @@ function addLinks(document: OpenAPIObject): void {
       ...link('RunsController_rerun', 'id', '$response.body#/workflowId'),
       ...link('RunsController_markSucceeded', 'id', '$response.body#/workflowId'),
     };
+  // A run's page names its planned steps: its step actions can take one of them (the run's id from
+  // the request's path, a step id from the plan; until the plan exists there is none to take).
+  const shown = byId.get('RunsController_get')?.responses['200'];
+  if (shown)
+    shown.links = Object.assign(
+      {},
+      ...['retry', 'rerun', 'markSucceeded'].map((name) =>
+        byId.has(`RunsController_${name}`)
+          ? {
+              [`RunsController_${name}`]: {
+                operationId: `RunsController_${name}`,
+                parameters: { id: '$request.path.id', step: '$response.body#/run/plan/steps/*/id' },
+              },
+            }
+          : {},
+      ),
+      link('RunsController_approve', 'id', '$request.path.id'),
+      link('RunsController_abort', 'id', '$request.path.id'),
+    );
   const arrived = byId.get('PipelinesController_arrival')?.responses['200'];
   if (arrived) arrived.links = link('RunsController_get', 'id', '$response.body#/workflowId');
   const created = byId.get('SchedulesController_create')?.responses['201'];

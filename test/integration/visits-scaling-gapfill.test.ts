@@ -47,6 +47,22 @@ describe('visits-scaling gap fill through the promotion day (local stack)', () =
       sql: 'SELECT day, poi_id, met_area, visits_scaled, model_version FROM `visits_production.poi_visits_scaled` ORDER BY day, poi_id',
       maxRows: 100_000,
     });
+  /** Every row of a production prediction table (quality, trend), in a fixed order. */
+  const predictionRows = (model: 'quality' | 'trend') =>
+    suite.warehouse.queryRows({
+      sql: `SELECT * FROM \`visits_production.${model}_predictions\` ORDER BY day, met_area`,
+      maxRows: 100_000,
+    });
+  /** Per day after `after`: met areas with clusters, and the rows and versions of a prediction table. */
+  const predictionDays = (model: 'quality' | 'trend', after: string) =>
+    suite.warehouse.queryRows({
+      sql: `SELECT c.day, COUNT(DISTINCT c.met_area) AS areas, COUNT(p.met_area) AS rows, COUNT(DISTINCT p.model_version) AS versions, MIN(p.model_version) AS version
+        FROM \`visits_source.clusters_daily\` AS c
+        LEFT JOIN \`visits_production.${model}_predictions\` AS p ON p.met_area = c.met_area AND p.day = c.day
+        WHERE c.day > @after AND c.clusters > 0
+        GROUP BY c.day ORDER BY c.day`,
+      params: { after: dateParam(after) },
+    });
   /** Tables of a dataset whose names start with `prefix`. */
   const tablesIn = async (dataset: string, prefix: string) => {
     const [tables] = await suite.bq.bigquery.dataset(dataset).getTables();
@@ -103,9 +119,25 @@ describe('visits-scaling gap fill through the promotion day (local stack)', () =
     expect(perDay.map((row) => row.day)).toEqual([1, 2, 3].map((n) => addDays(suite.stack.warehouse.end, n)));
     for (const row of perDay) expect(row).toMatchObject({ filled: row.pois, empty: 0 });
     expect(await productionVersions(suite.stack.registryDir)).toEqual(promoted.versions);
-    // The fill's scratch tables and the write's staging and backup are gone.
+    // The promoted quality and trend tables cover the same days: every met area with clusters has its
+    // row from the promoted model on each day after the cutoff, the appended days included.
+    for (const model of ['quality', 'trend'] as const) {
+      const days = await predictionDays(model, suite.stack.warehouse.cutoff);
+      expect(days.at(-1)?.day).toBe(appendedTo);
+      expect(days.map((d) => d.day)).toContain(addDays(suite.stack.warehouse.end, 1));
+      for (const day of days)
+        expect(day).toMatchObject({ rows: day.areas, versions: 1, version: promoted.versions[model] });
+    }
+    expect(stepOf(status, 'gapfill').info).toMatchObject({
+      predictions: {
+        quality: { target: 'visits_production.quality_predictions', modelVersion: promoted.versions.quality },
+        trend: { target: 'visits_production.trend_predictions', modelVersion: promoted.versions.trend },
+      },
+    });
+    // The fill's scratch tables and the write's staging and backups are gone.
     expect(await tablesIn('smc_visits_scaling', 'gapfill_')).toEqual([]);
-    expect((await tablesIn('visits_production', 'poi_visits_scaled__')).sort()).toEqual([]);
+    for (const table of ['poi_visits_scaled', 'quality_predictions', 'trend_predictions'])
+      expect(await tablesIn('visits_production', `${table}__`)).toEqual([]);
   }, 300_000);
 
   it('a failure in the middle of the fill leaves production as it was; the next fill goes through the new days', async () => {
@@ -136,6 +168,10 @@ describe('visits-scaling gap fill through the promotion day (local stack)', () =
     cpSync(artifactDir(deps, models.real_visits!.artifact), artifactDir(deps, broken), { recursive: true });
     writeFileSync(join(artifactDir(deps, broken), 'model.json'), '{"not": "a model"}\n');
     const before = await scaledRows();
+    const predictionsBefore = {
+      quality: await predictionRows('quality'),
+      trend: await predictionRows('trend'),
+    };
     const failure = await handler
       .run(
         execution(
@@ -151,8 +187,12 @@ describe('visits-scaling gap fill through the promotion day (local stack)', () =
     expect(failure).toMatchObject({ type: 'PipelineStepModelCommandFailed' });
     expect((failure as Error).message).toMatch(/real-visits\/train.py predict failed/);
     expect(await scaledRows()).toEqual(before);
+    // The prediction tables too, though quality and trend were predicted before the failure.
+    expect(await predictionRows('quality')).toEqual(predictionsBefore.quality);
+    expect(await predictionRows('trend')).toEqual(predictionsBefore.trend);
     expect(await tablesIn('smc_visits_scaling', 'gapfill_')).toEqual([]);
-    expect(await tablesIn('visits_production', 'poi_visits_scaled__')).toEqual([]);
+    for (const table of ['poi_visits_scaled', 'quality_predictions', 'trend_predictions'])
+      expect(await tablesIn('visits_production', `${table}__`)).toEqual([]);
     // Nor any file on the worker: the exports and predictions of the fill are gone.
     expect(readdirSync(join(deps.workDir, 'gapfill'))).toEqual([]);
 
@@ -164,6 +204,17 @@ describe('visits-scaling gap fill through the promotion day (local stack)', () =
       params: { cutoff: dateParam(suite.stack.warehouse.cutoff) },
     });
     expect(last).toEqual({ last: appendedTo, versions: 1 });
+    for (const model of ['quality', 'trend'] as const)
+      expect((await predictionDays(model, suite.stack.warehouse.cutoff)).at(-1)).toMatchObject({
+        day: appendedTo,
+        versions: 1,
+      });
     expect(await handler.outputsExist!(execution(planned.spec, 3))).toBe(true);
+    // Another version in a filled day of a prediction table: the fill is not done any more.
+    await suite.warehouse.runStatement({
+      sql: "UPDATE `visits_production.trend_predictions` SET model_version = 'other' WHERE day = @day",
+      params: { day: dateParam(appendedTo) },
+    });
+    expect(await handler.outputsExist!(execution(planned.spec, 3))).toBe(false);
   }, 180_000);
 });

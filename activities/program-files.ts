@@ -48,7 +48,10 @@ export type ProgramOrigin = { repo: string; commit: string } | { folder?: string
 export class ProgramContent {
   private readonly known = new Map<string, Promise<string | null>>();
 
-  constructor(private readonly root: string = buildRoot) {}
+  constructor(
+    private readonly root: string = buildRoot,
+    private readonly limits = { files: MAX_PROGRAM_FILES, bytes: MAX_PROGRAM_BYTES },
+  ) {}
 
   /** path → id of every path of `files`; fails typed when one of its own `paths` is missing. */
   async ids(files: ProgramFiles, origin: ProgramOrigin): Promise<Record<string, string | null>> {
@@ -66,7 +69,7 @@ export class ProgramContent {
       for (const path of missing) {
         const id = listed
           ? listed.then((ids) => ids.get(path) ?? null)
-          : folderId(folder, path).then((digest) => digest ?? null);
+          : folderId(folder, path, this.limits).then((digest) => digest ?? null);
         // Awaited below or by a later step; a failure is thrown there, never left unhandled.
         id.catch(() => undefined);
         this.known.set(`${where}\0${path}`, id);
@@ -156,10 +159,14 @@ async function gitIds(repo: string, commit: string, paths: string[]): Promise<Ma
 
 /**
  * The id of `root/path` in a folder of the worker (undefined when it does not exist). Symbolic
- * links and special files fail, and so does a folder over MAX_PROGRAM_FILES files or
- * MAX_PROGRAM_BYTES bytes; litter folders are not even read.
+ * links and special files fail, and so does a folder over the limits (MAX_PROGRAM_FILES files,
+ * MAX_PROGRAM_BYTES bytes), checked before each file is read; litter folders are not even read.
  */
-async function folderId(root: string, path: string): Promise<string | undefined> {
+async function folderId(
+  root: string,
+  path: string,
+  limits: { files: number; bytes: number },
+): Promise<string | undefined> {
   const budget = { files: 0, bytes: 0 };
   const files: [string, string][] = [];
   const visit = async (rel: string): Promise<'file' | 'folder' | undefined> => {
@@ -183,10 +190,8 @@ async function folderId(root: string, path: string): Promise<string | undefined>
     if (!info.isFile()) throw invalid(`program path ${shown} is neither a file nor a folder`);
     budget.files += 1;
     budget.bytes += info.size;
-    if (budget.files > MAX_PROGRAM_FILES || budget.bytes > MAX_PROGRAM_BYTES) {
-      throw invalid(
-        `program ${path} holds more than ${MAX_PROGRAM_FILES} files or ${MAX_PROGRAM_BYTES} bytes`,
-      );
+    if (budget.files > limits.files || budget.bytes > limits.bytes) {
+      throw invalid(`program ${path} holds more than ${limits.files} files or ${limits.bytes} bytes`);
     }
     const digest = createHash('sha256')
       .update(await readFile(full))

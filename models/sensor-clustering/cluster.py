@@ -22,8 +22,6 @@ import sys
 import time
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
@@ -66,6 +64,10 @@ def clustering_metrics(scaled, labels):
     present = len(set(labels.tolist()))
     if present < 2 or present >= len(labels):
         return {"silhouette": None, "calinski_harabasz": None, "davies_bouldin": None, "clusters": present}
+    # Imported here, not at the top: importing scikit-learn (scipy, pandas) costs seconds of CPU, and
+    # `predict`, run on every inference, needs numpy only.
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
     return {
         "silhouette": float(silhouette_score(scaled, labels)),
         "calinski_harabasz": float(calinski_harabasz_score(scaled, labels)),
@@ -89,6 +91,8 @@ def save_checkpoint(directory, state, keep=3):
 
 
 def train(args):
+    from sklearn.cluster import KMeans
+
     run_dir = os.environ.get("RUN_DIR", os.getcwd())
     checkpoint_dir = os.environ.get("CHECKPOINT_DIR", os.path.join(run_dir, "checkpoints"))
     output_dir = os.environ.get("OUTPUT_DIR", os.path.join(run_dir, "output"))

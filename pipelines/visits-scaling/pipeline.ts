@@ -108,7 +108,8 @@ const sql = (
 /**
  * Seed 000, the quarterly visits-scaling retraining (DESIGN.md §7.1): per model data (SQL) → train
  * (VM) → predict; real visits after the other three; champion/challenger evaluation; optional
- * approval; promotion of models and tables, all or nothing; gap fill of `poi_visits_scaled`; cleanup.
+ * approval; promotion of models and tables, all or nothing; gap fill of `poi_visits_scaled` and of the
+ * promoted quality and trend tables; cleanup.
  * docs/visits-scaling.md explains each step and parameter.
  */
 export const visitsScalingPipeline = definePipeline('visits-scaling', {
@@ -346,7 +347,8 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
   .step('gapfill', {
     kind: 'gapfill',
     // At promotion, not at the run's start: the days from the cutoff + 1 through the last day in the
-    // source now, predicted by the promoted models with features as of each day, written all or nothing.
+    // source now, predicted by the promoted models with features as of each day, written all or nothing
+    // to poi_visits_scaled and the promoted quality and trend prediction tables.
     after: ['promote'],
     exclusive: 'production:{{production_dataset}}',
     spec: {
@@ -366,6 +368,17 @@ export const visitsScalingPipeline = definePipeline('visits-scaling', {
         real_visits: sqlFile('gap_real_visits'),
         write: sqlFile('poi_visits_scaled_gapfill'),
       },
+      // The promoted quality and trend tables (per met area and day) get the same days, in the same
+      // promotion: a reader of production after the run finds every table through the same day.
+      prediction_tables: Object.fromEntries(
+        (['quality', 'trend'] as const).map((m) => [
+          m,
+          {
+            target: `{{production_dataset}}.${m}_predictions`,
+            write: sqlFile(`${m}_predictions_gapfill`),
+          },
+        ]),
+      ),
     },
     // The promoted models run at the commit they were trained at (the plan pins it).
     repo,

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const [env, bq] = await Promise.all([createDevServerEnv(), startBigQueryHarness()]);
   const stack = await createVisitsScalingStack(bq);
   try {
-    const worker = await createVisitsScalingWorker(env, bq, stack);
+    const worker = await createVisitsScalingWorker({ env, bq, stack });
     const workflowId = await worker.runUntil(async () => {
       const handle = await startRun(env, worker, {
         cutoff: stack.warehouse.cutoff,

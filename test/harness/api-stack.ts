@@ -4,6 +4,8 @@ import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
+import type { App } from 'supertest/types';
+import { afterAll, beforeAll } from 'vitest';
 import { createApp } from '../../api/app';
 import type { AnyStepKind } from '../../activities/kinds/kind';
 import { createNotifyActivities } from '../../activities/notify';
@@ -93,4 +95,55 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
       await env.teardown();
     },
   };
+}
+
+/** An API suite's pieces, filled in by its beforeAll. */
+export interface ApiSuite {
+  env: TestWorkflowEnvironment;
+  worker: Worker;
+  app: INestApplication;
+  /** The in-process API for supertest's `request(http)`. */
+  http: App;
+}
+
+export interface ApiSuiteOptions {
+  /** `API_TOKENS`. */
+  tokens: string;
+  /** The suite's worker on the dev server; the API starts runs on its task queue. */
+  worker: (env: TestWorkflowEnvironment) => Promise<Worker>;
+  /** The catalog the API knows; the app's own catalog when omitted. */
+  pipelines?: PipelineDefinition[];
+}
+
+/**
+ * Registers the suite's beforeAll/afterAll for API tests through supertest: a dev server, the suite's
+ * worker running on it, and the API (not listening: supertest drives it in-process) on the worker's
+ * task queue. At the end, the API closes, then the worker drains, then the server stops.
+ */
+export function useApiSuite(options: ApiSuiteOptions): ApiSuite {
+  const suite = {} as ApiSuite;
+  let running: Promise<void> | undefined;
+  beforeAll(async () => {
+    suite.env = await createDevServerEnv();
+    suite.worker = await options.worker(suite.env);
+    running = suite.worker.run();
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: suite.env.address,
+      TEMPORAL_TASK_QUEUE: suite.worker.options.taskQueue,
+      API_TOKENS: options.tokens,
+    });
+    suite.app = await createApp(
+      config,
+      options.pipelines ? { pipelines: createPipelineRegistry(options.pipelines) } : {},
+    );
+    await suite.app.init();
+    suite.http = suite.app.getHttpServer() as App;
+  });
+  afterAll(async () => {
+    await suite.app?.close();
+    suite.worker?.shutdown();
+    await running;
+    await suite.env?.teardown();
+  });
+  return suite;
 }

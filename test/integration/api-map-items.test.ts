@@ -1,20 +1,15 @@
-import type { INestApplication } from '@nestjs/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import type { App } from 'supertest/types';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../api/app';
+import { describe, expect, it } from 'vitest';
 import { createPlanActivities } from '../../activities/plan';
 import { createStepActivities } from '../../activities/steps';
-import { loadConfig } from '../../config';
 import { createPipelineRegistry, definePipeline } from '../../pipelines';
 import type { JsonValue } from '../../pipelines/core/types';
 import { workflowsPath } from '../../workers/worker';
 import type { RunStatus, StepStatus } from '../../workflows/definitions';
+import { useApiSuite } from '../harness/api-stack';
 import { bound, looseKind } from '../harness/kinds';
-import { createDevServerEnv } from '../harness/temporal';
 
 const admin = { Authorization: 'Bearer admin-secret' };
 const operator = { Authorization: 'Bearer operator-secret' };
@@ -53,39 +48,20 @@ const flaky = looseKind('flaky', {
 });
 
 describe('API: actions on one item of a map step (Updates, dev server)', () => {
-  let env: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
-  let app: INestApplication;
-  let http: App;
-
-  beforeAll(async () => {
-    env = await createDevServerEnv();
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: `items-${randomUUID()}`,
-      workflowsPath: workflowsPath(),
-      activities: {
-        ...createPlanActivities({ pipelines: createPipelineRegistry([pipeline]), kinds: [flaky] }),
-        ...createStepActivities(bound(flaky)),
-        notify: async () => ({ channels: [] }),
-      },
-    });
-    running = worker.run();
-    const config = loadConfig({
-      TEMPORAL_ADDRESS: env.address,
-      API_TOKENS: 'ops:admin:admin-secret,night-shift:operator:operator-secret,watcher:viewer:viewer-secret',
-      TEMPORAL_TASK_QUEUE: worker.options.taskQueue,
-    });
-    app = await createApp(config, { pipelines: createPipelineRegistry([pipeline]) });
-    await app.init();
-    http = app.getHttpServer() as App;
-  });
-  afterAll(async () => {
-    await app?.close();
-    worker?.shutdown();
-    await running;
-    await env?.teardown();
+  const suite = useApiSuite({
+    tokens: 'ops:admin:admin-secret,night-shift:operator:operator-secret,watcher:viewer:viewer-secret',
+    pipelines: [pipeline],
+    worker: (env) =>
+      Worker.create({
+        connection: env.nativeConnection,
+        taskQueue: `items-${randomUUID()}`,
+        workflowsPath: workflowsPath(),
+        activities: {
+          ...createPlanActivities({ pipelines: createPipelineRegistry([pipeline]), kinds: [flaky] }),
+          ...createStepActivities(bound(flaky)),
+          notify: async () => ({ channels: [] }),
+        },
+      }),
   });
 
   const runPath = (workflowId: string) => `/runs/${encodeURIComponent(workflowId)}`;
@@ -95,7 +71,7 @@ describe('API: actions on one item of a map step (Updates, dev server)', () => {
   /** Polls GET /runs/:id until the predicate holds (the run moves on in the worker). */
   async function until(workflowId: string, ok: (run: RunStatus, status: string) => boolean) {
     for (let i = 0; i < 600; i++) {
-      const { body } = await request(http).get(runPath(workflowId)).set(viewer).expect(200);
+      const { body } = await request(suite.http).get(runPath(workflowId)).set(viewer).expect(200);
       if (ok(body.run as RunStatus, body.status as string)) return body.run as RunStatus;
     }
     throw new Error(`run ${workflowId} never reached the expected state`);
@@ -103,7 +79,7 @@ describe('API: actions on one item of a map step (Updates, dev server)', () => {
   const failedValues = (run: RunStatus) => sensors(run)?.map?.failedItems.map((item) => item.item);
 
   it('retries and marks items named by value (URL-encoded hostile keys), index or JSON; rejects misfits', async () => {
-    const started = await request(http)
+    const started = await request(suite.http)
       .post('/runs')
       .set(admin)
       .send({ pipeline: 'item-actions', runKey: `items-${randomUUID().slice(0, 8)}` })
@@ -113,7 +89,7 @@ describe('API: actions on one item of a map step (Updates, dev server)', () => {
     expect(sensors(waiting)?.map).toMatchObject({ total: 9, succeeded: 1, failed: 8 });
 
     // By value: a path with ? and #, an option-like key, a traversal, quotes and an escape, unicode.
-    const retried = await request(http)
+    const retried = await request(suite.http)
       .post(itemPath(id, 'a/b?c#d', 'retry'))
       .set(operator)
       .expect(200);
@@ -123,34 +99,34 @@ describe('API: actions on one item of a map step (Updates, dev server)', () => {
       actor: 'night-shift',
       payload: { step: 'sensors', item: 'a/b?c#d' },
     });
-    await request(http)
+    await request(suite.http)
       .post(itemPath(id, '--force', 'retry'))
       .set(operator)
       .expect(200);
-    await request(http)
+    await request(suite.http)
       .post(itemPath(id, '../../etc/passwd', 'mark-succeeded'))
       .set(operator)
       .send({ reason: 'sensor retired' })
       .expect(200);
-    await request(http)
+    await request(suite.http)
       .post(itemPath(id, `quo'te"%2F;rm -rf`, 'retry'))
       .set(operator)
       .expect(200);
-    await request(http)
+    await request(suite.http)
       .post(itemPath(id, 'ünï €', 'retry'))
       .set(admin)
       .expect(200);
     // By the item's JSON, and by index (the duplicates can only be named so).
-    await request(http)
+    await request(suite.http)
       .post(itemPath(id, '{"id":"x y"}', 'retry'))
       .set(operator)
       .expect(200);
-    const ambiguous = await request(http)
+    const ambiguous = await request(suite.http)
       .post(itemPath(id, 'dup', 'retry'))
       .set(operator)
       .expect(400);
     expect(ambiguous.body.message).toBe('items 5, 6 of sensors are all "dup"; name one by its index');
-    await request(http)
+    await request(suite.http)
       .post(itemPath(id, '5', 'retry'))
       .set(operator)
       .expect(200);
@@ -163,66 +139,66 @@ describe('API: actions on one item of a map step (Updates, dev server)', () => {
     expect(sensors(settled)?.map).toMatchObject({ succeeded: 7, markedSucceeded: 1, failed: 1 });
 
     // Misfits, each answered at once with the workflow's reason.
-    const succeeded = await request(http)
+    const succeeded = await request(suite.http)
       .post(itemPath(id, 'ok', 'retry'))
       .set(operator)
       .expect(409);
     expect(succeeded.body.message).toBe('item 0 of sensors is succeeded; only a failed item fits');
-    const unknown = await request(http)
+    const unknown = await request(suite.http)
       .post(itemPath(id, 'nope', 'retry'))
       .set(operator)
       .expect(404);
     expect(unknown.body.message).toBe(
       'item "nope" is not an item of sensors (an index 0–8, or an item\'s value)',
     );
-    await request(http)
+    await request(suite.http)
       .post(itemPath(id, '9', 'retry'))
       .set(operator)
       .expect(404);
-    const huge = await request(http)
+    const huge = await request(suite.http)
       .post(itemPath(id, 'x'.repeat(5000), 'retry'))
       .set(operator)
       .expect(404);
     expect(huge.body.message.length).toBeLessThan(200);
-    const notMap = await request(http)
+    const notMap = await request(suite.http)
       .post(itemPath(id, '0', 'retry', 'after'))
       .set(operator)
       .expect(404);
     expect(notMap.body.message).toBe('step after is not a map step');
-    await request(http)
+    await request(suite.http)
       .post(itemPath(id, '0', 'retry', 'nope'))
       .set(operator)
       .expect(404);
-    await request(http)
+    await request(suite.http)
       .post(itemPath(`item-actions/none`, '0', 'retry'))
       .set(operator)
       .expect(404);
     // Bodies: mark-succeeded needs a reason (a string, at most 1,000 characters).
-    await request(http)
+    await request(suite.http)
       .post(itemPath(id, '6', 'mark-succeeded'))
       .set(operator)
       .send({})
       .expect(400);
-    await request(http)
+    await request(suite.http)
       .post(itemPath(id, '6', 'mark-succeeded'))
       .set(operator)
       .send({ reason: ['--force'] })
       .expect(400);
-    await request(http)
+    await request(suite.http)
       .post(itemPath(id, '6', 'mark-succeeded'))
       .set(operator)
       .send({ reason: 'r'.repeat(1001) })
       .expect(400);
     // Roles: a viewer may look, not act; no token, no answer.
-    await request(http)
+    await request(suite.http)
       .post(itemPath(id, '6', 'retry'))
       .set(viewer)
       .expect(403);
-    await request(http)
+    await request(suite.http)
       .post(itemPath(id, '6', 'retry'))
       .expect(401);
 
-    const marked = await request(http)
+    const marked = await request(suite.http)
       .post(itemPath(id, '6', 'mark-succeeded'))
       .set(operator)
       .send({ reason: 'duplicate row upstream' })
@@ -248,7 +224,7 @@ describe('API: actions on one item of a map step (Updates, dev server)', () => {
       ['markItemSucceeded', 'night-shift'],
     ]);
     // A finished run takes no item action.
-    const ended = await request(http)
+    const ended = await request(suite.http)
       .post(itemPath(id, '0', 'retry'))
       .set(operator)
       .expect(409);

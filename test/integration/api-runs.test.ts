@@ -1,16 +1,9 @@
-import type { INestApplication } from '@nestjs/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import type { App } from 'supertest/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../api/app';
-import { loadConfig } from '../../config';
-import { createPipelineRegistry } from '../../pipelines';
 import type { RunStatus, StepState } from '../../workflows/definitions';
-import { createDevServerEnv } from '../harness/temporal';
+import { useApiSuite } from '../harness/api-stack';
 import { createOperatorWorker, operatorPipeline } from './runner-fixtures';
 import { startWebhookReceiver, type WebhookReceiver } from './runner-receivers';
 
@@ -19,38 +12,24 @@ const auth = { Authorization: `Bearer ${TOKEN}` };
 const operator = { Authorization: 'Bearer operator-secret' };
 
 describe('API: runs and operator actions against the dev server and a real worker', () => {
-  let env: TestWorkflowEnvironment;
   let webhook: WebhookReceiver;
-  let worker: Worker;
-  let app: INestApplication;
-  let http: App;
-  let running: Promise<void>;
-
   beforeAll(async () => {
-    [env, webhook] = await Promise.all([createDevServerEnv(), startWebhookReceiver()]);
-    worker = await createOperatorWorker(env, webhook.url);
-    running = worker.run();
-    const config = loadConfig({
-      TEMPORAL_ADDRESS: env.address,
-      API_TOKENS: `runner:admin:${TOKEN},night-shift:operator:operator-secret`,
-      TEMPORAL_TASK_QUEUE: worker.options.taskQueue,
-    });
-    app = await createApp(config, { pipelines: createPipelineRegistry([operatorPipeline]) });
-    await app.init();
-    http = app.getHttpServer() as App;
+    webhook = await startWebhookReceiver();
   });
   afterAll(async () => {
-    await app?.close();
-    worker?.shutdown();
-    await running;
-    await Promise.all([env?.teardown(), webhook?.close()]);
+    await webhook?.close();
+  });
+  const suite = useApiSuite({
+    tokens: `runner:admin:${TOKEN},night-shift:operator:operator-secret`,
+    pipelines: [operatorPipeline],
+    worker: (env) => createOperatorWorker(env, webhook.url),
   });
 
   const path = (workflowId: string) => `/runs/${encodeURIComponent(workflowId)}`;
   /** POST /runs as an authorised caller. */
-  const postRun = (body: object) => request(http).post('/runs').set(auth).send(body);
+  const postRun = (body: object) => request(suite.http).post('/runs').set(auth).send(body);
   const show = async (workflowId: string) =>
-    (await request(http).get(path(workflowId)).set(auth).expect(200)).body as {
+    (await request(suite.http).get(path(workflowId)).set(auth).expect(200)).body as {
       status: string;
       run: RunStatus;
     };
@@ -84,9 +63,9 @@ describe('API: runs and operator actions against the dev server and a real worke
       reuseRunId: 'operator-demo/none',
     }).expect(404);
     expect(reuse.body.message).toBe('reuseRunId: no run operator-demo/none');
-    await request(http).get(path('operator-demo/none')).set(auth).expect(404);
-    await request(http).get('/runs?state=sleeping').set(auth).expect(400);
-    await request(http).post('/runs').send({ pipeline: 'operator-demo' }).expect(401);
+    await request(suite.http).get(path('operator-demo/none')).set(auth).expect(404);
+    await request(suite.http).get('/runs?state=sleeping').set(auth).expect(400);
+    await request(suite.http).post('/runs').send({ pipeline: 'operator-demo' }).expect(401);
   });
 
   it('plans without starting anything on a dry run', async () => {
@@ -112,22 +91,22 @@ describe('API: runs and operator actions against the dev server and a real worke
     expect(again.body).toMatchObject({ workflowId, runId: started.body.runId, existing: true });
 
     await until(workflowId, ({ run }) => stepState(run, 'right.train') === 'awaiting-decision');
-    await request(http)
+    await request(suite.http)
       .post(`${path(workflowId)}/steps/nope/retry`)
       .set(auth)
       .expect(404);
-    const conflict = await request(http)
+    const conflict = await request(suite.http)
       .post(`${path(workflowId)}/steps/left.train/retry`)
       .set(auth)
       .expect(409);
     expect(conflict.body.message).toMatch(/left.train is succeeded/);
-    await request(http)
+    await request(suite.http)
       .post(`${path(workflowId)}/steps/right.train/mark-succeeded`)
       .set(auth)
       .send({})
       .expect(400);
 
-    const marked = await request(http)
+    const marked = await request(suite.http)
       .post(`${path(workflowId)}/steps/right.train/mark-succeeded`)
       .set(operator)
       .send({ reason: 'checked by hand' })
@@ -143,7 +122,7 @@ describe('API: runs and operator actions against the dev server and a real worke
     await until(workflowId, ({ run }) =>
       run.steps.some((step) => step.id === 'promote' && step.awaiting === 'approval'),
     );
-    await request(http)
+    await request(suite.http)
       .post(`${path(workflowId)}/approve`)
       .set(auth)
       .send({})
@@ -156,7 +135,7 @@ describe('API: runs and operator actions against the dev server and a real worke
       ['approve', 'runner'],
     ]);
     // In history: who started (the input) and who acted (the accepted Updates); rejected ones left nothing.
-    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    const history = await suite.env.client.workflow.getHandle(workflowId).fetchHistory();
     const accepted = (history.events ?? []).filter(
       (event) => event.workflowExecutionUpdateAcceptedEventAttributes,
     );
@@ -172,12 +151,12 @@ describe('API: runs and operator actions against the dev server and a real worke
     );
     expect(stepState(done.run, 'right.train')).toBe('marked-succeeded');
 
-    const finished = await request(http)
+    const finished = await request(suite.http)
       .post(`${path(workflowId)}/steps/evaluate/rerun`)
       .set(auth)
       .expect(409);
     expect(finished.body.message).toMatch(/start a new run with from=evaluate and reuseRunId=/);
-    const listed = await request(http)
+    const listed = await request(suite.http)
       .get('/runs?pipeline=operator-demo&state=succeeded')
       .set(auth)
       .expect(200);
@@ -191,14 +170,14 @@ describe('API: runs and operator actions against the dev server and a real worke
     }).expect(201);
     const workflowId = started.body.workflowId as string;
     await until(workflowId, ({ run }) => stepState(run, 'right.train') === 'awaiting-decision');
-    await request(http)
+    await request(suite.http)
       .post(`${path(workflowId)}/abort`)
       .set(auth)
       .send({ reason: 'wrong data' })
       .expect(200);
     const aborted = await until(workflowId, ({ run }) => run.state === 'aborted');
     expect(aborted.run.abortReason).toBe('wrong data');
-    await request(http)
+    await request(suite.http)
       .post(`${path(workflowId)}/abort`)
       .set(auth)
       .send({ reason: 'again' })

@@ -1,45 +1,17 @@
-import type { INestApplication } from '@nestjs/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import request from 'supertest';
-import type { App } from 'supertest/types';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../api/app';
-import { loadConfig } from '../../config';
-import type { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import { demoPipeline } from '../../pipelines/demo/pipeline';
-import { createDevServerEnv } from '../harness/temporal';
+import { useApiSuite } from '../harness/api-stack';
 import { createBuiltinWorker } from './runner-fixtures';
 
 const TOKEN = 'test-token';
 const auth = { Authorization: `Bearer ${TOKEN}` };
 
 describe('API: auth, pipelines and schedules against a real dev server', () => {
-  let env: TestWorkflowEnvironment;
-  let app: INestApplication;
-  let http: App;
-  let worker: Worker;
-  let running: Promise<void>;
-
-  beforeAll(async () => {
-    env = await createDevServerEnv();
-    // The worker plans each schedule's runs when it is created or changed, and runs what it starts.
-    worker = await createBuiltinWorker(env, [demoPipeline]);
-    running = worker.run();
-    app = await createApp(
-      loadConfig({
-        TEMPORAL_ADDRESS: env.address,
-        TEMPORAL_TASK_QUEUE: worker.options.taskQueue,
-        API_TOKENS: `other:viewer:other-secret,scheduler:admin:${TOKEN}`,
-      }),
-    );
-    await app.init();
-    http = app.getHttpServer() as App;
-  });
-  afterAll(async () => {
-    await app?.close();
-    worker?.shutdown();
-    await running;
-    await env?.teardown();
+  // The worker plans each schedule's runs when it is created or changed, and runs what it starts.
+  const suite = useApiSuite({
+    tokens: `other:viewer:other-secret,scheduler:admin:${TOKEN}`,
+    worker: (env) => createBuiltinWorker(env, [demoPipeline]),
   });
 
   /** Polls a condition through the API (schedules act asynchronously on the server). */
@@ -48,63 +20,66 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
       const value = await probe();
       if (ok(value)) return value;
       await new Promise((resolve) => setImmediate(resolve));
-      await env.client.workflowService.getSystemInfo({}); // one round trip between probes
+      await suite.env.client.workflowService.getSystemInfo({}); // one round trip between probes
     }
     throw new Error('condition not reached');
   }
 
   it('answers 401 without a valid bearer token, except on /health', async () => {
-    await request(http).get('/pipelines').expect(401);
-    await request(http).get('/schedules').set('Authorization', 'Bearer nope').expect(401);
-    const response = await request(http).get('/schedules').set('Authorization', 'Basic abc').expect(401);
+    await request(suite.http).get('/pipelines').expect(401);
+    await request(suite.http).get('/schedules').set('Authorization', 'Bearer nope').expect(401);
+    const response = await request(suite.http)
+      .get('/schedules')
+      .set('Authorization', 'Basic abc')
+      .expect(401);
     expect(response.body.message).toMatch(/bearer token/);
-    await request(http).get('/health').expect(200);
+    await request(suite.http).get('/health').expect(200);
   });
 
   it('lists pipelines and shows one as a DAG', async () => {
-    const list = await request(http).get('/pipelines').set(auth).expect(200);
+    const list = await request(suite.http).get('/pipelines').set(auth).expect(200);
     expect(list.body).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'demo' })]));
-    const demo = await request(http).get('/pipelines/demo').set(auth).expect(200);
+    const demo = await request(suite.http).get('/pipelines/demo').set(auth).expect(200);
     expect(demo.body.steps.find((step: { id: string }) => step.id === 'evaluate').after).toEqual([
       'share.train',
       'quality.train',
     ]);
-    const missing = await request(http).get('/pipelines/nope').set(auth).expect(404);
+    const missing = await request(suite.http).get('/pipelines/nope').set(auth).expect(404);
     expect(missing.body.message).toMatch(/unknown pipeline nope/);
   });
 
   it('rejects invalid schedules naming the bad field', async () => {
-    const noCron = await request(http)
+    const noCron = await request(suite.http)
       .post('/schedules')
       .set(auth)
       .send({ id: 'x', pipeline: 'demo' })
       .expect(400);
     expect(JSON.stringify(noCron.body.message)).toMatch(/cron/);
-    const badId = await request(http)
+    const badId = await request(suite.http)
       .post('/schedules')
       .set(auth)
       .send({ id: 'Bad Id', pipeline: 'demo', cron: ['0 0 * * *'] })
       .expect(400);
     expect(JSON.stringify(badId.body.message)).toMatch(/^.*id must be/);
-    const extra = await request(http)
+    const extra = await request(suite.http)
       .post('/schedules')
       .set(auth)
       .send({ id: 'x', pipeline: 'demo', cron: ['0 0 * * *'], color: 'red' })
       .expect(400);
     expect(JSON.stringify(extra.body.message)).toMatch(/property color should not exist/);
-    const pipeline = await request(http)
+    const pipeline = await request(suite.http)
       .post('/schedules')
       .set(auth)
       .send({ id: 'x', pipeline: 'nope', cron: ['0 0 * * *'] })
       .expect(400);
     expect(pipeline.body.message).toMatch(/^pipeline: unknown pipeline nope/);
-    const params = await request(http)
+    const params = await request(suite.http)
       .post('/schedules')
       .set(auth)
       .send({ id: 'x', pipeline: 'demo', cron: ['0 0 * * *'], params: { region: 'mars' } })
       .expect(400);
     expect(params.body.message).toMatch(/params: .*region/);
-    const cron = await request(http)
+    const cron = await request(suite.http)
       .post('/schedules')
       .set(auth)
       .send({ id: 'x', pipeline: 'demo', cron: ['not a cron'] })
@@ -119,7 +94,7 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
       cron: ['0 6 1 1,4,7,10 *'],
       params: { region: 'us' },
     };
-    const created = await request(http).post('/schedules').set(auth).send(body).expect(201);
+    const created = await request(suite.http).post('/schedules').set(auth).send(body).expect(201);
     expect(created.body).toMatchObject({
       id: 'demo-quarterly',
       pipeline: 'demo',
@@ -130,9 +105,9 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
       overlap: 'BUFFER_ONE',
     });
     expect(new Date(created.body.nextRuns[0]).getUTCHours()).toBe(6);
-    await request(http).post('/schedules').set(auth).send(body).expect(409);
+    await request(suite.http).post('/schedules').set(auth).send(body).expect(409);
 
-    const patched = await request(http)
+    const patched = await request(suite.http)
       .patch('/schedules/demo-quarterly')
       .set(auth)
       .send({ cron: ['0 7 1 1,4,7,10 *'] })
@@ -141,21 +116,21 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
     expect(patched.body.params).toEqual({ region: 'us' });
     expect(new Date(patched.body.nextRuns[0]).getUTCHours()).toBe(7);
 
-    const paused = await request(http)
+    const paused = await request(suite.http)
       .post('/schedules/demo-quarterly/pause')
       .set(auth)
       .send({ note: 'freeze' })
       .expect(200);
     expect(paused.body).toMatchObject({ paused: true, note: 'freeze' });
     expect(
-      (await request(http).post('/schedules/demo-quarterly/unpause').set(auth).send({}).expect(200)).body
-        .paused,
+      (await request(suite.http).post('/schedules/demo-quarterly/unpause').set(auth).send({}).expect(200))
+        .body.paused,
     ).toBe(false);
 
-    await request(http).post('/schedules/demo-quarterly/trigger').set(auth).expect(202);
+    await request(suite.http).post('/schedules/demo-quarterly/trigger').set(auth).expect(202);
     const triggered = await until(
       async () =>
-        (await request(http).get('/schedules/demo-quarterly').set(auth).expect(200)).body as {
+        (await request(suite.http).get('/schedules/demo-quarterly').set(auth).expect(200)).body as {
           recentRuns: string[];
         },
       (schedule) => schedule.recentRuns.length >= 1,
@@ -163,7 +138,7 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
     expect(triggered.recentRuns[0]).toMatch(/^demo\/demo-quarterly-/);
 
     // Two past quarters: two runs, each with its own nominal time.
-    await request(http)
+    await request(suite.http)
       .post('/schedules/demo-quarterly/backfill')
       .set(auth)
       .send({ start: '2026-01-01T00:00:00Z', end: '2026-06-30T00:00:00Z' })
@@ -171,7 +146,7 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
     const backfilled = await until(
       async () => {
         const ids: string[] = [];
-        for await (const run of env.client.workflow.list({
+        for await (const run of suite.env.client.workflow.list({
           query: `TemporalScheduledById = 'demo-quarterly'`,
         }))
           ids.push(run.workflowId);
@@ -186,7 +161,7 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
       ]),
     );
 
-    await request(http)
+    await request(suite.http)
       .post('/schedules/demo-quarterly/backfill')
       .set(auth)
       .send({ start: '2026-06-30T00:00:00Z', end: '2026-01-01T00:00:00Z' })
@@ -210,7 +185,7 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
     expect(await scheduledRuns()).toEqual(runsBefore);
     // A policy that would drop or cancel backfilled runs is refused, naming the field.
     for (const overlap of ['SKIP', 'BUFFER_ONE', 'CANCEL_OTHER', 'TERMINATE_OTHER']) {
-      const refused = await request(http)
+      const refused = await request(suite.http)
         .post('/schedules/demo-quarterly/backfill')
         .set(auth)
         .send({ start: '2025-01-01T00:00:00Z', end: '2025-06-30T00:00:00Z', overlap })
@@ -220,10 +195,12 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
       );
     }
     expect(
-      (await request(http).get('/schedules').set(auth).expect(200)).body.map((s: { id: string }) => s.id),
+      (await request(suite.http).get('/schedules').set(auth).expect(200)).body.map(
+        (s: { id: string }) => s.id,
+      ),
     ).toContain('demo-quarterly');
-    await request(http).delete('/schedules/demo-quarterly').set(auth).expect(204);
-    await request(http).get('/schedules/demo-quarterly').set(auth).expect(404);
-    await request(http).post('/schedules/demo-quarterly/trigger').set(auth).expect(404);
+    await request(suite.http).delete('/schedules/demo-quarterly').set(auth).expect(204);
+    await request(suite.http).get('/schedules/demo-quarterly').set(auth).expect(404);
+    await request(suite.http).post('/schedules/demo-quarterly/trigger').set(auth).expect(404);
   });
 });

@@ -1,9 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBigQueryActivities } from '../../activities/bigquery';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addDays } from '../../pipelines/core';
 import {
   retryStepSignal,
@@ -11,17 +9,14 @@ import {
   type RunPipelineInput,
   type RunStatus,
 } from '../../workflows/definitions';
-import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
-import { createDevServerEnv } from '../harness/temporal';
 import {
-  createVisitsScalingStack,
   createVisitsScalingWorker,
   startRun,
   stepOf,
   trainingsStarted,
   waitForStep,
-  type VisitsScalingStack,
 } from './visits-scaling-fixtures';
+import { useVisitsScalingSuite } from './visits-scaling-suite';
 
 const MODELS = ['visits_share', 'quality', 'trend', 'real_visits'];
 const TRAININGS = MODELS.map((m) => `${m}.train`).sort();
@@ -34,23 +29,13 @@ const TRAININGS = MODELS.map((m) => `${m}.train`).sort();
  * trainings of 40 steps.
  */
 describe('visits-scaling across quarters on the local stack', () => {
-  let env: TestWorkflowEnvironment;
-  let bq: BigQueryHarness;
-  let stack: VisitsScalingStack;
-  let warehouse: ReturnType<typeof createBigQueryActivities>;
+  // 200 days: enough history before the earlier quarter's cutoff for every model's data.
+  const suite = useVisitsScalingSuite({ days: 200 });
   /** The two quarters' cutoffs: the stack's (14 days before the data's end) and 91 days earlier. */
   let quarters: [string, string];
 
-  beforeAll(async () => {
-    [env, bq] = await Promise.all([createDevServerEnv(), startBigQueryHarness()]);
-    // 200 days: enough history before the earlier quarter's cutoff for every model's data.
-    stack = await createVisitsScalingStack(bq, { days: 200 });
-    warehouse = createBigQueryActivities(bq.bigquery, bq.config);
-    quarters = [addDays(stack.warehouse.cutoff, -91), stack.warehouse.cutoff];
-  }, 180_000);
-  afterAll(async () => {
-    for (const vm of (await stack?.provider.list()) ?? []) await stack.provider.stop(vm.name);
-    await Promise.all([env?.teardown(), bq?.stop()]);
+  beforeAll(() => {
+    quarters = [addDays(suite.stack.warehouse.cutoff, -91), suite.stack.warehouse.cutoff];
   });
 
   type Input = Omit<RunPipelineInput, 'pipeline' | 'params'> & { params?: RunPipelineInput['params'] };
@@ -59,14 +44,14 @@ describe('visits-scaling across quarters on the local stack', () => {
     inputs: Input[],
     during: (workflowIds: string[]) => Promise<void> = async () => undefined,
   ) => {
-    const worker = await createVisitsScalingWorker(env, bq, stack);
+    const worker = await createVisitsScalingWorker(suite);
     return await worker.runUntil(async () => {
       const handles = await Promise.all(
         inputs.map((input) =>
-          startRun(env, worker, {
-            cutoff: stack.warehouse.cutoff,
+          startRun(suite.env, worker, {
+            cutoff: suite.stack.warehouse.cutoff,
             ...input,
-            params: { ...stack.params, ...input.params },
+            params: { ...suite.stack.params, ...input.params },
           }),
         ),
       );
@@ -81,7 +66,7 @@ describe('visits-scaling across quarters on the local stack', () => {
             workflowId: handle.workflowId,
             failure,
             status: await handle.query(statusQuery),
-            trainings: await trainingsStarted(env, handle.workflowId),
+            trainings: await trainingsStarted(suite.env, handle.workflowId),
           };
         }),
       );
@@ -99,7 +84,7 @@ describe('visits-scaling across quarters on the local stack', () => {
     );
   /** Every table in every dataset of the emulator, with its `run_id` label. */
   const allTables = async () => {
-    const [datasets] = await bq.bigquery.getDatasets();
+    const [datasets] = await suite.bq.bigquery.getDatasets();
     const tables = await Promise.all(
       datasets.map(async (dataset) => {
         const [list] = await dataset.getTables();
@@ -135,7 +120,7 @@ describe('visits-scaling across quarters on the local stack', () => {
       expect(versions[0]).toMatch(new RegExp(`^${quarters[0]}-`));
       expect(versions[1]).toMatch(new RegExp(`^${quarters[1]}-`));
       const files = [a, b].map((s) =>
-        readFileSync(join(stack.registryDir, 'artifacts', s!.outputs.model!, 'model.json'), 'utf8'),
+        readFileSync(join(suite.stack.registryDir, 'artifacts', s!.outputs.model!, 'model.json'), 'utf8'),
       );
       expect(files[0]).not.toEqual(files[1]);
     }
@@ -155,13 +140,13 @@ describe('visits-scaling across quarters on the local stack', () => {
   }, 600_000);
 
   it('two runs started together never train on the persistent instance at once, and both finish', async () => {
-    const runsDir = join(stack.provider.instanceDir('quality-notebook'), 'home', 'runs');
+    const runsDir = join(suite.stack.provider.instanceDir('quality-notebook'), 'home', 'runs');
     const before = existsSync(runsDir) ? readdirSync(runsDir) : [];
     const runs = await runOn([
-      { cutoff: addDays(stack.warehouse.cutoff, -1) },
+      { cutoff: addDays(suite.stack.warehouse.cutoff, -1) },
       // Different keys, so nothing is shared but the instance; 5 steps trains a model too weak to be
       // promoted, so the two runs never race to move the production aliases.
-      { cutoff: addDays(stack.warehouse.cutoff, -2), params: { train_steps: 5 } },
+      { cutoff: addDays(suite.stack.warehouse.cutoff, -2), params: { train_steps: 5 } },
     ]);
     for (const run of runs) {
       expect([run.workflowId, run.failure]).toEqual([run.workflowId, undefined]);
@@ -189,18 +174,18 @@ describe('visits-scaling across quarters on the local stack', () => {
   it('a failed run leaves no scratch table of its own', async () => {
     // A source whose clusters table lacks its `clusters` column: the queries reading it fail (not
     // retried) while the visits-share branch has created its tables.
-    await bq.bigquery.createDataset('visits_broken');
+    await suite.bq.bigquery.createDataset('visits_broken');
     for (const table of ['pois', 'poi_visits_daily', 'real_visits_panel']) {
-      await warehouse.runStatement({
+      await suite.warehouse.runStatement({
         sql: `CREATE OR REPLACE TABLE \`visits_broken.${table}\` AS SELECT * FROM \`visits_source.${table}\``,
       });
     }
-    await warehouse.runStatement({
+    await suite.warehouse.runStatement({
       sql: 'CREATE OR REPLACE TABLE `visits_broken.clusters_daily` AS SELECT day, met_area FROM `visits_source.clusters_daily`',
     });
     const [run] = await runOn([
       {
-        cutoff: addDays(stack.warehouse.cutoff, -3),
+        cutoff: addDays(suite.stack.warehouse.cutoff, -3),
         params: { source_dataset: 'visits_broken', cleanup_outputs: true },
       },
     ]);
@@ -219,15 +204,17 @@ describe('visits-scaling across quarters on the local stack', () => {
     const [run] = await runOn(
       [
         {
-          cutoff: addDays(stack.warehouse.cutoff, -4),
+          cutoff: addDays(suite.stack.warehouse.cutoff, -4),
           // The trend program exits at step 30 after a checkpoint; no automatic retry: an operator decides.
           params: { trend_fail_at_step: 30, train_retries: 0 },
         },
       ],
       async ([workflowId]) => {
-        const waiting = await waitForStep(env, workflowId!, 'trend.train', 'awaiting-decision');
+        const waiting = await waitForStep(suite.env, workflowId!, 'trend.train', 'awaiting-decision');
         expect(stepOf(waiting, 'trend.train').error).toMatch(/training exited with code 3/);
-        await env.client.workflow.getHandle(workflowId!).signal(retryStepSignal, { step: 'trend.train' });
+        await suite.env.client.workflow
+          .getHandle(workflowId!)
+          .signal(retryStepSignal, { step: 'trend.train' });
       },
     );
     expect(run!.failure).toBeUndefined();
@@ -235,7 +222,10 @@ describe('visits-scaling across quarters on the local stack', () => {
     expect(trend.state).toBe('succeeded');
     expect(run!.trainings.filter((id) => id.includes('/trend.train/'))).toHaveLength(2);
     // The program of the second attempt found the checkpoint of the first and went on from it.
-    const log = readFileSync(join(stack.registryDir, 'artifacts', trend.outputs.model!, 'train.log'), 'utf8');
+    const log = readFileSync(
+      join(suite.stack.registryDir, 'artifacts', trend.outputs.model!, 'train.log'),
+      'utf8',
+    );
     expect(log).toMatch(/resumed from \S+ at step 30/);
     expect(log).not.toMatch(/^\S+ training trend on/m);
   }, 300_000);

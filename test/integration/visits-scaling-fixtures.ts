@@ -3,6 +3,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
+import type { createBigQueryActivities } from '../../activities/bigquery';
 import { LocalVmProvider } from '../../activities/providers/local';
 import { createRegistryActivities } from '../../activities/registry';
 import { projectRoot } from '../../activities/providers/paths';
@@ -83,12 +84,21 @@ export async function createVisitsScalingStack(
   };
 }
 
+/** A visits-scaling suite's local stack (visits-scaling-suite.ts fills it in before the tests). */
+export interface VisitsScalingSuite {
+  env: TestWorkflowEnvironment;
+  bq: BigQueryHarness;
+  stack: VisitsScalingStack;
+  /** The warehouse activities on the suite's emulator, for the tests' own queries. */
+  warehouse: ReturnType<typeof createBigQueryActivities>;
+}
+
 /** A worker with every activity the production worker serves (workers/worker.ts), on its own queue. */
-export async function createVisitsScalingWorker(
-  env: TestWorkflowEnvironment,
-  bq: BigQueryHarness,
-  stack: VisitsScalingStack,
-): Promise<Worker> {
+export async function createVisitsScalingWorker({
+  env,
+  bq,
+  stack,
+}: Pick<VisitsScalingSuite, 'env' | 'bq' | 'stack'>): Promise<Worker> {
   return await Worker.create({
     connection: env.nativeConnection,
     taskQueue: `visits-scaling-${randomUUID()}`,
@@ -155,13 +165,11 @@ export async function productionVersions(registryDir: string): Promise<Record<st
  * sees the waiting status, then the step is approved.
  */
 export async function runToEnd(
-  env: TestWorkflowEnvironment,
-  bq: BigQueryHarness,
-  stack: VisitsScalingStack,
+  { env, bq, stack }: Pick<VisitsScalingSuite, 'env' | 'bq' | 'stack'>,
   input: Omit<RunPipelineInput, 'pipeline' | 'cutoff'>,
   beforeApproval: (waiting: RunStatus) => Promise<void>,
 ) {
-  const worker = await createVisitsScalingWorker(env, bq, stack);
+  const worker = await createVisitsScalingWorker({ env, bq, stack });
   return await worker.runUntil(async () => {
     const handle = await startRun(env, worker, {
       ...input,

@@ -1,10 +1,8 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBigQueryActivities } from '../../activities/bigquery';
+import { describe, expect, it } from 'vitest';
 import { parseTableName } from '../../activities/bigquery/steps';
 import {
   abortRunSignal,
@@ -14,12 +12,9 @@ import {
   type RunSummary,
 } from '../../workflows/definitions';
 import { trainingProgressQuery } from '../../workflows/training-types';
-import { startBigQueryHarness, type BigQueryHarness } from '../harness/bigquery';
-import { createDevServerEnv } from '../harness/temporal';
 import { backfillQuarterStart, createQuarterlySchedule } from './fixtures/schedule';
 import { waitFor } from './fixtures/training';
 import {
-  createVisitsScalingStack,
   createVisitsScalingWorker,
   productionVersions,
   runToEnd,
@@ -27,43 +22,30 @@ import {
   stepOf,
   trainingsStarted,
   waitForStep,
-  type VisitsScalingStack,
 } from './visits-scaling-fixtures';
+import { useVisitsScalingSuite } from './visits-scaling-suite';
 
 const MODELS = ['visits_share', 'quality', 'trend', 'real_visits'];
 
 describe('the visits-scaling pipeline on the local stack (dev server, BigQuery emulator, sshd + tmux VMs)', () => {
-  let env: TestWorkflowEnvironment;
-  let bq: BigQueryHarness;
-  let stack: VisitsScalingStack;
-  let warehouse: ReturnType<typeof createBigQueryActivities>;
+  const suite = useVisitsScalingSuite();
   /** The first full run, which later runs are compared with and rerun from. */
   let first: { workflowId: string; status: RunStatus };
 
-  beforeAll(async () => {
-    [env, bq] = await Promise.all([createDevServerEnv(), startBigQueryHarness()]);
-    stack = await createVisitsScalingStack(bq);
-    warehouse = createBigQueryActivities(bq.bigquery, bq.config);
-  });
-  afterAll(async () => {
-    for (const vm of (await stack?.provider.list()) ?? []) await stack.provider.stop(vm.name);
-    await Promise.all([env?.teardown(), bq?.stop()]);
-  });
-
   const versionsIn = async (table: string) =>
     (
-      await warehouse.queryRows({
+      await suite.warehouse.queryRows({
         sql: `SELECT DISTINCT model_version FROM \`visits_production.${table}\` ORDER BY 1`,
       })
     ).map((row) => row.model_version);
   const exists = async (name: string) =>
-    (await warehouse.describeTable({ table: parseTableName(name) })).exists;
+    (await suite.warehouse.describeTable({ table: parseTableName(name) })).exists;
 
   /** Runs to the end; a run that asks for approval shows production untouched, then is approved. */
   const run = (params: Record<string, string | number | boolean> = {}, extra = {}) =>
-    runToEnd(env, bq, stack, { params, ...extra }, async (waiting) => {
+    runToEnd(suite, { params, ...extra }, async (waiting) => {
       expect(stepOf(waiting, 'promote').awaiting).toBe('approval');
-      expect(await productionVersions(stack.registryDir)).toEqual(
+      expect(await productionVersions(suite.stack.registryDir)).toEqual(
         (stepOf(first.status, 'promote').info as { versions: Record<string, string> }).versions,
       );
     });
@@ -73,7 +55,7 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
     first = { workflowId, status };
     expect(result.state).toBe('succeeded');
     expect(status.steps.filter((s) => s.state !== 'succeeded').map((s) => s.id)).toEqual([]);
-    expect(await trainingsStarted(env, workflowId)).toHaveLength(4);
+    expect(await trainingsStarted(suite.env, workflowId)).toHaveLength(4);
 
     const evaluation = stepOf(status, 'evaluate').info as {
       promote: boolean;
@@ -87,19 +69,19 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
     expect(promoted.promoted).toBe(true);
     expect(result.steps.promote?.outputs).toMatchObject({ promoted: 'true' });
     expect(Object.keys(promoted.versions).sort()).toEqual([...MODELS].sort());
-    expect(await productionVersions(stack.registryDir)).toEqual(promoted.versions);
+    expect(await productionVersions(suite.stack.registryDir)).toEqual(promoted.versions);
     for (const model of ['visits_share', 'quality', 'trend']) {
       expect(await versionsIn(`${model}_predictions`)).toEqual([promoted.versions[model]]);
     }
     // poi_visits_scaled: the previous quarter's rows up to the cutoff, the new model's after it.
-    const scaled = await warehouse.queryRows({
+    const scaled = await suite.warehouse.queryRows({
       sql: 'SELECT model_version, MIN(day) AS first, MAX(day) AS last FROM `visits_production.poi_visits_scaled` GROUP BY 1 ORDER BY 2',
     });
     expect(scaled.map((row) => row.model_version)).toEqual([
-      stack.warehouse.previousVersion,
+      suite.stack.warehouse.previousVersion,
       promoted.versions.real_visits,
     ]);
-    expect(scaled[1]?.last).toBe(stack.warehouse.end);
+    expect(scaled[1]?.last).toBe(suite.stack.warehouse.end);
 
     // Cleanup worked from the run's record: what it created beyond the step outputs is gone, and the
     // outputs (the cache of an identical run, the inputs of a rerun) are all that is left of it.
@@ -110,7 +92,7 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
     expect(left.filter((name) => name && !outputs.has(name))).toEqual([]);
     expect(stepOf(status, 'cleanup').info).toMatchObject({ keptOutputs: true });
     // Training VMs are gone; quality's persistent instance is stopped, not deleted.
-    const vms = await stack.provider.list();
+    const vms = await suite.stack.provider.list();
     expect(vms.map((vm) => [vm.name, vm.status])).toEqual([['quality-notebook', 'STOPPED']]);
   }, 240_000);
 
@@ -124,7 +106,7 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
       cleanup: 'succeeded',
     });
     expect(stepOf(status, 'cleanup').info).toMatchObject({ deleted: [] });
-    expect(await trainingsStarted(env, workflowId)).toEqual([]);
+    expect(await trainingsStarted(suite.env, workflowId)).toEqual([]);
     expect(status.steps.map((s) => s.cacheKey)).toEqual(first.status.steps.map((s) => s.cacheKey));
   }, 120_000);
 
@@ -155,13 +137,13 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
     ]) {
       expect([id, stepOf(status, id).state]).toEqual([id, 'succeeded']);
     }
-    const trainings = await trainingsStarted(env, workflowId);
+    const trainings = await trainingsStarted(suite.env, workflowId);
     expect(trainings.map((id) => id.split('/').at(-2)).sort()).toEqual([
       'quality.train',
       'real_visits.train',
     ]);
     // Same data and steps: the retrained models score like their champions and replace them.
-    const versions = await productionVersions(stack.registryDir);
+    const versions = await productionVersions(suite.stack.registryDir);
     expect(versions.visits_share).toBe(
       (stepOf(first.status, 'promote').info as { versions: Record<string, string> }).versions.visits_share,
     );
@@ -169,16 +151,16 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
   }, 180_000);
 
   it('a trend training that fails waits for an operator; marked succeeded, the worse challenger is not promoted', async () => {
-    const before = await productionVersions(stack.registryDir);
+    const before = await productionVersions(suite.stack.registryDir);
     const tablesBefore = await versionsIn('trend_predictions');
-    const worker = await createVisitsScalingWorker(env, bq, stack);
+    const worker = await createVisitsScalingWorker(suite);
     const { workflowId, result, status } = await worker.runUntil(async () => {
-      const handle = await startRun(env, worker, {
-        cutoff: stack.warehouse.cutoff,
+      const handle = await startRun(suite.env, worker, {
+        cutoff: suite.stack.warehouse.cutoff,
         // No automatic retry from the checkpoint: the failure goes to an operator at once.
-        params: { ...stack.params, trend_fail_at_step: 5, train_retries: 0, cleanup_outputs: true },
+        params: { ...suite.stack.params, trend_fail_at_step: 5, train_retries: 0, cleanup_outputs: true },
       });
-      const waiting = await waitForStep(env, handle.workflowId, 'trend.train', 'awaiting-decision');
+      const waiting = await waitForStep(suite.env, handle.workflowId, 'trend.train', 'awaiting-decision');
       expect(stepOf(waiting, 'trend.train')).toMatchObject({ awaiting: 'failure' });
       expect(stepOf(waiting, 'trend.train').error).toMatch(/needs a decision: training exited with code 3/);
       await handle.signal(markSucceededSignal, {
@@ -201,10 +183,10 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
     expect(stepOf(status, 'promote').info).toMatchObject({ promoted: false, reason: evaluation.reason });
     expect(result.steps.promote?.outputs).toMatchObject({ promoted: 'false' });
     expect(stepOf(status, 'gapfill').info).toMatchObject({ filled: false });
-    expect(await productionVersions(stack.registryDir)).toEqual(before);
+    expect(await productionVersions(suite.stack.registryDir)).toEqual(before);
     expect(await versionsIn('trend_predictions')).toEqual(tablesBefore);
     // train_retries is in every training's spec: all four trained (trend once, failing), none was cached.
-    expect((await trainingsStarted(env, workflowId)).map((id) => id.split('/').at(-2)).sort()).toEqual([
+    expect((await trainingsStarted(suite.env, workflowId)).map((id) => id.split('/').at(-2)).sort()).toEqual([
       'quality.train',
       'real_visits.train',
       'trend.train',
@@ -219,17 +201,17 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
   it('the first configuration run again after production moved on is evaluated against the new champions', async () => {
     const firstVersions = (stepOf(first.status, 'promote').info as { versions: Record<string, string> })
       .versions;
-    expect(await productionVersions(stack.registryDir)).not.toEqual(firstVersions);
+    expect(await productionVersions(suite.stack.registryDir)).not.toEqual(firstVersions);
     const { workflowId, result, status } = await run();
     expect(result.state).toBe('succeeded');
-    expect(await trainingsStarted(env, workflowId)).toEqual([]);
+    expect(await trainingsStarted(suite.env, workflowId)).toEqual([]);
     const states = Object.fromEntries(status.steps.map((s) => [s.id, s.state]));
     expect(states).toMatchObject({ 'quality.train': 'cached', evaluate: 'succeeded', promote: 'succeeded' });
     const evaluation = stepOf(status, 'evaluate').info as {
       models: Record<string, { championVersion: string }>;
     };
     expect(evaluation.models.quality?.championVersion).not.toBe(firstVersions.quality);
-    expect(await productionVersions(stack.registryDir)).toEqual(firstVersions);
+    expect(await productionVersions(suite.stack.registryDir)).toEqual(firstVersions);
     expect(stepOf(status, 'gapfill')).toMatchObject({
       state: 'succeeded',
       info: { filled: true, modelVersion: firstVersions.real_visits },
@@ -237,19 +219,19 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
   }, 120_000);
 
   it('an aborted run cancels its trainings: the children tear their VMs down and cleanup still runs', async () => {
-    const worker = await createVisitsScalingWorker(env, bq, stack);
+    const worker = await createVisitsScalingWorker(suite);
     const { failure, status, children } = await worker.runUntil(async () => {
-      const handle = await startRun(env, worker, {
-        cutoff: stack.warehouse.cutoff,
-        params: { ...stack.params, train_steps: 1_000_000, train_seconds: 120 },
+      const handle = await startRun(suite.env, worker, {
+        cutoff: suite.stack.warehouse.cutoff,
+        params: { ...suite.stack.params, train_steps: 1_000_000, train_seconds: 120 },
       });
-      const child = env.client.workflow.getHandle(`${handle.workflowId}/quality.train/1`);
+      const child = suite.env.client.workflow.getHandle(`${handle.workflowId}/quality.train/1`);
       await waitFor('quality training', async () => {
         return (await child.query(trainingProgressQuery)).phase === 'training' || undefined;
       });
       await handle.signal(abortRunSignal, { reason: 'operator changed their mind' });
       const failure = await handle.result().catch((error: unknown) => error);
-      const children = await trainingsStarted(env, handle.workflowId);
+      const children = await trainingsStarted(suite.env, handle.workflowId);
       return { failure, status: await handle.query(statusQuery), children };
     });
     expect(failure).toBeInstanceOf(WorkflowFailedError);
@@ -260,22 +242,22 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
     });
     expect(stepOf(status, 'cleanup').state).toBe('succeeded');
     // The exported training data of the cancelled trainings went with them.
-    expect(readdirSync(join(stack.dir, 'work', 'train'))).toEqual([]);
+    expect(readdirSync(join(suite.stack.dir, 'work', 'train'))).toEqual([]);
     for (const id of children) {
-      expect((await env.client.workflow.getHandle(id).describe()).status.name).toBe('CANCELLED');
+      expect((await suite.env.client.workflow.getHandle(id).describe()).status.name).toBe('CANCELLED');
     }
-    const vms = await stack.provider.list();
+    const vms = await suite.stack.provider.list();
     expect(vms.map((vm) => [vm.name, vm.status])).toEqual([['quality-notebook', 'STOPPED']]);
   }, 120_000);
 
   it('a backfilled quarterly run takes its cutoff from the nominal time, not its start', async () => {
-    const worker = await createVisitsScalingWorker(env, bq, stack);
+    const worker = await createVisitsScalingWorker(suite);
     const scheduleId = `visits-scaling-quarterly-${randomUUID()}`;
     const schedule = await createQuarterlySchedule(
-      env.client,
+      suite.env.client,
       scheduleId,
       // A missing source dataset makes the run stop at `prepare`: only its plan matters here.
-      { pipeline: 'visits-scaling', params: { ...stack.params, source_dataset: 'no_such_dataset' } },
+      { pipeline: 'visits-scaling', params: { ...suite.stack.params, source_dataset: 'no_such_dataset' } },
       worker.options.taskQueue,
     );
     try {
@@ -284,7 +266,7 @@ describe('the visits-scaling pipeline on the local stack (dev server, BigQuery e
         const started = await waitFor('the backfilled run', async () => {
           return (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId;
         });
-        const handle = env.client.workflow.getHandle(started);
+        const handle = suite.env.client.workflow.getHandle(started);
         const failure = await handle.result().catch((error: unknown) => error);
         expect(failure).toBeInstanceOf(WorkflowFailedError);
         expect(

@@ -112,6 +112,33 @@ describe('the gap fill', () => {
     expect(resolved.steps.map((s) => s.id)).not.toContain('real_visits.gap');
     expect(gapfill.after).toEqual(['promote']);
     expect(gapfillKind.spec.safeParse(gapfill.spec).success).toBe(true);
+    // The promoted quality and trend tables are filled for the same days, by their own queries.
+    expect(gapfill.spec.prediction_tables).toEqual({
+      quality: {
+        target: 'visits_production.quality_predictions',
+        write: 'pipelines/visits-scaling/sql/quality_predictions_gapfill.sql',
+      },
+      trend: {
+        target: 'visits_production.trend_predictions',
+        write: 'pipelines/visits-scaling/sql/trend_predictions_gapfill.sql',
+      },
+    });
+    expect(gapfillKind.reads?.(gapfillKind.spec.parse(gapfill.spec))).toEqual(
+      expect.arrayContaining([
+        'pipelines/visits-scaling/sql/poi_visits_scaled_gapfill.sql',
+        'pipelines/visits-scaling/sql/quality_predictions_gapfill.sql',
+        'pipelines/visits-scaling/sql/trend_predictions_gapfill.sql',
+      ]),
+    );
+    // A plan of version 3 (in flight) has no prediction tables: still valid, fills the target alone.
+    const { prediction_tables: _, ...version3 } = gapfill.spec;
+    expect(gapfillKind.spec.safeParse(version3).success).toBe(true);
+    expect(
+      gapfillKind.spec.safeParse({
+        ...gapfill.spec,
+        prediction_tables: { quality: { target: 'x.y', write: '../../etc/passwd.sql' } },
+      }).success,
+    ).toBe(false);
   });
 
   it('still takes the spec of runs planned before version 3 (a MERGE of the predictions made during the run)', () => {

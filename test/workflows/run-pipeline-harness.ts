@@ -18,6 +18,7 @@ import type { PipelineDefinition } from '../../pipelines/core/types';
 import { statusQuery, type RunPipelineInput, type RunStatus } from '../../workflows/definitions';
 import { runPipeline } from '../../workflows/run-pipeline';
 import { bound, looseKind } from '../harness/kinds';
+import { sharedWorkflowBundle } from '../harness/temporal';
 
 /** The kinds of the runner's tests: `script` (the stand-in below), `echo` and `gate`. */
 export const testKinds = [looseKind('script'), echoKind, gateKind];
@@ -130,7 +131,7 @@ export async function createRunnerWorker(
   return await Worker.create({
     connection: env.nativeConnection,
     taskQueue: `runner-${randomUUID()}`,
-    workflowsPath: join(__dirname, '..', '..', 'workflows', 'run-pipeline.ts'),
+    workflowBundle: await sharedWorkflowBundle(join(__dirname, '..', '..', 'workflows', 'run-pipeline.ts')),
     activities: {
       ...createPlanActivities({ pipelines: createPipelineRegistry(pipelines), kinds: testKinds }),
       ...script.activities(options),

@@ -38,6 +38,8 @@ interface GapFillRecord {
   from?: string;
   to?: string;
   modelVersion?: string;
+  /** Version 4: the prediction tables filled for the same days, with their model's version. */
+  predictions?: Record<string, { target: string; modelVersion: string; rows: number }>;
 }
 
 const sqlPath = z
@@ -50,7 +52,18 @@ const model = z.strictObject({
   script: name,
 });
 
-/** The spec of `gapfill` (kind version 3): everything the fill reads, so all of it is in the key. */
+/** A production prediction table filled for the gap's days, and the query writing its whole new content. */
+const predictionTable = z.strictObject({
+  /** The production table (`{{production_dataset}}.<model>_predictions`, what promote replaced). */
+  target: name,
+  /** Its rows outside the gap plus the promoted model's predictions for it (`@from`, `@to`). */
+  write: sqlPath,
+});
+
+/**
+ * The spec of `gapfill` (kind version 4; version 3 plans, still in flight, lack `prediction_tables`):
+ * everything the fill reads, so all of it is in the key.
+ */
 export const gapfillSpec = z.strictObject({
   /** The promotion record (`{{steps.promote.record}}`): nothing is filled unless it promoted. */
   promotion: name,
@@ -79,6 +92,11 @@ export const gapfillSpec = z.strictObject({
     /** The whole new target: its rows outside the gap plus the predictions (`@from`, `@to`, `@model_version`). */
     write: sqlPath,
   }),
+  /**
+   * The promoted prediction tables (quality, trend: per met area and day) filled for the same days
+   * and put in place with the target in one promotion. Absent in plans of version 3: only the target.
+   */
+  prediction_tables: z.strictObject({ quality: predictionTable, trend: predictionTable }).optional(),
   /** The programs' folder in the step's repository (checked out at the pinned commit). */
   code: programFolder,
 });
@@ -99,7 +117,7 @@ export const legacyGapfillSpec = z.strictObject({
 type Spec = z.infer<typeof gapfillSpec>;
 type LegacySpec = z.infer<typeof legacyGapfillSpec>;
 type ModelName = keyof Spec['models'];
-const isLegacy = (spec: Spec | LegacySpec): spec is LegacySpec => 'predictions' in spec;
+const isLegacy = (spec: Spec | LegacySpec): spec is LegacySpec => typeof spec.sql === 'string';
 
 /**
  * `gapfill`, visits-scaling's own kind (seed 000: the gap a multi-day run leaves between its cutoff
@@ -111,10 +129,16 @@ const isLegacy = (spec: Spec | LegacySpec): spec is LegacySpec => 'predictions' 
  */
 export const gapfillKind = defineKind({
   name: 'gapfill',
-  version: '3',
+  version: '4',
   runs: { by: 'activity' },
   spec: z.union([gapfillSpec, legacyGapfillSpec]),
-  reads: (spec) => (isLegacy(spec) ? [spec.sql] : Object.values(spec.sql)),
+  reads: (spec) =>
+    isLegacy(spec)
+      ? [spec.sql]
+      : [
+          ...Object.values(spec.sql),
+          ...Object.values(spec.prediction_tables ?? {}).map((table) => table.write),
+        ],
   // Version 2 ran no program of its own; its plans keyed the whole models/ folder.
   program: (spec) =>
     isLegacy(spec)
@@ -178,12 +202,25 @@ export const gapfillKind = defineKind({
         if (!version || !record.filled || record.modelVersion !== version || !record.from || !record.to)
           return false;
         if (!isLegacy(spec) && (await gapOf(spec)).to > record.to) return false;
-        const target = parseTableName(spec.target);
-        const [row] = await warehouse.queryRows({
-          sql: `SELECT COUNT(*) AS n FROM ${tableSql(target, project)} WHERE day BETWEEN @from AND @to AND model_version != @version`,
-          params: { from: dateParam(record.from), to: dateParam(record.to), version },
-        });
-        return Number(row?.n) === 0;
+        const { from, to } = record;
+        /** Rows of the filled days in `table` that another version wrote (a later fill or promotion). */
+        const others = async (table: string, modelVersion: string) => {
+          const [row] = await warehouse.queryRows({
+            sql: `SELECT COUNT(*) AS n FROM ${tableSql(parseTableName(table), project)} WHERE day BETWEEN @from AND @to AND model_version != @version`,
+            params: { from: dateParam(from), to: dateParam(to), version: modelVersion },
+          });
+          return Number(row?.n);
+        };
+        if ((await others(spec.target, version)) !== 0) return false;
+        if (isLegacy(spec) || !spec.prediction_tables) return true;
+        for (const [model, table] of Object.entries(spec.prediction_tables)) {
+          const filled = record.predictions?.[model];
+          const promoted = promotion.versions[model];
+          if (!filled || !promoted || filled.target !== table.target || filled.modelVersion !== promoted)
+            return false;
+          if ((await others(table.target, promoted)) !== 0) return false;
+        }
+        return true;
       },
     };
   },
@@ -286,7 +323,7 @@ async function fill(
       ...keep.map((column) => ({ name: column, type: 'DATE' })),
     ];
     const destination = scratch(`${model}_predictions`);
-    await predictToTable(deps, {
+    const { rows, version } = await predictToTable(deps, {
       script,
       artifact,
       source,
@@ -299,7 +336,7 @@ async function fill(
       signal: gap.signal,
       heartbeat: () => gap.heartbeat(`predict ${model}`),
     });
-    return destination;
+    return { table: destination, rows, version };
   };
   const sources = {
     pois: parseTableName(spec.sources.pois),
@@ -324,28 +361,51 @@ async function fill(
         holdout_days: spec.trend.holdout_days,
       },
     );
-    const rows = await query(spec.sql.real_visits, 'real_visits_rows', {
-      visits: sources.visits,
-      visits_share: await predict('visits_share', share.table, ['day']),
+    const predicted = {
       quality: await predict('quality', quality.table),
       trend: await predict('trend', trend.table),
+    };
+    const rows = await query(spec.sql.real_visits, 'real_visits_rows', {
+      visits: sources.visits,
+      visits_share: (await predict('visits_share', share.table, ['day'])).table,
+      quality: predicted.quality.table,
+      trend: predicted.trend.table,
     });
-    const predictions = await predict('real_visits', rows.table);
+    const predictions = (await predict('real_visits', rows.table)).table;
     const staging = await query(
       spec.sql.write,
       'staging',
       { target, predictions },
       { ...range, model_version: version },
     );
+    // The promoted prediction tables: their rows outside the gap, the promoted models' inside it.
+    const tables = [{ source: staging.table, target }];
+    const filledPredictions: NonNullable<GapFillRecord['predictions']> = {};
+    for (const [model, table] of Object.entries(spec.prediction_tables ?? {}) as [
+      keyof typeof predicted,
+      z.infer<typeof predictionTable>,
+    ][]) {
+      const written = await query(table.write, `${model}_staging`, {
+        target: parseTableName(table.target),
+        predictions: predicted[model].table,
+      });
+      tables.push({ source: written.table, target: parseTableName(table.target) });
+      filledPredictions[model] = {
+        target: table.target,
+        modelVersion: predicted[model].version,
+        rows: predicted[model].rows,
+      };
+    }
     const [observed] = await warehouse.queryRows({
       sql: `SELECT COUNT(*) AS n FROM (SELECT DISTINCT poi_id, day FROM ${tableSql(sources.visits, project)} WHERE day BETWEEN @from AND @to)`,
       params: range,
     });
-    // All or nothing: one verified copy of the staging table replaces production (restored on failure).
+    // All or nothing: one promotion puts every staging table in place, each by one verified copy;
+    // a failure restores every target it had replaced.
     gap.heartbeat('write');
     await warehouse.promoteTables({
       promotionId: `g_${shortHash(`${execution.workflowId}/${execution.step.cacheKey}`, 16)}`,
-      tables: [{ source: staging.table, target }],
+      tables,
       labels,
     });
     return {
@@ -357,6 +417,7 @@ async function fill(
       // POI-days with visits but without every feature (e.g. a day without clusters): not predicted.
       skipped: Number(observed?.n ?? 0) - rows.rows,
       modelVersion: version,
+      ...(spec.prediction_tables ? { predictions: filledPredictions } : {}),
     };
   } finally {
     rmSync(join(deps.workDir, execution.step.id, suffix), { recursive: true, force: true });

@@ -1,0 +1,12 @@
+-- The whole new quality_predictions of a gap fill, written to a staging table that the fill's one
+-- promotion puts in place together with poi_visits_scaled (all or nothing): every row of the days
+-- outside @from..@to as it is, and the promoted quality model's predictions for the days in it (the
+-- rows production had for those days are replaced, never merged into).
+-- Parameters: @from DATE, @to DATE. Tables: {{target}} (production quality_predictions),
+-- {{predictions}} (met_area, day, quality_ratio, model_version). Columns in the production order.
+SELECT met_area, day, quality_ratio, model_version
+FROM {{target}}
+WHERE day < @from OR day > @to
+UNION ALL
+SELECT met_area, day, quality_ratio, model_version
+FROM {{predictions}}

@@ -169,12 +169,14 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
     // A window of more runs than API_BACKFILL_MAX_RUNS (100 by default) is refused before any starts.
     const scheduledRuns = async () => {
       const ids: string[] = [];
-      for await (const run of env.client.workflow.list({ query: `TemporalScheduledById = 'demo-quarterly'` }))
+      for await (const run of suite.env.client.workflow.list({
+        query: `TemporalScheduledById = 'demo-quarterly'`,
+      }))
         ids.push(run.workflowId);
       return ids.sort();
     };
     const runsBefore = await scheduledRuns();
-    const tooLong = await request(http)
+    const tooLong = await request(suite.http)
       .post('/schedules/demo-quarterly/backfill')
       .set(auth)
       .send({ start: '1990-01-01T00:00:00Z', end: '2026-01-01T00:00:00Z' })

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { customSearchAttributes } from '../config/search-attributes';
 import { parameterProblems, planProblems, repoAllowed, type RunPolicy } from './run-policy';
 import { buildRoot, readCodeFile, textHash } from './code-files';
+import { isItemTemplate, keyedSpec, valueAt } from './plan-draft';
 import { ProgramContent } from './program-files';
 import { whileHeartbeating } from './heartbeat';
 import { kindRegistry, type StepKindDeclaration } from './kinds/kind';
@@ -145,13 +146,16 @@ export async function resolvePlan(deps: PlanDeps, request: PlanRequest): Promise
     // The files and program the kind reads, from its spec with step references as placeholders (the
     // key must not depend on where upstream outputs live); the spec itself is checked further down,
     // as the handler will see it.
-    const draft = kind.spec.safeParse(
+    // A map step's item fields are left out of it (keyedSpec), so its files and program are keyed too.
+    const draft = keyedSpec(
+      step.id,
+      kind,
       fillTemplates(spec, (name) => (parseStepReference(name) ? 'smc_reference.ref_00000000' : undefined)),
     );
     // A file missing at the pinned commit is the ref's (or the repository's) doing when a parameter chose them.
     const origin = { repo, commit, from: [...(from?.url ?? []), ...(from?.ref ?? [])] };
-    const code = draft.success ? await codeHashes(step.id, kind, draft.data, origin) : {};
-    const program = draft.success ? await programOf(programs, step.id, kind, draft.data, origin) : null;
+    const code = draft ? await codeHashes(step.id, kind, draft, origin) : {};
+    const program = draft ? await programOf(programs, step.id, kind, draft, origin) : null;
     const cacheKey = hash({
       id: step.id,
       kind: step.kind,
@@ -386,15 +390,6 @@ async function programOf(
     );
   }
 }
-
-const ITEM_TEMPLATE = /\{\{\s*item\b/;
-const isItemTemplate = (value: unknown): boolean => typeof value === 'string' && ITEM_TEMPLATE.test(value);
-const valueAt = (value: unknown, path: readonly PropertyKey[]): unknown =>
-  path.reduce<unknown>(
-    (at, key) =>
-      at !== null && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[key] : undefined,
-    value,
-  );
 
 function hash(value: JsonValue): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');

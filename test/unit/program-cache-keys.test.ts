@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRoot } from '../../activities/code-files';
 import { resolvePlan } from '../../activities/plan';
-import { createPipelineRegistry } from '../../pipelines';
+import { createPipelineRegistry, definePipeline } from '../../pipelines';
 import { downstreamOf } from '../../pipelines/core/graph';
 import type { Plan, PipelineDefinition } from '../../pipelines/core/types';
+import { sensorClusteringPipeline } from '../../pipelines/sensor-clustering/pipeline';
 import { visitsScalingPipeline } from '../../pipelines/visits-scaling/pipeline';
 import { stepKinds } from '../../workers/kinds';
 import { RunnerErrorType } from '../../workflows/definitions';
@@ -193,6 +194,7 @@ describe('pinned steps: the key covers the program files at the pinned commit', 
       writeFileSync(join(repo, 'models/quality/__pycache__/train.cpython-312.pyc'), 'stale');
     });
     commit('symlink', () => symlinkSync('../lib/cli.py', join(repo, 'models/quality/cli.py')));
+    commit('features', () => appendFileSync(join(repo, 'models/sensor-clustering/features.py'), '# v2\n'));
   });
   afterAll(() => rmSync(repo, { recursive: true, force: true }));
 
@@ -213,6 +215,52 @@ describe('pinned steps: the key covers the program files at the pinned commit', 
     const after = await planAt(commits.unrelated as string);
     expect(after.steps.every((step) => !step.commit || step.commit === commits.unrelated)).toBe(true);
     expect(changed(before, after)).toEqual([]);
+  });
+
+  it('a map step (sensor features, one item per sensor) keys its program too', async () => {
+    // Its `sensor: '{{item}}'` fits the schema only once an item fills it; the key must not lose the
+    // program for that (each item's key is the step's key plus the item).
+    const sensors = createPipelineRegistry([sensorClusteringPipeline]);
+    const at = (ref: string) =>
+      resolvePlan(
+        { pipelines: sensors, kinds: stepKinds },
+        { ...request({ models_repo: repo, models_ref: ref }), pipeline: sensorClusteringPipeline.name },
+      );
+    const before = await at(commits.base as string);
+    const after = await at(commits.features as string);
+    expect(changed(before, after)).toEqual(['clustering_inference', 'features']);
+    expect(changed(before, await at(commits.model as string))).toEqual([]);
+  });
+
+  it('refuses a map step whose program folder comes from the item', async () => {
+    const perItem = definePipeline('per-item-code')
+      .step('features', {
+        kind: 'sensor_feature',
+        spec: {
+          readings: 'r.t',
+          features: 'f.t',
+          date: '2026-01-01',
+          sensor: '{{item}}',
+          script: 'models/sensor-clustering/features.py',
+          code: '{{item.code}}',
+        },
+        repo: { url: repo, ref: commits.base as string },
+        outputs: ['table'],
+        map: { forEach: [{ code: 'models' }] },
+      })
+      .build();
+    const error = await resolvePlan(
+      { pipelines: createPipelineRegistry([perItem]), kinds: stepKinds },
+      { ...request(), pipeline: 'per-item-code' },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ApplicationFailure);
+    expect((error as ApplicationFailure).type).toBe(RunnerErrorType.InvalidStepSpec);
+    expect((error as ApplicationFailure).message).toBe(
+      'step features: spec.code comes from the map item, and the files or program of kind sensor_feature depend on it: they cannot be keyed when the run is planned',
+    );
   });
 
   it('refuses a committed symbolic link in a program folder', async () => {

@@ -196,6 +196,32 @@ describe('visits-scaling gap fill through the promotion day (local stack)', () =
     // Nor any file on the worker: the exports and predictions of the fill are gone.
     expect(readdirSync(join(deps.workDir, 'gapfill'))).toEqual([]);
 
+    // A failure after quality's new table was staged (trend's write names a table that is not there):
+    // still nothing of it reaches production.
+    const tables = planned.spec.prediction_tables as Record<string, { target: string; write: string }>;
+    const late = await handler
+      .run(
+        execution(
+          {
+            ...planned.spec,
+            prediction_tables: {
+              ...tables,
+              trend: { ...tables.trend!, target: 'visits_production.trend_predictions_missing' },
+            },
+          },
+          2,
+        ),
+        context,
+      )
+      .catch((error: unknown) => error);
+    expect(late).toMatchObject({ type: 'BigQueryTableNotFound' });
+    expect(await scaledRows()).toEqual(before);
+    expect(await predictionRows('quality')).toEqual(predictionsBefore.quality);
+    expect(await predictionRows('trend')).toEqual(predictionsBefore.trend);
+    expect(await tablesIn('smc_visits_scaling', 'gapfill_')).toEqual([]);
+    for (const table of ['poi_visits_scaled', 'quality_predictions', 'trend_predictions'])
+      expect(await tablesIn('visits_production', `${table}__`)).toEqual([]);
+
     // The same step again with the promoted model fills through the new last day.
     const done = await handler.run(execution(planned.spec, 3), context);
     expect(done?.info).toMatchObject({ filled: true, to: appendedTo, skipped: 0 });

@@ -34,8 +34,11 @@ export class AppModule {
       module: AppModule,
       imports: [
         LoggerModule.forRoot(apiLoggerParams(config, options.logDestination)),
-        // Per client address on every route but /health; run starts also per token (GPU-hours).
+        // Per client address over all routes together but /health (not per route: a client spreading
+        // its requests over the routes gets no more); run starts also per token, over every route
+        // that starts runs (GPU-hours).
         ThrottlerModule.forRoot({
+          generateKey: (_context, tracker, throttler) => `${throttler}:${tracker}`,
           throttlers: [
             { name: 'requests', ttl: 60_000, limit: config.API_RATE_LIMIT },
             {

@@ -10,10 +10,13 @@ export class HealthDto {
   status!: 'up' | 'down';
 }
 
-/** Public, so it says only up or down: no addresses, versions or errors for anyone to read. */
+/**
+ * Public, so it says only up or down: no addresses, versions or errors for anyone to read. Never rate
+ * limited (a probe polls it from one address); each named throttler must be skipped by name.
+ */
 @ApiTags('health')
 @Public()
-@SkipThrottle()
+@SkipThrottle({ requests: true, starts: true })
 @Controller('health')
 export class HealthController {
   constructor(private readonly temporal: TemporalService) {}

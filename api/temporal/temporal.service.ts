@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, ServiceUnavailableException, type OnModuleDestroy } from '@nestjs/common';
 import { Client, Connection } from '@temporalio/client';
 import { CONFIG } from '../config.token';
 import type { Config } from '../../config';
@@ -15,8 +15,13 @@ export class TemporalService implements OnModuleDestroy {
     return this.config.TEMPORAL_ADDRESS;
   }
 
+  /** The client; 503 (documented on every route that reaches Temporal) when Temporal cannot be reached. */
   async client(): Promise<Client> {
-    return new Client({ connection: await this.connect(), namespace: this.config.TEMPORAL_NAMESPACE });
+    const connection = await this.connect().catch(() => {
+      // Neither the address nor gRPC's own words go to the caller (the log has them).
+      throw new ServiceUnavailableException('Temporal does not answer; try again later');
+    });
+    return new Client({ connection, namespace: this.config.TEMPORAL_NAMESPACE });
   }
 
   async ping(): Promise<void> {

@@ -166,6 +166,25 @@ describe('API: auth, pipelines and schedules against a real dev server', () => {
       .set(auth)
       .send({ start: '2026-06-30T00:00:00Z', end: '2026-01-01T00:00:00Z' })
       .expect(400);
+    // A window of more runs than API_BACKFILL_MAX_RUNS (100 by default) is refused before any starts.
+    const scheduledRuns = async () => {
+      const ids: string[] = [];
+      for await (const run of suite.env.client.workflow.list({
+        query: `TemporalScheduledById = 'demo-quarterly'`,
+      }))
+        ids.push(run.workflowId);
+      return ids.sort();
+    };
+    const runsBefore = await scheduledRuns();
+    const tooLong = await request(suite.http)
+      .post('/schedules/demo-quarterly/backfill')
+      .set(auth)
+      .send({ start: '1990-01-01T00:00:00Z', end: '2026-01-01T00:00:00Z' })
+      .expect(400);
+    expect(tooLong.body.message).toMatch(
+      /^end: the window holds \d+ runs .* more than API_BACKFILL_MAX_RUNS \(100\)/,
+    );
+    expect(await scheduledRuns()).toEqual(runsBefore);
     // A policy that would drop or cancel backfilled runs is refused, naming the field.
     for (const overlap of ['SKIP', 'BUFFER_ONE', 'CANCEL_OTHER', 'TERMINATE_OTHER']) {
       const refused = await request(suite.http)

@@ -9,7 +9,7 @@ import {
   type QueryParams,
   type TableRef,
 } from '../../../activities/bigquery';
-import { tableSql } from '../../../activities/bigquery/identifiers';
+import { resolveTable, tableSql } from '../../../activities/bigquery/identifiers';
 import { isSqlPath, renderSql } from '../../../activities/bigquery/sql';
 import { parseTableName } from '../../../activities/bigquery/steps';
 import { readCodeFile } from '../../../activities/code-files';
@@ -159,6 +159,7 @@ export const gapfillKind = defineKind({
     return {
       async run(execution, context) {
         const spec = execution.step.spec;
+        checkTables(execution.step.id, spec, project);
         const promotion = recordOf(deps, spec.promotion);
         let record: JsonObject;
         if (!promotion?.promoted)
@@ -190,6 +191,7 @@ export const gapfillKind = defineKind({
        */
       async outputsExist(execution) {
         const spec = execution.step.spec;
+        checkTables(execution.step.id, spec, project);
         const record = readJson<GapFillRecord>(
           join(artifactDir(deps, execution.outputs.record ?? ''), 'gapfill.json'),
         );
@@ -223,6 +225,31 @@ export const gapfillKind = defineKind({
     };
   },
 });
+
+/**
+ * Every table the spec names, checked as identifiers before the fill does anything (no warehouse
+ * call, no prediction): a name that could break out of SQL fails the step at once, naming the field.
+ */
+function checkTables(step: string, spec: Spec | LegacySpec, project: string): void {
+  const tables: Record<string, string> = isLegacy(spec)
+    ? { target: spec.target, predictions: spec.predictions }
+    : {
+        target: spec.target,
+        'sources.pois': spec.sources.pois,
+        'sources.visits': spec.sources.visits,
+        'sources.clusters': spec.sources.clusters,
+      };
+  for (const [field, value] of Object.entries(tables)) {
+    try {
+      resolveTable(parseTableName(value), project);
+    } catch (error) {
+      throw failure(
+        PipelineStepErrorType.INVALID_SPEC,
+        `step ${step}: spec.${field}: ${(error as Error).message}`,
+      );
+    }
+  }
+}
 
 /** The last day both daily sources (visits, clusters) have rows for; undefined when either is empty. */
 async function lastSourceDay(

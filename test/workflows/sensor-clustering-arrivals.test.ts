@@ -15,7 +15,7 @@ import { sensorClusteringPipeline } from '../../pipelines/sensor-clustering/pipe
 import { sensorClusteringDaily } from '../../pipelines/sensor-clustering/trigger';
 import { statusQuery } from '../../workflows/definitions';
 import { joinDailyRun } from '../../workflows/join-daily-run';
-import { createTimeSkippingEnv } from '../harness/temporal';
+import { createTimeSkippingEnv, sharedWorkflowBundle } from '../harness/temporal';
 
 interface Sensor {
   sensor_id: string;
@@ -131,7 +131,7 @@ describe('sensor-clustering: one run per day, features as a map, partial results
     await Worker.create({
       connection: env.nativeConnection,
       taskQueue: `sensors-${randomUUID()}`,
-      workflowsPath: join(__dirname, '..', '..', 'workflows', 'index.ts'),
+      workflowBundle: await sharedWorkflowBundle(join(__dirname, '..', '..', 'workflows', 'index.ts')),
       activities: {
         ...createPlanActivities({
           pipelines: createPipelineRegistry([sensorClusteringPipeline]),

@@ -19,7 +19,7 @@ import {
   type MonitorResult,
   type TrainOnVmInput,
 } from '../../workflows/training-types';
-import { createTimeSkippingEnv } from '../harness/temporal';
+import { createTimeSkippingEnv, sharedWorkflowBundle } from '../harness/temporal';
 
 const workflowsPath = resolve(__dirname, '..', '..', 'workflows', 'train-on-vm.ts');
 
@@ -116,7 +116,7 @@ describe('trainOnVm workflow (time-skipping server, activities stubbed at the bo
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: `tov-${randomUUID()}`,
-      workflowsPath,
+      workflowBundle: await sharedWorkflowBundle(workflowsPath),
       activities,
     });
     return await worker.runUntil(
@@ -248,7 +248,7 @@ describe('trainOnVm workflow (time-skipping server, activities stubbed at the bo
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: `tov-${randomUUID()}`,
-      workflowsPath,
+      workflowBundle: await sharedWorkflowBundle(workflowsPath),
       activities,
     });
     const error = await worker.runUntil(async () => {

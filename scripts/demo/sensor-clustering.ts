@@ -73,8 +73,11 @@ export async function runSensorDemo(options: {
       }
       // A sensor of the first day lands again: a follow-up run of that day, every sensor cached.
       await runDay(api, first, 'hive-001', print);
-      // The second day: its run starts with the first sensor; the late ones join it while it runs.
-      const result = await runDay(api, second, 'hive-001', print, async () => {
+      // The second day: its run starts with the first sensor; the late ones join it while it runs,
+      // once its first batch of features is done (those sensors stay cached when it lists again).
+      const result = await runDay(api, second, 'hive-001', print, async (workflowId) => {
+        await firstBatchDone(api, workflowId);
+        print('  a first batch of features is done; the late sensors land now');
         for (const id of warehouse.late) {
           const sensor = sensorIds(SENSORS).find((s) => s.id === id) as ReturnType<typeof sensorIds>[number];
           await landSensorDay(bigquery, config, join(config.DATA_DIR, 'sensor-demo'), {
@@ -107,7 +110,7 @@ async function runDay(
   date: string,
   sensor: string,
   print: (line: string) => void,
-  whileRunning?: () => Promise<void>,
+  whileRunning?: (workflowId: string) => Promise<void>,
 ): Promise<{ workflowId: string; view: RunView }> {
   const { body } = await api.request<{ workflowId: string; runId: string }>(
     'POST',
@@ -117,7 +120,7 @@ async function runDay(
   print(
     `\n${sensor} landed for ${date} → POST /pipelines/sensor-clustering/arrivals → ${body.workflowId} (run ${body.runId.slice(0, 8)})`,
   );
-  const during = whileRunning?.();
+  const during = whileRunning?.(body.workflowId);
   const view = await follow(api, body.workflowId, print);
   await during;
   const inference = view.run.steps.find((step) => step.id === 'clustering_inference');
@@ -128,6 +131,17 @@ async function runDay(
     print(`  partial inference on batch ${partial.batch} (${partial.items} sensors): ${partial.state}`);
   if (inference?.info) print(`  metrics stored with the run: ${JSON.stringify(inference.info)}`);
   return { workflowId: body.workflowId, view };
+}
+
+/** Waits until the day's run has finished a first batch of its features map (or has ended). */
+async function firstBatchDone(api: ApiClient, workflowId: string): Promise<void> {
+  const path = `/runs/${encodeURIComponent(workflowId)}`;
+  for (;;) {
+    const { body: view } = await api.request<RunView>('GET', path);
+    const map = view.run.steps.find((step) => step.id === 'features')?.map;
+    if (view.status !== 'RUNNING' || (map?.batches.finished ?? 0) >= 1) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 async function follow(api: ApiClient, workflowId: string, print: (line: string) => void): Promise<RunView> {

@@ -77,7 +77,7 @@ describe('the sensor-clustering demo (npm run demo -- sensor-clustering)', () =>
         STACK_TEMPORAL_UI_PORT: String(uiPort),
         STACK_BIGQUERY_PORT: String(bigqueryPort),
       },
-      330_000,
+      400_000,
     );
     expect(code, `${stdout}\n${stderr}`).toBe(0);
     // Nothing but the demo's own lines: no raw SDK-core warnings (e.g. "Activity not found on
@@ -108,9 +108,11 @@ describe('the sensor-clustering demo (npm run demo -- sensor-clustering)', () =>
     expect(followUp).toContain('  features (map, one item per sensor): 0 computed, 24 cached');
     expect(followUp).toContain(`  sensor-clustering/${DAY_ONE}: succeeded`);
 
-    // Day two: one run, joined by each late sensor; the late ones computed, no sensor twice.
+    // Day two: one run, joined by each late sensor once a first batch of features was done; the
+    // sensors of that batch stay cached, the late ones are computed, none twice.
     const dayTwo = section(lines, new RegExp(`^hive-001 landed for ${DAY_TWO} `));
     const run = /\(run ([0-9a-f]{8})\)$/.exec(dayTwo[0] as string)?.[1];
+    expect(dayTwo).toContain('  a first batch of features is done; the late sensors land now');
     for (const id of LATE) {
       expect(dayTwo).toContain(`  ${id} landed → POST /pipelines/sensor-clustering/arrivals → run ${run}`);
     }
@@ -120,6 +122,7 @@ describe('the sensor-clustering demo (npm run demo -- sensor-clustering)', () =>
     const [computed, cached] = [Number(counts?.[1]), Number(counts?.[2])];
     expect(computed + cached).toBe(24);
     expect(computed).toBeGreaterThanOrEqual(LATE.length);
+    expect(cached).toBeGreaterThanOrEqual(1);
     const metricsLine = dayTwo.find((line) => line.startsWith('  metrics stored with the run: '));
     const metrics = JSON.parse(
       (metricsLine as string).replace('  metrics stored with the run: ', ''),
@@ -167,9 +170,10 @@ describe('the sensor-clustering demo (npm run demo -- sensor-clustering)', () =>
     expect(stdout).toMatch(
       new RegExp(`^run sensor-clustering/${DAY_TWO}: succeeded \\(the demo took [\\d.]+ min\\)$`, 'm'),
     );
-    // Setup, the stack, two days of 24 sensors (a map item each) and a retrain on a local VM:
-    // see the timeout below for the measured durations.
-  }, 360_000);
+    // Over 60 s because it is the whole demo: setup (a no-op under `npm test`, which runs it first),
+    // the stack, three daily runs of 24 sensors (a map item each) and a retrain on a local VM. It took
+    // 3.5-4.6 min on the 2 shared cores at a load average of 10-17; the command gets 400 s.
+  }, 420_000);
 });
 
 function escape(text: string): string {

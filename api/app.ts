@@ -37,6 +37,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   app.use(helmet());
   app.useBodyParser('json', { limit: config.API_BODY_LIMIT, reviver: refuseProtoKey });
+  app.use(refuseInheritedQueryKeys);
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.enableShutdownHooks();
   const document = refineDocument(
@@ -123,4 +124,30 @@ function refuseProtoKey(key: string, value: unknown): unknown {
     if (inherited !== undefined) throw refused(inherited);
   }
   return value;
+}
+
+/**
+ * The same for query strings: `?toString=x` would be skipped by class-transformer and never reach
+ * validation (silently ignored); refused with 400 naming the key instead.
+ */
+function refuseInheritedQueryKeys(
+  request: IncomingMessage & { query?: unknown },
+  response: ServerResponse,
+  next: Next,
+): void {
+  const query = request.query;
+  const key =
+    query !== null && typeof query === 'object'
+      ? Object.keys(query).find((name) => INHERITED_KEYS.has(name) || FORBIDDEN_KEYS.has(name))
+      : undefined;
+  if (key === undefined) return next();
+  response.statusCode = 400;
+  response.setHeader('content-type', 'application/json; charset=utf-8');
+  response.end(
+    JSON.stringify({
+      statusCode: 400,
+      message: `"${key}" is not allowed as a query parameter`,
+      error: 'Bad Request',
+    }),
+  );
 }

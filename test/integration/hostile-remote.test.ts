@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from '
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalSshHost } from '../../activities/providers/sshd';
+import { SshSession, shellQuote } from '../../activities/remote/ssh';
 import { createStackCheckActivities } from '../../activities/stack-check';
 import { RemoteSession } from '../../activities/training/session';
 import { startTestSshHost } from '../harness/ssh';
@@ -69,6 +70,31 @@ describe('hostile input from a VM and to the stack check', () => {
       const error = await activities.remoteTmuxRoundTrip({ session }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ApplicationFailure);
       expect((error as ApplicationFailure).message).toMatch(/^session .*: expected a letter or digit/);
+    }
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('quotes every word it puts into a remote shell: hostile strings arrive as they are', async () => {
+    const marker = join(host.home, 'quoted-pwned');
+    const words = [
+      `$(touch ${marker})`,
+      `\`touch ${marker}\``,
+      `'; touch ${marker}; '`,
+      `"; touch ${marker}; "`,
+      `a\ntouch ${marker}`,
+      `\\'$HOME`,
+      '-n',
+      '*',
+      '',
+    ];
+    const session = await SshSession.connect(host);
+    try {
+      for (const word of words) {
+        const result = await session.exec(`printf %s ${shellQuote(word)}`);
+        expect(result.stdout, JSON.stringify(word)).toBe(word);
+      }
+    } finally {
+      session.destroy();
     }
     expect(existsSync(marker)).toBe(false);
   });

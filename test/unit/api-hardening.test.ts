@@ -125,6 +125,21 @@ describe('API hardening', () => {
     expect((await get(open, '/docs-json')).status).toBe(200);
   });
 
+  it('refuses inherited names as query parameters (they would be silently ignored), naming the key', async () => {
+    const base = await serve();
+    for (const key of ['toString', 'valueOf', 'hasOwnProperty', '__proto__', 'constructor']) {
+      for (const path of ['/runs', '/pipelines', '/schedules']) {
+        const response = await get(base, `${path}?${key}=x&limit=5`, VIEWER);
+        expect(response.status, `${path}?${key}`).toBe(400);
+        expect(((await response.json()) as { message: string }).message).toContain(`"${key}" is not allowed`);
+      }
+    }
+    // Other unknown query parameters stay the validation's (400 naming them).
+    const unknown = await get(base, '/runs?color=red', VIEWER);
+    expect(unknown.status).toBe(400);
+    expect(JSON.stringify(await unknown.json())).toMatch(/property color should not exist/);
+  });
+
   it('answers 405 with Allow to a method a path does not take (TRACE included), 404 to an unknown path', async () => {
     const base = await serve();
     const cases: [string, string, string][] = [

@@ -15,6 +15,8 @@ Knobs (environment variables):
   TRAINER_NAN_AT_STEP        report a NaN loss at this step (convergence check)
   TRAINER_FLAT_LOSS          "1": the loss never decreases
   TRAINER_LAUNCH_FILE        launch-count file (default $HOME/trainer-launches.txt)
+  TRAINER_HOLD_FILE          while this file exists, wait before the next step (a test holds the
+                             training still while it plays an outage, whatever the machine's load)
 """
 
 import json
@@ -57,9 +59,12 @@ def main():
             start = json.load(handle)["step"] + 1
         print(f"resuming from {resume_from} at step {start}", flush=True)
     fail_only_fresh = os.environ.get("TRAINER_FAIL_ONLY_FRESH") == "1"
+    hold_file = os.environ.get("TRAINER_HOLD_FILE", "")
 
     loss = None
     for step in range(start, steps):
+        while hold_file and os.path.exists(hold_file):
+            time.sleep(0.05)
         time.sleep(step_seconds)
         loss = 1.0 if flat else 1.0 / (1.0 + 0.3 * step)
         if step == nan_at:

@@ -79,7 +79,11 @@ export class InstanceLeaseHolder {
 
   /** The request again, as a renewal of a held lease: the lease pushes its expiry out by the ttl. */
   async renew(): Promise<void> {
-    if (!this.requested) return;
+    if (this.requested) await this.request();
+  }
+
+  /** Asks the lease for the instance as this workflow (of its parent run), for the ttl. */
+  private async request(): Promise<void> {
     const info = workflowInfo();
     await requestInstanceLease({
       instance: this.instance,
@@ -93,16 +97,8 @@ export class InstanceLeaseHolder {
 
   /** Waits until this workflow holds the instance; `onWaiting` sees each "waiting for …" note (undefined once granted). */
   async acquire(onWaiting: (note: string | undefined) => void): Promise<void> {
-    const info = workflowInfo();
     this.requested = true;
-    await requestInstanceLease({
-      instance: this.instance,
-      request: {
-        holder: info.workflowId,
-        run: info.parent?.workflowId ?? info.workflowId,
-        ttlMs: this.ttlMs,
-      },
-    });
+    await this.request();
     let shown: string | undefined;
     const current = () => (this.update && !this.update.granted ? waitingNote(this.update) : undefined);
     for (;;) {

@@ -5,11 +5,8 @@
 // is held until run B's promote waits for the lease; then everything runs to the end. Old histories
 // stay: replaying them with the current code is the point.
 import { Worker } from '@temporalio/worker';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createLeaseActivities } from '../activities/lease';
 import { createPlanActivities } from '../activities/plan';
 import { projectRoot } from '../activities/providers/paths';
@@ -17,7 +14,7 @@ import { createPipelineRegistry, definePipeline, param } from '../pipelines';
 import { createDevServerEnv } from '../test/harness/temporal';
 import { StepScript, testKinds, waitForStatus } from '../test/workflows/run-pipeline-harness';
 import { runPipeline } from '../workflows/run-pipeline';
-import { temporalCliPath } from './stack/temporal';
+import { saveHistory } from './history-file';
 
 const once = { retry: { maximumAttempts: 1 } };
 const releasing = definePipeline('releasing', { parameters: { dataset: param.string({ default: 'prod' }) } })
@@ -62,20 +59,13 @@ async function main(): Promise<void> {
       open();
       await Promise.all([a.result(), b.result()]);
     });
-    const dir = join(projectRoot, 'test', 'histories');
-    mkdirSync(dir, { recursive: true });
     for (const [index, workflowId] of ids.entries()) {
-      // The CLI's JSON is the format the Web UI downloads and historyFromJSON reads.
-      const { stdout } = await promisify(execFile)(
-        temporalCliPath(),
-        ['workflow', 'show', '--address', env.address, '--workflow-id', workflowId, '--output', 'json'],
-        { maxBuffer: 64 * 1024 * 1024 },
+      const { file, events } = await saveHistory(
+        env.address,
+        workflowId,
+        `${prefix}-${index === 0 ? 'a' : 'b'}`,
       );
-      // Stack traces name this machine's paths; replay never reads them, so they are scrubbed.
-      const history = JSON.parse(stdout.split(projectRoot).join('<project>')) as { events: unknown[] };
-      const file = join(dir, `${prefix}-${index === 0 ? 'a' : 'b'}.json`);
-      writeFileSync(file, `${JSON.stringify(history, null, 1)}\n`);
-      console.log(`recorded ${history.events.length} events of ${workflowId} into ${file}`);
+      console.log(`recorded ${events.length} events of ${workflowId} into ${file}`);
     }
   } finally {
     await env.teardown();

@@ -4,11 +4,6 @@
 // failing once and retried by `retryItem`, an eachBatch step on each finished batch. With
 // `--updates` the item actions are Workflow Updates, as the API sends them (run-pipeline-map-updates
 // .json): item b retried by its JSON, item d (failing for good) marked succeeded by its index.
-import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { projectRoot } from '../activities/providers/paths';
 import { definePipeline } from '../pipelines';
 import { createDevServerEnv } from '../test/harness/temporal';
 import { createRunnerWorker, StepScript, waitForStatus } from '../test/workflows/run-pipeline-harness';
@@ -19,7 +14,7 @@ import {
   runWorkflowId,
 } from '../workflows/definitions';
 import { runPipeline } from '../workflows/run-pipeline';
-import { temporalCliPath } from './stack/temporal';
+import { saveHistory } from './history-file';
 
 const pipeline = definePipeline('map-demo')
   .step('list', { kind: 'script' })
@@ -94,19 +89,9 @@ async function main(): Promise<void> {
 }
 
 async function save(address: string, workflowId: string, name: string): Promise<{ events: unknown[] }> {
-  // The CLI's JSON is the format the Web UI downloads and historyFromJSON reads.
-  const { stdout } = await promisify(execFile)(
-    temporalCliPath(),
-    ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json'],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
-  // Stack traces name this machine's paths; replay never reads them, so they are scrubbed.
-  const history = JSON.parse(stdout.split(projectRoot).join('<project>')) as { events: unknown[] };
-  const dir = join(projectRoot, 'test', 'histories');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(history, null, 1)}\n`);
-  console.log(`recorded ${history.events.length} events of ${workflowId} into test/histories/${name}.json`);
-  return history;
+  const { file, events } = await saveHistory(address, workflowId, name);
+  console.log(`recorded ${events.length} events of ${workflowId} into ${file}`);
+  return { events };
 }
 
 main().catch((error: unknown) => {
